@@ -1,0 +1,31 @@
+"""Console channel: alerts as plain lines on stdout, for trials, dry runs and the demo."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ..config import ChannelConfig
+from ..models import Alert
+
+
+def format_plain(alert: Alert) -> str:
+    """Return an alert as one readable line (and its link on the next)."""
+    stamp = time.strftime("%H:%M", time.localtime(alert.created))
+    line = f"{stamp} [{alert.channel}] {alert.source}: {alert.text}"
+    return f"{line}\n    {alert.link}" if alert.link else line
+
+
+class ConsoleChannel:
+    """Prints each alert to stdout."""
+
+    def __init__(self, config: ChannelConfig) -> None:
+        self.config = config
+
+    async def send(self, alert: Alert) -> str | None:
+        """Print the alert."""
+        print(format_plain(alert), file=sys.stdout, flush=True)
+        return None
+
+    async def close(self) -> None:
+        """Nothing to close."""

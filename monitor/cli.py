@@ -1,0 +1,106 @@
+"""The `monitor` command: argument parsing and the commands; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from . import __version__, config as config_mod, logs
+from .config import Config
+from .errors import ConfigError, MonitorError
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an option given before the command must not be reset by the command's parser.
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                        help="config file (default: $MONITOR_CONFIG, then ./config.yaml)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log debug detail")
+    parser = argparse.ArgumentParser(
+        prog="monitor",
+        parents=[common],
+        description="Watch breaking-news tickers and send new lines that match rules to Telegram.",
+    )
+    parser.add_argument("--version", action="version", version=f"monitor {__version__}")
+    parser.add_argument("--once", action="store_true", help="poll every source once, deliver, exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="do everything but send and write state; print the alerts instead")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("check-config", parents=[common], help="validate the config and summarise it")
+    sub.add_parser("status", parents=[common], help="outbox counts per channel")
+    sub.add_parser("demo", parents=[common],
+                   help="replay bundled ticker pages through the pipeline to the console (no network)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    path = getattr(args, "config", None) or config_mod.default_path()
+    verbose = getattr(args, "verbose", False)
+    try:
+        if args.command == "demo":
+            from .demo import run_demo
+
+            logs.setup(verbose)
+            return asyncio.run(run_demo())
+        config = config_mod.load(path)
+        logs.setup(verbose, config.secrets())
+        if args.command == "check-config":
+            print(describe(config))
+            return 0
+        if args.command == "status":
+            return show_status(config)
+        from .service import run_once, run_service
+
+        if args.once or args.dry_run:
+            return asyncio.run(run_once(config, dry_run=args.dry_run))
+        return asyncio.run(run_service(config))
+    except ConfigError as exc:
+        print(f"monitor: config error: {exc}", file=sys.stderr)
+        return 2
+    except MonitorError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def describe(config: Config) -> str:
+    """Return the check-config summary."""
+    lines = [f"{config.file}: OK", f"state: {config.state_path}", f"sources ({len(config.sources)}):"]
+    for s in config.sources:
+        how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
+        lines.append(f"  {s.name}: every {s.interval:g}s, {how}, {s.url}")
+    lines.append(f"channels ({len(config.channels)}):")
+    for c in config.channels:
+        lines.append(f"  {c.name}: {c.type}" + (f" {c.chat_id}" if c.chat_id else ""))
+    lines.append(f"rules ({len(config.rules)}):")
+    for r in config.rules:
+        terms = [f"{k}: {', '.join(v)}" for k, v in (("any", r.any), ("all", r.all), ("none", r.none)) if v]
+        only = f" (only {', '.join(r.sources)})" if r.sources else ""
+        lines.append(f"  {r.name}: {'; '.join(terms) or 'every item'}{only} -> {', '.join(r.channels)}")
+    return "\n".join(lines)
+
+
+def show_status(config: Config) -> int:
+    """Print outbox counts per channel from the state file."""
+    from .store import SqliteStore
+
+    if not config.state_path.exists():
+        print(f"no state yet at {config.state_path}")
+        return 0
+    store = SqliteStore.open_readonly(config.state_path)
+    try:
+        print(f"{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")
+        for s in store.status():
+            print(f"{s.channel:20} {s.queued:>7} {s.delivered:>10} {s.failed:>7}  {s.last_error or '-'}")
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

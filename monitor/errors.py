@@ -1,0 +1,36 @@
+"""One exception tree for the whole package; the CLI turns it into one line and an exit code."""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base of every error monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """The configuration is invalid: names the file, the key path and the fault."""
+
+    def __init__(self, file: str, path: str, fault: str) -> None:
+        self.file, self.path, self.fault = file, path, fault
+        where = f"{file}: {path}: " if path else f"{file}: "
+        super().__init__(where + fault)
+
+
+class FetchError(MonitorError):
+    """A source could not be fetched (network fault, timeout, HTTP status)."""
+
+
+class ExtractError(MonitorError):
+    """A page was fetched but no ticker could be found in it."""
+
+
+class DeliveryError(MonitorError):
+    """A channel refused or failed to take a message.
+
+    ``permanent`` says whether trying again can help (chat not found, message refused) or not.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after

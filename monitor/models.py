@@ -1,0 +1,36 @@
+"""Plain data passed between the steps of the flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One ticker line as extracted from a page: visible text and absolute link, if any."""
+
+    text: str
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A normalised ticker line of one source, with the fingerprint the seen-store keys it by."""
+
+    source: str
+    text: str
+    link: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An item queued for one channel in the outbox."""
+
+    id: int
+    channel: str
+    source: str
+    text: str
+    link: str | None
+    created: float
+    attempts: int = 0

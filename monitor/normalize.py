@@ -1,0 +1,62 @@
+"""Pure text normalisation: display text, folded text for matching, and fingerprints.
+
+``clean`` is what subscribers read; ``fold`` is what rules and the seen-store compare, so that
+case, Latin accents, Arabic diacritics, tatweel and alef/hamza forms make no difference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+# Zero-width and invisible formatting characters that sites sprinkle into text.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\ufeff"))
+_SPACE = re.compile(r"\s+")
+
+# Letter forms that readers treat as the same letter (after diacritics are stripped).
+_FOLD_MAP = str.maketrans(
+    {
+        "\u0671": "\u0627",  # alef wasla -> alef
+        "\u0649": "\u064a",  # alef maksura -> yeh
+        "\u0629": "\u0647",  # teh marbuta -> heh
+        "\u06a9": "\u0643",  # Persian keheh -> kaf
+        "\u06cc": "\u064a",  # Persian yeh -> yeh
+        "\u0640": None,  # tatweel
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u02bc": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Extended (Persian) digits
+    }
+)
+_WORD = re.compile(r"\w+")
+
+
+def clean(text: str) -> str:
+    """Return display text: NFC, invisible and control characters dropped, whitespace collapsed."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Return text for comparison: lower case, no accents or Arabic diacritics, one letter form."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # NFKD splits accented Latin letters and hamza/madda alef forms into base + combining mark;
+    # dropping the marks (category Mn) folds both, and Arabic harakat are Mn too.
+    stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", stripped.translate(_FOLD_MAP))
+
+
+def words(text: str) -> list[str]:
+    """Return the folded words of text: what rules match against, whole word by whole word."""
+    return _WORD.findall(fold(text))
+
+
+def fingerprint(text: str) -> str:
+    """Return a stable key for a line: the hash of its folded words, blind to punctuation."""
+    canonical = " ".join(words(text))
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()

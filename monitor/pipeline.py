@@ -1,0 +1,171 @@
+"""The flow, top to bottom: poll_once (source → outbox) and Deliverer (outbox → channels)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiolimiter import AsyncLimiter
+
+from .channels import Channel
+from .errors import DeliveryError, MonitorError
+from .models import Entry, Item
+from .normalize import clean, fingerprint
+from .rules import Matcher
+from .sources import Source
+from .store import Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of one source found and did."""
+
+    source: str
+    found: int = 0
+    new: int = 0
+    queued: int = 0
+    baseline: bool = False
+    error: str | None = None
+    alerts: tuple[tuple[str, Item], ...] = ()
+
+
+def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
+    """Normalise extracted entries into items, one per fingerprint, in page order."""
+    items: dict[str, Item] = {}
+    for entry in entries:
+        text = clean(entry.text)
+        if text:
+            fp = fingerprint(text)
+            items.setdefault(fp, Item(source, text, entry.link, fp))
+    return list(items.values())
+
+
+async def poll_once(source: Source, store: Store, matcher: Matcher, *, dry_run: bool = False) -> PollResult:
+    """Poll one source: fetch, extract, normalise, drop seen items, match rules, queue alerts."""
+    name = source.config.name
+    try:
+        entries = await source.entries()
+    except MonitorError as exc:
+        logger.warning("poll.failed source=%s error=%s", name, exc)
+        return PollResult(name, error=str(exc))
+    items = to_items(name, entries)
+    new = store.unseen(name, items)
+    baseline = not store.has_baseline(name)
+    # Tickers list the newest first: the first poll sends only the newest `backfill` items,
+    # and everything goes out oldest first.
+    to_send = new[: source.config.backfill] if baseline else new
+    alerts = tuple((channel, item) for item in reversed(to_send) for channel in matcher.channels_for(item))
+    queued = len(alerts) if dry_run else store.record(name, items, alerts)
+    logger.info(
+        "poll.done source=%s found=%d new=%d queued=%d%s",
+        name, len(items), len(new), queued, " baseline=yes" if baseline else "",
+    )
+    return PollResult(name, len(items), len(new), queued, baseline, alerts=alerts)
+
+
+def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+    """Seconds to wait after the n-th failed attempt: exponential, capped, with full jitter."""
+    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(attempts - 1, 0))
+
+
+@dataclass(slots=True)
+class ChannelTally:
+    """Delivery counts of one channel in this process."""
+
+    sent: int = 0
+    failed: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class Deliverer:
+    """Sends queued alerts to their channels, oldest first, within each channel's rate limits."""
+
+    store: Store
+    channels: Mapping[str, Channel]
+    tally: dict[str, ChannelTally] = field(default_factory=dict)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _resume_at: dict[str, float] = field(default_factory=dict)
+    _limits: dict[str, list[AsyncLimiter]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, channel in self.channels.items():
+            self.tally[name] = ChannelTally()
+            cfg, limits = channel.config, self._limits.setdefault(name, [])
+            if cfg.per_second:
+                limits.append(AsyncLimiter(1, 1 / cfg.per_second))
+            if cfg.per_minute:
+                limits.append(AsyncLimiter(cfg.per_minute, 60))
+
+    def due_in(self, name: str) -> float | None:
+        """Seconds until the channel has something to send, or None when its queue is empty."""
+        due = self.store.next_try(name)
+        if due is None:
+            return None
+        return max(0.0, max(due, self._resume_at.get(name, 0.0)) - time.time())
+
+    async def drain(self, name: str) -> None:
+        """Send the channel's due alerts until none is due or the channel must pause."""
+        channel, tally = self.channels[name], self.tally[name]
+        while time.time() >= self._resume_at.get(name, 0.0):
+            alerts = self.store.queued(name, limit=20)
+            if not alerts:
+                return
+            for alert in alerts:
+                if self.stopping.is_set():
+                    return
+                for limiter in self._limits[name]:
+                    await limiter.acquire()
+                try:
+                    message_id = await channel.send(alert)
+                except DeliveryError as exc:
+                    self._note_error(name, str(exc))
+                    if exc.permanent:
+                        self.store.failed(alert.id, str(exc))
+                        tally.failed += 1
+                        continue
+                    wait = exc.retry_after if exc.retry_after is not None else backoff(alert.attempts + 1)
+                    self._resume_at[name] = time.time() + wait
+                    self.store.retry(alert.id, str(exc), time.time() + wait)
+                    return
+                self.store.delivered(alert.id, message_id)
+                tally.sent += 1
+                logger.info("alert.sent channel=%s source=%s id=%d", name, alert.source, alert.id)
+
+    def _note_error(self, name: str, error: str) -> None:
+        """Log a channel's error once, not once per alert."""
+        tally = self.tally[name]
+        if error != tally.last_error:
+            logger.warning("alert.failed channel=%s error=%s", name, error)
+        tally.last_error = error
+
+    async def run_until_empty(self, deadline: float) -> None:
+        """Deliver every channel's queue (channels in parallel), giving up at the deadline."""
+        await asyncio.gather(*(self._empty(name, deadline) for name in self.channels))
+
+    async def _empty(self, name: str, deadline: float) -> None:
+        while (wait := self.due_in(name)) is not None and time.time() + wait < deadline:
+            await asyncio.sleep(wait)
+            await self.drain(name)
+
+    async def run_forever(self, name: str, wake: asyncio.Event) -> None:
+        """Deliver one channel's alerts as they are queued, until stopping is set.
+
+        wake is set when a poll queues alerts. A send under way when stopping is set finishes
+        and is recorded, so a clean stop never leaves a sent alert marked queued.
+        """
+        while not self.stopping.is_set():
+            await self.drain(name)
+            wait = self.due_in(name)
+            wake.clear()
+            woken = asyncio.ensure_future(wake.wait())
+            stop = asyncio.ensure_future(self.stopping.wait())
+            await asyncio.wait({woken, stop}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            stop.cancel()

@@ -1,0 +1,212 @@
+"""State in SQLite: seen items, the outbox of alerts, and per-source state.
+
+Marking items seen and queuing their alerts happen in one transaction, so a crash can never
+lose an alert whose item was recorded as seen, nor queue one twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .models import Alert, Item
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    text TEXT NOT NULL,
+    link TEXT,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    PRIMARY KEY (source, fingerprint)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_last ON seen (last_seen);
+CREATE TABLE IF NOT EXISTS baseline (
+    source TEXT PRIMARY KEY,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    text TEXT NOT NULL,
+    link TEXT,
+    created REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    done_at REAL,
+    message_id TEXT,
+    UNIQUE (channel, source, fingerprint)
+);
+CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """Outbox counts of one channel."""
+
+    channel: str
+    queued: int
+    delivered: int
+    failed: int
+    last_error: str | None
+
+
+class Store(Protocol):
+    """What the pipeline needs from state storage (SQLite today, PostgreSQL planned)."""
+
+    def has_baseline(self, source: str) -> bool: ...
+    def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
+    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item]]) -> int: ...
+    def queued(self, channel: str, *, now: float | None = None, limit: int = 100) -> list[Alert]: ...
+    def next_try(self, channel: str) -> float | None: ...
+    def delivered(self, alert_id: int, message_id: str | None) -> None: ...
+    def retry(self, alert_id: int, error: str, next_try: float) -> None: ...
+    def failed(self, alert_id: int, error: str) -> None: ...
+    def status(self) -> list[ChannelStatus]: ...
+    def prune(self, older_than: float) -> int: ...
+    def close(self) -> None: ...
+
+
+class SqliteStore:
+    """The Store on one SQLite file, created with its folders."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in record()).
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> SqliteStore:
+        """Open a store that is never written: the state file if it exists, else an empty one in memory."""
+        store = cls.__new__(cls)
+        if Path(path).exists():
+            store.db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, isolation_level=None)
+        else:
+            store.db = sqlite3.connect(":memory:", isolation_level=None)
+            store.db.executescript(SCHEMA)
+        return store
+
+    def has_baseline(self, source: str) -> bool:
+        """Whether the source's first poll has been recorded."""
+        row = self.db.execute("SELECT 1 FROM baseline WHERE source = ?", (source,)).fetchone()
+        return row is not None
+
+    def unseen(self, source: str, items: Sequence[Item]) -> list[Item]:
+        """Return the items never seen before for this source, in the given order."""
+        if not items:
+            return []
+        marks = ",".join("?" * len(items))
+        seen = {
+            fp
+            for (fp,) in self.db.execute(
+                f"SELECT fingerprint FROM seen WHERE source = ? AND fingerprint IN ({marks})",
+                (source, *(i.fingerprint for i in items)),
+            )
+        }
+        return [i for i in items if i.fingerprint not in seen]
+
+    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item]]) -> int:
+        """In one transaction: mark items seen, queue alerts, note the baseline. Return alerts queued."""
+        now = time.time()
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO seen (source, fingerprint, text, link, first_seen, last_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (source, fingerprint) DO UPDATE SET last_seen = excluded.last_seen",
+                [(source, i.fingerprint, i.text, i.link, now, now) for i in items],
+            )
+            cur = self.db.executemany(
+                "INSERT OR IGNORE INTO outbox (channel, source, fingerprint, text, link, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(ch, i.source, i.fingerprint, i.text, i.link, now) for ch, i in alerts],
+            )
+            self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
+        return max(cur.rowcount, 0)
+
+    def queued(self, channel: str, *, now: float | None = None, limit: int = 100) -> list[Alert]:
+        """Return the channel's queued alerts that are due, oldest first."""
+        rows = self.db.execute(
+            "SELECT id, channel, source, text, link, created, attempts FROM outbox"
+            " WHERE channel = ? AND status = 'queued' AND next_try <= ? ORDER BY id LIMIT ?",
+            (channel, time.time() if now is None else now, limit),
+        )
+        return [Alert(*row) for row in rows]
+
+    def next_try(self, channel: str) -> float | None:
+        """Return when the channel's next queued alert is due, or None when nothing is queued."""
+        row = self.db.execute(
+            "SELECT MIN(next_try) FROM outbox WHERE channel = ? AND status = 'queued'", (channel,)
+        ).fetchone()
+        return row[0]
+
+    def delivered(self, alert_id: int, message_id: str | None) -> None:
+        """Record that an alert reached its channel."""
+        self.db.execute(
+            "UPDATE outbox SET status = 'delivered', done_at = ?, message_id = ?, last_error = NULL,"
+            " attempts = attempts + 1 WHERE id = ?",
+            (time.time(), message_id, alert_id),
+        )
+
+    def retry(self, alert_id: int, error: str, next_try: float) -> None:
+        """Keep an alert queued after a transient fault, due again at next_try."""
+        self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE id = ?",
+            (error, next_try, alert_id),
+        )
+
+    def failed(self, alert_id: int, error: str) -> None:
+        """Give up on an alert that its channel refused for good."""
+        self.db.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+            " done_at = ? WHERE id = ?",
+            (error, time.time(), alert_id),
+        )
+
+    def status(self) -> list[ChannelStatus]:
+        """Return outbox counts per channel."""
+        rows = self.db.execute(
+            "SELECT channel, SUM(status = 'queued'), SUM(status = 'delivered'), SUM(status = 'failed'),"
+            " (SELECT last_error FROM outbox o2 WHERE o2.channel = o.channel AND last_error IS NOT NULL"
+            "  ORDER BY id DESC LIMIT 1)"
+            " FROM outbox o GROUP BY channel ORDER BY channel"
+        )
+        return [ChannelStatus(*row) for row in rows]
+
+    def prune(self, older_than: float) -> int:
+        """Forget seen items and finished alerts not seen since older_than; return rows removed."""
+        with self._transaction():
+            seen = self.db.execute("DELETE FROM seen WHERE last_seen < ?", (older_than,)).rowcount
+            done = self.db.execute(
+                "DELETE FROM outbox WHERE status != 'queued' AND done_at < ?", (older_than,)
+            ).rowcount
+        return seen + done
+
+    def close(self) -> None:
+        """Close the database; every write is already committed."""
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")

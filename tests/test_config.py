@@ -1,0 +1,141 @@
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load, parse_duration
+from monitor.errors import ConfigError
+
+TOKEN = "123456:TEST-token-not-real"
+
+GOOD = """
+state: {path: state/monitor.db}
+defaults: {interval: 60}
+sources:
+  - name: almayadeen-en
+    url: https://english.almayadeen.net/
+    selector: null
+    heading: BREAKING
+    interval: 30
+channels:
+  - name: alerts
+    type: telegram
+    chat_id: "@my_alerts"
+    token: ${TELEGRAM_BOT_TOKEN}
+    api_base_url: null
+rules:
+  - name: ukraine
+    any: [Ukraine, Kyiv, Kiev]
+    all: []
+    none: [football]
+    sources: [almayadeen-en]
+    channels: [alerts]
+"""
+
+
+@pytest.fixture(autouse=True)
+def token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_issue_example_loads(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD))
+    [source] = config.sources
+    assert (source.name, source.interval, source.selector, source.headings) == (
+        "almayadeen-en", 30.0, None, ("BREAKING",))
+    [channel] = config.channels
+    assert channel.token == TOKEN and channel.chat_id == "@my_alerts"
+    assert TOKEN not in repr(config)
+    assert config.state_path == tmp_path / "state" / "monitor.db"
+    assert config.rules[0].any == ("Ukraine", "Kyiv", "Kiev")
+
+
+def test_shipped_config_is_valid() -> None:
+    config = load(Path(__file__).parents[1] / "config.yaml")
+    assert {s.name for s in config.sources} == {"almayadeen-en", "almayadeen-ar"}
+
+
+BAD = [
+    ("rules[0].channels[0]: unknown channel 'alrets'", ("channels: [alerts]", "channels: [alrets]")),
+    ("rules[0].sources[0]: unknown source 'nope'", ("sources: [almayadeen-en]", "sources: [nope]")),
+    ("sources[0].colour: unknown key", ("interval: 30", "interval: 30\n    colour: red")),
+    ("sources[0].interval: expected a duration", ("interval: 30", "interval: soon")),
+    ("sources[0].url: expected an http:// or https:// URL", ("url: https://english.almayadeen.net/", "url: ftp://x")),
+    ("sources[0].url: is required", ("url: https://english.almayadeen.net/", "")),
+    ("channels[0].type: unknown channel type 'sms'", ("type: telegram", "type: sms")),
+    ("channels[0].chat_id: expected '@channelname' or a numeric id", ('chat_id: "@my_alerts"', "chat_id: my alerts")),
+    ("channels[0].token: environment variable NOPE_TOKEN is not set", ("${TELEGRAM_BOT_TOKEN}", "${NOPE_TOKEN}")),
+    ("channels[0].token: does not look like a bot token", ("${TELEGRAM_BOT_TOKEN}", "not-a-token")),
+    ("rules[0].any[0]: bad regular expression", ("any: [Ukraine", "any: ['/(unclosed/'")),
+    ("rules[0].channels: is required", ("channels: [alerts]", "channels: []")),
+    ("defaults: expected a mapping, got a list", ("defaults: {interval: 60}", "defaults: [60]")),
+    ("stat: unknown key", ("state: {path", "stat: {path")),
+    ("sources[1].name: duplicate name 'almayadeen-en'", ("channels:", """  - name: almayadeen-en
+    url: https://x.example/
+channels:""")),
+    ("line 3, column", ("defaults: {interval: 60}", "defaults: {interval: [60}")),
+]
+
+
+@pytest.mark.parametrize("expected, change", BAD, ids=[b[0][:45] for b in BAD])
+def test_bad_config_names_file_path_and_fault(tmp_path: Path, expected: str, change: tuple[str, str]) -> None:
+    old, new = change
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert expected in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    "value, seconds", [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("2.5", 2.5), ("soon", None), (True, None)]
+)
+def test_parse_duration(value: object, seconds: float | None) -> None:
+    assert parse_duration(value) == seconds
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(env or {})}, cwd=cwd,
+    )
+
+
+def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
+    good = write(tmp_path, GOOD)
+    ok = run_cli("check-config", "--config", str(good))
+    assert ok.returncode == 0, ok.stderr
+    assert "almayadeen-en" in ok.stdout and "ukraine" in ok.stdout and "-> alerts" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("channels: [alerts]", "channels: [alrets]"))
+    out = run_cli("check-config", "--config", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"monitor: config error: {bad}: rules[0].channels[0]: unknown channel 'alrets'"
+    assert "Traceback" not in out.stderr
+
+
+def test_config_from_environment_variable(tmp_path: Path) -> None:
+    good = write(tmp_path, GOOD)
+    out = run_cli("check-config", env={"MONITOR_CONFIG": str(good)}, cwd=tmp_path.parent)
+    assert out.returncode == 0, out.stderr
+    assert str(good) in out.stdout
+
+
+def test_usage_error_exits_2() -> None:
+    assert run_cli("--no-such-flag").returncode == 2

@@ -1,0 +1,65 @@
+import pytest
+
+from monitor.config import RuleConfig
+from monitor.models import Item
+from monitor.normalize import fingerprint
+from monitor.rules import Matcher
+
+
+def rule(name: str = "r", **kw: object) -> RuleConfig:
+    kw.setdefault("channels", ("alerts",))
+    return RuleConfig(name=name, **{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()})  # type: ignore[arg-type]
+
+
+CASES = [
+    # (rule keywords, line, matches?)
+    ({"any": ["Iran"]}, "Iran's FM Araghchi speaks", True),
+    ({"any": ["Iran"]}, "Iranian FM Araghchi speaks", False),
+    ({"any": ["iran"]}, "IRAN: Tehran says", True),
+    ({"any": ["Kiev", "Kyiv"]}, "Kiev demands clarity on NATO membership path", True),
+    ({"any": ["Ukraine"]}, "Ukrainian military fails", False),
+    ({"any": ["12 day war"]}, "an official end to THE 12-DAY WAR", True),
+    ({"any": ["Strait of Hormuz"]}, "Tankers cross the Strait of Hormuz", True),
+    ({"any": ["Strait of Hormuz"]}, "Hormuz: the strait is open", False),
+    ({"any": ["Cafe"]}, "Le Café de Flore", True),
+    ({"any": ["ايران"]}, "إيران: التلفزيون الإيراني", True),
+    ({"any": ["إيران"]}, "ايران تعلن", True),
+    ({"any": ["ايران"]}, "إِيرَان تعلن", True),
+    ({"any": ["غزة"]}, "قصف على غــزة", True),
+    ({"any": ["لبنان"]}, "جنوب لبنان: غارة", True),
+    ({"any": ["Lebanon"]}, "drone strike in south Lebanon", True),
+    ({"any": ["Lebanon"], "none": ["football"]}, "Lebanon football team wins", False),
+    ({"any": ["drone"], "all": ["Lebanon"]}, "Israeli drone strike in south Lebanon", True),
+    ({"any": ["drone"], "all": ["Lebanon"]}, "Israeli drone shot down over Tehran", False),
+    ({"all": ["UN", "Gaza"]}, "UN Security Council adopts resolution supporting Gaza plan", True),
+    ({}, "anything at all", True),
+    ({"none": ["sport"]}, "anything at all", True),
+    ({"any": ["/cease-?fire/"]}, "Trump: During each ceasefire", True),
+    ({"any": ["/cease-?fire/"]}, "A cease-fire holds", True),
+    ({"any": ["/^Trump:/"]}, "Reuters: Trump says", False),
+]
+
+
+@pytest.mark.parametrize("keywords, line, expected", CASES, ids=[c[1][:40] for c in CASES])
+def test_rule_table(keywords: dict[str, list[str]], line: str, expected: bool) -> None:
+    matcher = Matcher([rule(**keywords)])
+    assert bool(matcher.matches("src", line)) is expected
+
+
+def test_sources_filter_and_channel_routing() -> None:
+    matcher = Matcher(
+        [
+            rule("iran", any=["Iran"], channels=("a", "b")),
+            rule("gaza", any=["Gaza"], channels=("b", "c"), sources=("en",)),
+        ]
+    )
+    item = Item("en", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
+    assert matcher.channels_for(item) == ["a", "b", "c"]
+    other = Item("ar", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
+    assert matcher.channels_for(other) == ["a", "b"]
+
+
+def test_match_reports_rule_and_term() -> None:
+    matcher = Matcher([rule("kyiv", any=["Kyiv", "Kiev"])])
+    [match] = matcher.matches("en", "Kiev demands clarity")
+    assert (match.rule, match.term) == ("kyiv", "Kiev")
