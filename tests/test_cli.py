@@ -1,0 +1,127 @@
+"""The command line as operators use it: `monitor --once`, `--dry-run`, the service, the demo."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import TOKEN, run_monitor, telegram_channel, write_config
+from fake_telegram import FakeTelegram
+from sites import Site, ticker_page
+
+
+def two_sources(tmp_path: Path, site: Site, telegram: FakeTelegram, **top: object) -> Path:
+    return write_config(
+        tmp_path,
+        sources=[{"name": "broken", "url": site.url("/broken")}, {"name": "ok", "url": site.url("/ok")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        **top,
+    )
+
+
+def test_once_exit_codes_and_failing_source(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Old"]))
+    site.set("/broken", ticker_page(["Old"]))
+    config = str(two_sources(tmp_path, site, telegram))
+    first = run_monitor("--once", "--config", config)
+    assert first.returncode == 0, first.stderr
+    assert "first poll" in first.stderr and telegram.sent == []
+    site.set("/ok", ticker_page(["Iran: new line", "Old"]))
+    site.set("/broken", "gone", status=403)
+    second = run_monitor("--once", "--config", config)
+    assert second.returncode == 1
+    assert "source broken failed: HTTP 403 Forbidden" in second.stderr
+    assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Iran: new line"]
+
+
+def test_once_with_telegram_down_keeps_alerts_for_next_run(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Old"]))
+    site.set("/broken", ticker_page(["Old"]))
+    config = str(two_sources(tmp_path, site, telegram, delivery={"timeout": 2}))
+    assert run_monitor("--once", "--config", config).returncode == 0
+    site.set("/ok", ticker_page(["Two", "One", "Old"]))
+    telegram.down = True
+    down = run_monitor("--once", "-v", "--config", config)
+    assert down.returncode == 1
+    assert "channel alerts: 2 alerts still queued" in down.stderr
+    assert TOKEN not in down.stderr + down.stdout
+    telegram.down = False
+    again = run_monitor("--once", "--config", config)
+    assert again.returncode == 0, again.stderr
+    assert [m.plain.split("\n")[0] for m in telegram.sent] == ["One", "Two"]
+    assert run_monitor("--once", "--config", config).returncode == 0
+    assert len(telegram.sent) == 2
+
+
+def test_token_never_printed(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Old"]))
+    site.set("/broken", ticker_page(["Old"]))
+    path = write_config(
+        tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
+        channels=[telegram_channel(telegram, "ghost", "@no_such_chat"), telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["ghost", "alerts"]}],
+    )
+    outputs = []
+    for args in (["--once", "-v"], ["check-config"], ["status"], ["--once", "--dry-run", "-v"]):
+        out = run_monitor(*args, "--config", str(path))
+        outputs.append(out.stdout + out.stderr)
+    wrong = run_monitor("--once", "-v", "--config", str(path), env={"TELEGRAM_BOT_TOKEN": "999:WRONG-token"})
+    outputs.append(wrong.stdout + wrong.stderr)
+    assert "not found" in outputs[0]  # the ghost chat's failure was reported...
+    assert all(TOKEN not in o and "999:WRONG-token" not in o for o in outputs)  # ...without the token
+    assert "refused the bot token" in outputs[-1]
+
+
+def test_dry_run_prints_alerts_and_writes_nothing(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Lebanon: newest", "Syria: older", "Lebanon: oldest"]))
+    path = write_config(
+        tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 3}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "lb", "any": ["Lebanon"], "channels": ["alerts"]}],
+    )
+    out = run_monitor("--dry-run", "--config", str(path))
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if "[alerts]" in line]
+    assert [line.split("ok: ")[1] for line in lines] == ["Lebanon: oldest", "Lebanon: newest"]
+    assert telegram.sent == [] and not (tmp_path / "state").exists()
+
+
+def test_service_polls_delivers_and_stops_cleanly(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/", ticker_page(["Old"]))
+    path = write_config(
+        tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor.cli", "--config", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while site.hits["/"] < 1 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)  # polling a condition with a deadline
+        assert site.hits["/"] >= 1, "the service never polled"
+        site.set("/", ticker_page(["Second", "First", "Old"]))
+        telegram.wait_for(2, timeout=20)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert [m.plain.split("\n")[0] for m in telegram.sent] == ["First", "Second"]
+    assert "service.stopped" in err and "Traceback" not in err and TOKEN not in err
+
+
+def test_demo_shows_alerts_without_network() -> None:
+    out = run_monitor("demo", timeout=60)
+    assert out.returncode == 0, out.stderr
+    alerts = [line for line in out.stdout.splitlines() if "[console]" in line]
+    assert len(alerts) >= 4
+    assert any("demo-ar" in a and "العراق" in a for a in alerts)
+    assert not any("Football" in a for a in alerts)  # the `none` term kept it out
