@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            logs.setup(verbose)
+            logs.setup(verbose, quiet=True)  # the demo narrates on its own; -v shows the log too
             return asyncio.run(run_demo())
         config = config_mod.load(path)
         logs.setup(verbose, config.secrets())

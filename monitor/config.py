@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .extract import DEFAULT_HEADINGS
 
-DEFAULT_HEADINGS = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/monitor/monitor)"
 CHANNEL_TYPES = ("telegram", "console")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

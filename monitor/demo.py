@@ -75,6 +75,8 @@ async def run_demo() -> int:
                         what = "baseline recorded, nothing sent" if r.baseline else f"{r.new} new, {r.queued} sent"
                         say(f"{r.source}: {r.error or f'{r.found} lines on the ticker, {what}'}")
                     await rt.deliverer.run_until_empty(time.time() + 10)
+                    if n < ROUNDS:
+                        await asyncio.sleep(1)  # let a reader follow the rounds
         finally:
             await runner.cleanup()
     say("\ndemo: done. Try `monitor check-config --config config.yaml`, then `monitor --once --dry-run`.")

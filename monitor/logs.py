@@ -29,7 +29,7 @@ class Redact(logging.Filter):
         return True
 
 
-def setup(verbose: bool = False, secrets: Iterable[str] = ()) -> None:
+def setup(verbose: bool = False, secrets: Iterable[str] = (), *, quiet: bool = False) -> None:
     """Log to stderr; journald adds its own timestamps, so they are left out under systemd."""
     under_journald = "JOURNAL_STREAM" in os.environ
     fmt = "%(levelname)s %(name)s: %(message)s"
@@ -38,7 +38,7 @@ def setup(verbose: bool = False, secrets: Iterable[str] = ()) -> None:
     handler.addFilter(Redact(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     # httpx logs every request URL at INFO, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

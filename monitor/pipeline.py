@@ -54,6 +54,9 @@ async def poll_once(source: Source, store: Store, matcher: Matcher, *, dry_run: 
     except MonitorError as exc:
         logger.warning("poll.failed source=%s error=%s", name, exc)
         return PollResult(name, error=str(exc))
+    except Exception as exc:  # a bug or a page that breaks the parser must not stop other sources
+        logger.exception("poll.crashed source=%s", name)
+        return PollResult(name, error=f"internal error: {type(exc).__name__}: {exc}")
     items = to_items(name, entries)
     new = store.unseen(name, items)
     baseline = not store.has_baseline(name)

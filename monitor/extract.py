@@ -1,0 +1,314 @@
+"""Pure page-to-entries extraction: decode a fetched body, then find the ticker lines in it.
+
+With a CSS selector every match is one line. Without one, the ticker is found by its heading
+("BREAKING", "عاجل", ...): the element whose own text is the heading, then the nearest run of
+repeated children beside or under it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+from itertools import islice
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
+
+from monitor.errors import ExtractError
+from monitor.models import Entry
+from monitor.normalize import clean, fold
+
+DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
+
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.I)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.I)
+_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}  # as browsers read these labels
+_NOT_PAGE_CODECS = {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"}
+
+_INVISIBLE = ["script", "style", "noscript", "template"]
+_TOP = frozenset({"body", "html", "head", "-document"})
+_NO_TEXT = frozenset({"title", "textarea", "option", "select"}) | _TOP
+_BLOCK = frozenset(
+    "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 header "
+    "hr li main marquee nav ol p section table td th tr ul".split()
+)
+_HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6 strong b span div label p th dt legend".split())
+_WRAPPERS = frozenset("div section aside header footer article marquee span td body".split())
+_LISTS = frozenset({"ul", "ol", "marquee"})
+_NO_DESCEND = frozenset({"article", "main", "nav", "footer", "form"})
+_HINT = re.compile(
+    r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.I
+)
+_MENU = re.compile(r"\b(?:nav|menu|navbar|navigation)\b", re.I)
+_KEY_JUNK = re.compile(r"[\W_]+")
+_WORD = re.compile(r"\w")
+_URL_JUNK = re.compile(r"[\t\n\r]")
+_BAD_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "vbscript:")
+_MAX_UP = 5  # ancestor levels walked up from a heading while looking for its items
+_MAX_SIBLINGS = 300  # following siblings looked at on one level
+_MAX_CANDIDATES = 50
+_SMALL = 6  # a heading element holds at most this many elements
+
+
+def decode(body: bytes, content_type: str | None) -> str:
+    """Decode a page: HTTP charset, else <meta> charset, else BOM, else UTF-8; never raises."""
+    header = _HEADER_CHARSET.search(content_type or "")
+    codec = _codec(header.group(1)) if header else None
+    for meta in _META_CHARSET.finditer(body[:4096]) if codec is None else ():
+        if (codec := _codec(meta.group(1).decode("ascii"))) is not None:
+            # a <meta> readable as ASCII rules out UTF-16/32 (as browsers decide)
+            codec = "utf-8" if codec.startswith(("utf-16", "utf-32")) else codec
+            break
+    if codec is None and body[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
+        codec = "utf-32"  # checked first: the UTF-32 LE BOM starts with the UTF-16 LE one
+    elif codec is None and body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        codec = "utf-16"
+    if codec in (None, "utf-8") and body.startswith(codecs.BOM_UTF8):
+        codec = "utf-8-sig"
+    return body.decode(codec or "utf-8", errors="replace")
+
+
+def _codec(label: str) -> str | None:
+    """Return Python's codec name for a charset label; None if unknown or not a text encoding."""
+    try:
+        info = codecs.lookup(label.strip().strip("\"'"))
+    except (LookupError, ValueError, TypeError):
+        return None
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_PAGE_CODECS:
+        return None
+    return _ALIASES.get(info.name, info.name)
+
+
+def extract(
+    html: str,
+    base_url: str,
+    *,
+    selector: str | None = None,
+    headings: Sequence[str] = DEFAULT_HEADINGS,
+) -> list[Entry]:
+    """Return the ticker lines of a page in page order, found by selector or by heading."""
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(_INVISIBLE, recursive=True)
+    base = base_url
+    if (base_tag := tree.css_first("base[href]")) is not None:
+        base = _join(base_url, base_tag.attributes.get("href") or "") or base_url
+    if selector is not None:
+        try:
+            nodes = tree.css(selector)
+        except (SelectolaxError, ValueError, TypeError) as exc:
+            raise ExtractError(f"invalid selector {selector!r}: {exc}") from None
+        if not nodes:
+            raise ExtractError(f"selector {selector!r} matched nothing")
+        return _entries(nodes, base)
+    keys = {_key(h): h for h in headings if _key(h)}
+    candidates = _candidates(tree.root, keys) if tree.root is not None and keys else []
+    if not candidates:
+        raise ExtractError(f"heading not found (looked for: {', '.join(headings)})")
+    for _score, _order, anchor, _heading in candidates:
+        if entries := _entries(_items_near(anchor), base):
+            return entries
+    raise ExtractError(f"heading {candidates[0][3]!r} found but no items beside it")
+
+
+def _key(text: str) -> str:
+    """Return the comparison key of a heading: folded, without spaces or punctuation."""
+    return _KEY_JUNK.sub("", fold(clean(text)))
+
+
+def _candidates(root: LexborNode, keys: dict[str, str]) -> list[tuple[int, int, LexborNode, str]]:
+    """Return (score, order, anchor, heading) for each heading element found, best first."""
+    limit = 4 * max(map(len, keys)) + 40
+    found: dict[int, tuple[int, int, LexborNode, str]] = {}
+    for order, node in enumerate(root.traverse(include_text=True)):
+        if len(found) >= _MAX_CANDIDATES:
+            break
+        text = (node.text_content or "").strip() if node.is_text_node else ""
+        parent = node.parent
+        if not text or len(text) > limit or parent is None or parent.tag in _NO_TEXT:
+            continue
+        fragment = _key(text)
+        if not fragment or not any(fragment in k for k in keys):
+            continue
+        if (hit := _whole_text_match(parent, keys, limit)) is not None:
+            element, heading = hit
+            anchor = element
+        elif parent.tag in _WRAPPERS and (direct := _key(_direct_text(parent))) in keys:
+            element, anchor, heading = parent, node, keys[direct]
+        else:
+            continue
+        if (score := _score(element)) is not None and element.mem_id not in found:
+            found[element.mem_id] = (score, order, anchor, heading)
+    return sorted(found.values(), key=lambda c: (-c[0], c[1]))
+
+
+def _whole_text_match(
+    node: LexborNode | None, keys: dict[str, str], limit: int
+) -> tuple[LexborNode, str] | None:
+    """Return the outermost small element around a text's parent whose whole text is a heading."""
+    best = None
+    for _ in range(4):
+        if node is None or not node.is_element_node or node.tag in _NO_TEXT:
+            break
+        if (text := _small_text(node, limit)) is None:
+            break
+        if (key := _key(text)) in keys:
+            best = (node, keys[key])
+        elif best is not None:
+            break
+        node = node.parent
+    if best is None:
+        return None
+    sides = (best[0].prev, best[0].next)  # words right beside it: part of a sentence, not a heading
+    prose = any(s and s.is_text_node and _WORD.search(s.text_content or "") for s in sides)
+    return None if prose else best
+
+
+def _small_text(element: LexborNode, limit: int) -> str | None:
+    """Return an element's text, or None if it holds too many elements or too much text."""
+    if sum(1 for _ in islice(element.traverse(), _SMALL + 1)) > _SMALL:
+        return None
+    text = _visible_text(element)
+    return text if len(text) <= 2 * limit else None
+
+
+def _direct_text(element: LexborNode) -> str:
+    """Return the text of the text nodes directly inside an element."""
+    return " ".join(n.text_content or "" for n in element.iter(include_text=True) if n.is_text_node)
+
+
+def _score(element: LexborNode) -> int | None:
+    """Rank a heading candidate; None for a link that is one item of a menu list."""
+    hinted = menu = False
+    in_link = element.css_first("a") is not None
+    node: LexborNode | None = element
+    for depth in range(60):
+        if node is None or not node.is_element_node or node.tag in _TOP:
+            break
+        attrs = node.attributes
+        marks = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
+        hinted = hinted or (depth < 4 and bool(_HINT.search(marks)))
+        menu = menu or node.tag == "nav" or attrs.get("role") == "navigation"
+        menu = menu or bool(_MENU.search(marks))
+        in_link = in_link or node.tag == "a"
+        if in_link and node.tag == "li" and node.parent is not None:
+            if sum(1 for s in node.parent.iter() if s.tag == "li") >= 3:
+                return None
+        node = node.parent
+    return (element.tag in _HEADING_TAGS) + 3 * hinted - 4 * menu - 2 * in_link
+
+
+def _items_near(anchor: LexborNode) -> list[LexborNode]:
+    """Return the item elements of the nearest list-like run beside or under a heading."""
+    node: LexborNode | None = anchor
+    for _ in range(_MAX_UP + 1):
+        if node is None or node.tag in _TOP:
+            break
+        siblings: list[LexborNode] = []
+        sib = node.next
+        while sib is not None and len(siblings) < _MAX_SIBLINGS:
+            if sib.is_element_node:
+                siblings.append(sib)
+            sib = sib.next
+        if run := _rows(siblings, first_shape=True):
+            return run
+        for sibling in siblings[:4]:
+            if rows := _find_rows(sibling):
+                return rows
+        if any(s.tag in _LISTS for s in siblings):
+            break  # the ticker list is there but empty: do not wander off to other lists
+        node = node.parent
+    return []
+
+
+def _find_rows(element: LexborNode) -> list[LexborNode]:
+    """Return the rows of the first container at or under an element (depth ≤ 3, pre-order)."""
+    stack = [(element, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.tag in _NO_DESCEND:
+            continue
+        children = list(node.iter())
+        if rows := _rows(children, first_shape=False):
+            return rows
+        if depth < 3:
+            stack.extend((child, depth + 1) for child in reversed(children[:50]))
+    return []
+
+
+def _rows(children: list[LexborNode], *, first_shape: bool) -> list[LexborNode]:
+    """Return ≥ 2 word-bearing children of one tag (the first such child's, or the commonest)."""
+    wordy = [c for c in children if _WORD.search(c.text())]
+    tags = [c.tag for c in wordy]
+    if not tags:
+        return []
+    shape = tags[0] if first_shape else max(dict.fromkeys(tags), key=tags.count)
+    rows = [c for c in wordy if c.tag == shape]
+    return rows if len(rows) >= 2 else []
+
+
+def _entries(nodes: list[LexborNode], base: str) -> list[Entry]:
+    """Turn item elements into entries: visible text and link; empty and repeated texts dropped."""
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for node in nodes:
+        text = clean(_visible_text(node))
+        if text and text not in seen:
+            seen.add(text)
+            entries.append(Entry(text, _link(node, base)))
+    return entries
+
+
+def _visible_text(element: LexborNode) -> str:
+    """Return an element's text, with a space at line breaks and block boundaries."""
+    parts: list[str] = []
+    stop = element.mem_id
+    node: LexborNode | None = element.first_child
+    while node is not None:
+        if node.is_text_node:
+            parts.append(node.text_content or "")
+        elif node.is_element_node:
+            parts.append(" " if node.tag in _BLOCK else "")
+            if node.first_child is not None:
+                node = node.first_child
+                continue
+        while node is not None and node.next is None:
+            node = node.parent
+            if node is None or node.mem_id == stop:
+                return "".join(parts)
+            parts.append(" " if node.tag in _BLOCK else "")
+        node = node.next if node is not None else None
+    return "".join(parts)
+
+
+def _link(element: LexborNode, base: str) -> str | None:
+    """Return an item's link: its own href, else its first inner link, else its enclosing <a>."""
+    if element.tag == "a" and (link := _href(element, base)):
+        return link
+    for inner in element.css("a[href]"):
+        if link := _href(inner, base):
+            return link
+    node = element.parent
+    for _ in range(50):
+        if node is None or not node.is_element_node:
+            break
+        if node.tag == "a":
+            return _href(node, base)
+        node = node.parent
+    return None
+
+
+def _href(anchor: LexborNode, base: str) -> str | None:
+    """Return the absolute URL of an <a>; None for javascript:, mailto:, '#' and the like."""
+    href = _URL_JUNK.sub("", anchor.attributes.get("href") or "").strip()
+    if not href or href.startswith("#") or href.lower().startswith(_BAD_SCHEMES):
+        return None
+    return _join(base, href)
+
+
+def _join(base: str, href: str) -> str | None:
+    """Resolve href against base; None if urllib finds the URL malformed."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
