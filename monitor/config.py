@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
@@ -259,6 +260,9 @@ def _source(n: _Node, interval: float, timeout: float, user_agent: str) -> Sourc
     url = n.string("url", required=True)
     if not re.match(r"^https?://[^/\s]+", url):
         raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
+    selector = n.string("selector")
+    if selector is not None and not _valid_selector(selector):
+        raise n.error(f"invalid CSS selector {selector!r}", "selector")
     headings = n.strings("heading")
     headers = n.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
@@ -270,7 +274,7 @@ def _source(n: _Node, interval: float, timeout: float, user_agent: str) -> Sourc
         name=n.string("name", required=True),
         url=url,
         interval=n.duration("interval", interval),
-        selector=n.string("selector"),
+        selector=selector,
         headings=headings or DEFAULT_HEADINGS,
         backfill=int(backfill),
         timeout=n.duration("timeout", timeout),
@@ -279,6 +283,14 @@ def _source(n: _Node, interval: float, timeout: float, user_agent: str) -> Sourc
     )
     n.done()
     return source
+
+
+def _valid_selector(selector: str) -> bool:
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except SelectolaxError:
+        return False
+    return True
 
 
 def _channel(n: _Node) -> ChannelConfig:
