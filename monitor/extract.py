@@ -229,22 +229,23 @@ def _find_rows(element: LexborNode) -> list[LexborNode]:
         if node.tag in _NO_DESCEND:
             continue
         children = list(node.iter())
-        if rows := _rows(children, first_shape=False):
+        # A list element is a ticker even while it holds a single item.
+        if rows := _rows(children, first_shape=False, least=1 if node.tag in ("ul", "ol") else 2):
             return rows
         if depth < 3:
             stack.extend((child, depth + 1) for child in reversed(children[:50]))
     return []
 
 
-def _rows(children: list[LexborNode], *, first_shape: bool) -> list[LexborNode]:
-    """Return ≥ 2 word-bearing children of one tag (the first such child's, or the commonest)."""
+def _rows(children: list[LexborNode], *, first_shape: bool, least: int = 2) -> list[LexborNode]:
+    """Return ≥ least word-bearing children of one tag (the first such child's, or the commonest)."""
     wordy = [c for c in children if _WORD.search(c.text())]
     tags = [c.tag for c in wordy]
     if not tags:
         return []
     shape = tags[0] if first_shape else max(dict.fromkeys(tags), key=tags.count)
     rows = [c for c in wordy if c.tag == shape]
-    return rows if len(rows) >= 2 else []
+    return rows if len(rows) >= least else []
 
 
 def _entries(nodes: list[LexborNode], base: str) -> list[Entry]:

@@ -107,11 +107,10 @@ class Deliverer:
                 limits.append(AsyncLimiter(cfg.per_minute, 60))
 
     def due_in(self, name: str) -> float | None:
-        """Seconds until the channel has something to send, or None when its queue is empty."""
-        due = self.store.next_try(name)
-        if due is None:
+        """Seconds until the channel may send again, or None when its queue is empty."""
+        if not self.store.count_queued(name):
             return None
-        return max(0.0, max(due, self._resume_at.get(name, 0.0)) - time.time())
+        return max(0.0, self._resume_at.get(name, 0.0) - time.time())
 
     async def drain(self, name: str) -> None:
         """Send the channel's due alerts until none is due or the channel must pause."""
@@ -134,8 +133,9 @@ class Deliverer:
                         tally.failed += 1
                         continue
                     wait = exc.retry_after if exc.retry_after is not None else backoff(alert.attempts + 1)
+                    # The whole channel pauses, so its alerts still go out in order.
                     self._resume_at[name] = time.time() + wait
-                    self.store.retry(alert.id, str(exc), time.time() + wait)
+                    self.store.retry(alert.id, str(exc))
                     return
                 self.store.delivered(alert.id, message_id)
                 tally.sent += 1

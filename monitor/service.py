@@ -99,7 +99,7 @@ def _summary(rt: Runtime, results: list[PollResult]) -> int:
     problems = [f"source {r.source} failed: {r.error}" for r in results if r.error]
     for name in rt.channels:
         tally = rt.deliverer.tally[name]
-        queued = len(rt.store.queued(name, now=float("inf"), limit=10_000))
+        queued = rt.store.count_queued(name)
         if tally.failed:
             problems.append(f"channel {name}: {tally.failed} alerts failed: {tally.last_error}")
         if queued:

@@ -41,7 +41,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'queued',
     attempts INTEGER NOT NULL DEFAULT 0,
-    next_try REAL NOT NULL DEFAULT 0,
     last_error TEXT,
     done_at REAL,
     message_id TEXT,
@@ -68,10 +67,10 @@ class Store(Protocol):
     def has_baseline(self, source: str) -> bool: ...
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
     def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item]]) -> int: ...
-    def queued(self, channel: str, *, now: float | None = None, limit: int = 100) -> list[Alert]: ...
-    def next_try(self, channel: str) -> float | None: ...
+    def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
+    def count_queued(self, channel: str) -> int: ...
     def delivered(self, alert_id: int, message_id: str | None) -> None: ...
-    def retry(self, alert_id: int, error: str, next_try: float) -> None: ...
+    def retry(self, alert_id: int, error: str) -> None: ...
     def failed(self, alert_id: int, error: str) -> None: ...
     def status(self) -> list[ChannelStatus]: ...
     def prune(self, older_than: float) -> int: ...
@@ -138,21 +137,21 @@ class SqliteStore:
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
         return max(cur.rowcount, 0)
 
-    def queued(self, channel: str, *, now: float | None = None, limit: int = 100) -> list[Alert]:
-        """Return the channel's queued alerts that are due, oldest first."""
+    def queued(self, channel: str, *, limit: int = 100) -> list[Alert]:
+        """Return the channel's queued alerts, oldest first."""
         rows = self.db.execute(
             "SELECT id, channel, source, text, link, created, attempts FROM outbox"
-            " WHERE channel = ? AND status = 'queued' AND next_try <= ? ORDER BY id LIMIT ?",
-            (channel, time.time() if now is None else now, limit),
+            " WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
+            (channel, limit),
         )
         return [Alert(*row) for row in rows]
 
-    def next_try(self, channel: str) -> float | None:
-        """Return when the channel's next queued alert is due, or None when nothing is queued."""
+    def count_queued(self, channel: str) -> int:
+        """Return how many alerts wait for the channel."""
         row = self.db.execute(
-            "SELECT MIN(next_try) FROM outbox WHERE channel = ? AND status = 'queued'", (channel,)
+            "SELECT COUNT(*) FROM outbox WHERE channel = ? AND status = 'queued'", (channel,)
         ).fetchone()
-        return row[0]
+        return int(row[0])
 
     def delivered(self, alert_id: int, message_id: str | None) -> None:
         """Record that an alert reached its channel."""
@@ -162,11 +161,10 @@ class SqliteStore:
             (time.time(), message_id, alert_id),
         )
 
-    def retry(self, alert_id: int, error: str, next_try: float) -> None:
-        """Keep an alert queued after a transient fault, due again at next_try."""
+    def retry(self, alert_id: int, error: str) -> None:
+        """Keep an alert queued after a transient fault (the deliverer decides when to retry)."""
         self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE id = ?",
-            (error, next_try, alert_id),
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, alert_id)
         )
 
     def failed(self, alert_id: int, error: str) -> None:

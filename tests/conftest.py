@@ -15,6 +15,9 @@ import yaml
 from fake_telegram import FakeTelegram
 from sites import Site
 
+# As monitor.channels.telegram does: RetryAfter.retry_after as a timedelta, without PTB's warning.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
 TOKEN = "123456:TEST-token-not-real"
 CHATS = ("@alerts", "@second", -1001234567890)
 

@@ -70,6 +70,7 @@ def test_token_never_printed(tmp_path: Path, site: Site, telegram: FakeTelegram)
     for args in (["--once", "-v"], ["check-config"], ["status"], ["--once", "--dry-run", "-v"]):
         out = run_monitor(*args, "--config", str(path))
         outputs.append(out.stdout + out.stderr)
+    site.set("/ok", ticker_page(["Fresh", "Old"]))
     wrong = run_monitor("--once", "-v", "--config", str(path), env={"TELEGRAM_BOT_TOKEN": "999:WRONG-token"})
     outputs.append(wrong.stdout + wrong.stderr)
     assert "not found" in outputs[0]  # the ghost chat's failure was reported...

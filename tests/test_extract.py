@@ -682,3 +682,8 @@ def test_binary_junk_decodes_and_extracts(body: bytes, content_type: str | None)
 
 def test_default_headings() -> None:
     assert DEFAULT_HEADINGS == ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
+
+
+def test_list_with_a_single_item_is_a_ticker() -> None:
+    page = '<div><h3>BREAKING</h3><ul><li><a href="/n/1">Only line for now</a></li></ul></div>'
+    assert extract(page, "https://site.example/") == [Entry("Only line for now", "https://site.example/n/1")]

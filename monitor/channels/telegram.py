@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions
-from telegram.error import (
+# Opt in to RetryAfter.retry_after as a timedelta (PTB's next major); without it PTB 22.2+
+# warns on every 429. Both forms are handled below.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from telegram import Bot, LinkPreviewOptions  # noqa: E402
+from telegram.error import (  # noqa: E402
     BadRequest,
     ChatMigrated,
     Forbidden,
@@ -16,7 +21,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest
+from telegram.request import HTTPXRequest  # noqa: E402
 
 from ..config import ChannelConfig
 from ..errors import DeliveryError
