@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
@@ -15,7 +17,9 @@ from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
 
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/monitor/monitor)"
-CHANNEL_TYPES = ("telegram", "console")
+CHANNEL_TYPES = ("telegram", "webhook", "console")
+TEMPLATE_FIELDS = ("text", "source", "link", "time", "source_link")
+DEFAULT_TEMPLATE = "{text}\n— {source_link} · {time}"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -47,9 +51,18 @@ class ChannelConfig:
     chat_id: str | None = None
     token: str | None = field(default=None, repr=False)
     api_base_url: str | None = None
+    url: str | None = None  # webhook
     silent: bool = False
     per_second: float | None = None  # None: no limit (console)
     per_minute: float | None = None
+    digest_after: int = 5  # more new alerts than this at once go out as one digest
+    template: str = DEFAULT_TEMPLATE
+    timezone: str = "UTC"
+
+    @property
+    def chat_key(self) -> str:
+        """What Telegram's per-chat limits count: the chat, whichever channel names it."""
+        return f"telegram:{self.chat_id}" if self.chat_id else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,7 @@ class RuleConfig:
     all: tuple[str, ...] = ()
     none: tuple[str, ...] = ()
     sources: tuple[str, ...] | None = None
+    silent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +89,8 @@ class Config:
     channels: tuple[ChannelConfig, ...]
     rules: tuple[RuleConfig, ...]
     delivery_timeout: float = 60.0
+    max_age: float = 86400.0
+    per_second_total: float = 30.0
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
@@ -234,6 +250,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
 
     delivery = root.node("delivery")
     delivery_timeout = delivery.duration("timeout", 60.0)
+    max_age = delivery.duration("max_age", 86400.0)
+    per_second_total = delivery.number("per_second_total", 30.0, minimum=0.001)
     delivery.done()
 
     sources = tuple(_source(n, interval, timeout, user_agent) for n in root.items("sources"))
@@ -247,7 +265,9 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     if not sources:
         raise root.error("no sources: add at least one under 'sources'", "sources")
     root.done()
-    return Config(file, state_path, retention, sources, channels, rules, delivery_timeout)
+    return Config(
+        file, state_path, retention, sources, channels, rules, delivery_timeout, max_age, per_second_total
+    )
 
 
 def _unique(root: _Node, key: str, names: list[str]) -> None:
@@ -267,16 +287,13 @@ def _source(n: _Node, interval: float, timeout: float, user_agent: str) -> Sourc
     headers = n.get("headers") or {}
     if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
         raise n.error("expected a mapping of header names to strings", "headers")
-    backfill = n.number("backfill", 0)
-    if backfill != int(backfill):
-        raise n.error(f"expected a whole number, got {backfill}", "backfill")
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
         interval=n.duration("interval", interval),
         selector=selector,
         headings=headings or DEFAULT_HEADINGS,
-        backfill=int(backfill),
+        backfill=_whole(n, "backfill", 0),
         timeout=n.duration("timeout", timeout),
         user_agent=n.string("user_agent", user_agent),
         headers=tuple((str(k), _expand_env(v, n, "headers")) for k, v in headers.items()),
@@ -298,7 +315,11 @@ def _channel(n: _Node) -> ChannelConfig:
     kind = n.string("type", required=True)
     if kind not in CHANNEL_TYPES:
         raise n.error(f"unknown channel type {kind!r} (known: {', '.join(CHANNEL_TYPES)})", "type")
-    chat_id = token = api_base_url = None
+    chat_id = token = api_base_url = url = None
+    if kind == "webhook":
+        url = n.string("url", required=True)
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
     if kind == "telegram":
         raw_chat = n.require("chat_id")
         chat_id = str(raw_chat).strip()
@@ -317,13 +338,46 @@ def _channel(n: _Node) -> ChannelConfig:
         chat_id=chat_id,
         token=token,
         api_base_url=api_base_url,
+        url=url,
         silent=n.boolean("silent", False),
+        digest_after=_whole(n, "digest_after", 5),
+        template=_template(n),
+        timezone=_timezone(n),
         # Telegram's own limits: about one message a second and 20 a minute to one channel.
         per_second=n.number("per_second", 1.0, minimum=0.001) if kind == "telegram" else None,
         per_minute=n.number("per_minute", 20.0, minimum=0.001) if kind == "telegram" else None,
     )
     n.done()
     return channel
+
+
+def _whole(n: _Node, key: str, default: int) -> int:
+    value = n.number(key, default)
+    if value != int(value):
+        raise n.error(f"expected a whole number, got {value}", key)
+    return int(value)
+
+
+def _template(n: _Node) -> str:
+    template = n.string("template", DEFAULT_TEMPLATE)
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise n.error(f"bad template: {exc}", "template") from None
+    unknown = sorted(fields - set(TEMPLATE_FIELDS))
+    if unknown or "text" not in fields:
+        problem = f"unknown field {{{unknown[0]}}}" if unknown else "it must contain {text}"
+        raise n.error(f"bad template: {problem} (fields: {', '.join(TEMPLATE_FIELDS)})", "template")
+    return template
+
+
+def _timezone(n: _Node) -> str:
+    name = n.string("timezone", "UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise n.error(f"unknown time zone {name!r} (e.g. UTC, Asia/Beirut)", "timezone") from None
+    return name
 
 
 def _rule(n: _Node, sources: set[str], channels: set[str]) -> RuleConfig:
@@ -349,6 +403,7 @@ def _rule(n: _Node, sources: set[str], channels: set[str]) -> RuleConfig:
         name=n.string("name", required=True),
         channels=rule_channels,
         sources=rule_sources,
+        silent=n.boolean("silent", False),
         **terms,
     )
     n.done()

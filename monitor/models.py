@@ -34,3 +34,4 @@ class Alert:
     link: str | None
     created: float
     attempts: int = 0
+    silent: bool = False

@@ -32,7 +32,7 @@ class PollResult:
     queued: int = 0
     baseline: bool = False
     error: str | None = None
-    alerts: tuple[tuple[str, Item], ...] = ()
+    alerts: tuple[tuple[str, Item, bool], ...] = ()
 
 
 def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
@@ -44,6 +44,10 @@ def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
             fp = fingerprint(text)
             items.setdefault(fp, Item(source, text, entry.link, fp))
     return list(items.values())
+
+
+def _span(ids: Sequence[int]) -> str:
+    return f"{ids[0]}-{ids[-1]}" if len(ids) > 1 else str(ids[0])
 
 
 async def poll_once(source: Source, store: Store, matcher: Matcher, *, dry_run: bool = False) -> PollResult:
@@ -63,7 +67,11 @@ async def poll_once(source: Source, store: Store, matcher: Matcher, *, dry_run: 
     # Tickers list the newest first: the first poll sends only the newest `backfill` items,
     # and everything goes out oldest first.
     to_send = new[: source.config.backfill] if baseline else new
-    alerts = tuple((channel, item) for item in reversed(to_send) for channel in matcher.channels_for(item))
+    alerts = tuple(
+        (channel, item, silent)
+        for item in reversed(to_send)
+        for channel, silent in matcher.channels_for(item).items()
+    )
     queued = len(alerts) if dry_run else store.record(name, items, alerts)
     logger.info(
         "poll.done source=%s found=%d new=%d queued=%d%s",
@@ -88,21 +96,32 @@ class ChannelTally:
 
 @dataclass
 class Deliverer:
-    """Sends queued alerts to their channels, oldest first, within each channel's rate limits."""
+    """Sends queued alerts to their channels, oldest first, within Telegram's limits.
+
+    Limits and pauses are kept per chat (two channels naming one chat share them), and a 429 or
+    a transient fault pauses only that chat: other chats keep flowing.
+    """
 
     store: Store
     channels: Mapping[str, Channel]
+    max_age: float = 86400.0
+    per_second_total: float = 30.0
     tally: dict[str, ChannelTally] = field(default_factory=dict)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _resume_at: dict[str, float] = field(default_factory=dict)
     _limits: dict[str, list[AsyncLimiter]] = field(default_factory=dict)
+    _logged: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        total = AsyncLimiter(self.per_second_total, 1)
         for name, channel in self.channels.items():
             self.tally[name] = ChannelTally()
-            cfg, limits = channel.config, self._limits.setdefault(name, [])
+            cfg = channel.config
+            if cfg.chat_key in self._limits:
+                continue
+            limits = self._limits[cfg.chat_key] = []
             if cfg.per_second:
-                limits.append(AsyncLimiter(1, 1 / cfg.per_second))
+                limits += [AsyncLimiter(1, 1 / cfg.per_second), total]
             if cfg.per_minute:
                 limits.append(AsyncLimiter(cfg.per_minute, 60))
 
@@ -110,43 +129,59 @@ class Deliverer:
         """Seconds until the channel may send again, or None when its queue is empty."""
         if not self.store.count_queued(name):
             return None
-        return max(0.0, self._resume_at.get(name, 0.0) - time.time())
+        key = self.channels[name].config.chat_key
+        return max(0.0, self._resume_at.get(key, 0.0) - time.time())
 
     async def drain(self, name: str) -> None:
-        """Send the channel's due alerts until none is due or the channel must pause."""
+        """Send the channel's queued alerts until none is left or the chat must pause.
+
+        When more than the channel's digest_after alerts wait at once (a burst, or a backlog
+        after an outage), they go out as digests instead of a flood.
+        """
         channel, tally = self.channels[name], self.tally[name]
-        while time.time() >= self._resume_at.get(name, 0.0):
-            alerts = self.store.queued(name, limit=20)
+        key = channel.config.chat_key
+        if expired := self.store.expire(name, time.time() - self.max_age):
+            tally.failed += expired
+            logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.max_age)
+        while time.time() >= self._resume_at.get(key, 0.0):
+            alerts = self.store.queued(name, limit=200)
             if not alerts:
                 return
-            for alert in alerts:
+            digest = len(alerts) > channel.config.digest_after
+            for group in channel.pack(alerts) if digest else [[a] for a in alerts]:
                 if self.stopping.is_set():
                     return
-                for limiter in self._limits[name]:
+                for limiter in self._limits[key]:
                     await limiter.acquire()
+                ids = [a.id for a in group]
                 try:
-                    message_id = await channel.send(alert)
+                    message_id = await channel.send(group)
                 except DeliveryError as exc:
                     self._note_error(name, str(exc))
                     if exc.permanent:
-                        self.store.failed(alert.id, str(exc))
-                        tally.failed += 1
+                        for alert_id in ids:
+                            self.store.failed(alert_id, str(exc))
+                        tally.failed += len(ids)
                         continue
-                    wait = exc.retry_after if exc.retry_after is not None else backoff(alert.attempts + 1)
-                    # The whole channel pauses, so its alerts still go out in order.
-                    self._resume_at[name] = time.time() + wait
-                    self.store.retry(alert.id, str(exc))
+                    wait = exc.retry_after if exc.retry_after is not None else backoff(group[0].attempts + 1)
+                    # The whole chat pauses, so its alerts still go out in order.
+                    self._resume_at[key] = time.time() + wait
+                    for alert_id in ids:
+                        self.store.retry(alert_id, str(exc))
                     return
-                self.store.delivered(alert.id, message_id)
-                tally.sent += 1
-                logger.info("alert.sent channel=%s source=%s id=%d", name, alert.source, alert.id)
+                # A crash between Telegram's answer and this commit re-sends this one message
+                # after a restart: the only window for a duplicate.
+                self.store.delivered(ids, message_id)
+                tally.sent += len(ids)
+                self._logged.pop(name, None)  # after a recovery, the next fault is news again
+                logger.info("alert.sent channel=%s count=%d ids=%s", name, len(ids), _span(ids))
 
     def _note_error(self, name: str, error: str) -> None:
-        """Log a channel's error once, not once per alert."""
-        tally = self.tally[name]
-        if error != tally.last_error:
+        """Log a channel's error once, not once per alert or per retry."""
+        self.tally[name].last_error = error
+        if self._logged.get(name) != error:
             logger.warning("alert.failed channel=%s error=%s", name, error)
-        tally.last_error = error
+            self._logged[name] = error
 
     async def run_until_empty(self, deadline: float) -> None:
         """Deliver every channel's queue (channels in parallel), giving up at the deadline."""

@@ -40,6 +40,7 @@ class Rule:
 
     name: str
     channels: tuple[str, ...]
+    silent: bool
     any: tuple[Term, ...]
     all: tuple[Term, ...]
     none: tuple[Term, ...]
@@ -65,6 +66,7 @@ class Match:
     rule: str
     term: str | None
     channels: tuple[str, ...]
+    silent: bool = False
 
 
 class Matcher:
@@ -75,6 +77,7 @@ class Matcher:
             Rule(
                 name=r.name,
                 channels=r.channels,
+                silent=r.silent,
                 any=tuple(map(Term.parse, r.any)),
                 all=tuple(map(Term.parse, r.all)),
                 none=tuple(map(Term.parse, r.none)),
@@ -92,12 +95,16 @@ class Matcher:
             hit = rule.first_hit(source, text, line)
             if hit is not None:
                 term = hit.raw if isinstance(hit, Term) else None
-                out.append(Match(rule.name, term, rule.channels))
+                out.append(Match(rule.name, term, rule.channels, rule.silent))
         return out
 
-    def channels_for(self, item: Item) -> list[str]:
-        """Return the channels an item goes to, each once, in rule order."""
-        channels: dict[str, None] = {}
+    def channels_for(self, item: Item) -> dict[str, bool]:
+        """Return the channels an item goes to, in rule order, each with whether to send silently.
+
+        An alert is silent only when every rule that sent it to that channel is silent.
+        """
+        channels: dict[str, bool] = {}
         for match in self.matches(item.source, item.text):
-            channels.update(dict.fromkeys(match.channels))
-        return list(channels)
+            for channel in match.channels:
+                channels[channel] = channels.get(channel, True) and match.silent
+        return channels

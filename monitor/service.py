@@ -46,7 +46,7 @@ async def open_runtime(config: Config, *, dry_run: bool = False) -> AsyncIterato
     """Build the session, store, sources and channels; close them all on the way out."""
     store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
     session = new_session()
-    channels = {c.name: make_channel(c) for c in config.channels}
+    channels = {c.name: make_channel(c, session) for c in config.channels}
     try:
         yield Runtime(
             config=config,
@@ -55,7 +55,7 @@ async def open_runtime(config: Config, *, dry_run: bool = False) -> AsyncIterato
             sources=[make_source(s, session) for s in config.sources],
             channels=channels,
             matcher=Matcher(config.rules),
-            deliverer=Deliverer(store, channels),
+            deliverer=Deliverer(store, channels, config.max_age, config.per_second_total),
         )
     finally:
         for channel in channels.values():
@@ -74,7 +74,7 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
             _print_result(r)
         if dry_run:
             for r in results:
-                for channel, item in r.alerts:
+                for channel, item, _silent in r.alerts:
                     print(format_plain(Alert(0, channel, item.source, item.text, item.link, time.time())))
             return 1 if any(r.error for r in results) else 0
         await rt.deliverer.run_until_empty(time.time() + config.delivery_timeout)

@@ -44,9 +44,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     done_at REAL,
     message_id TEXT,
+    silent INTEGER NOT NULL DEFAULT 0,
     UNIQUE (channel, source, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
+PRAGMA user_version = 1;
 """
 
 
@@ -66,10 +68,11 @@ class Store(Protocol):
 
     def has_baseline(self, source: str) -> bool: ...
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
-    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item]]) -> int: ...
+    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item, bool]]) -> int: ...
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
     def count_queued(self, channel: str) -> int: ...
-    def delivered(self, alert_id: int, message_id: str | None) -> None: ...
+    def delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
+    def expire(self, channel: str, older_than: float) -> int: ...
     def retry(self, alert_id: int, error: str) -> None: ...
     def failed(self, alert_id: int, error: str) -> None: ...
     def status(self) -> list[ChannelStatus]: ...
@@ -119,7 +122,7 @@ class SqliteStore:
         }
         return [i for i in items if i.fingerprint not in seen]
 
-    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item]]) -> int:
+    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item, bool]]) -> int:
         """In one transaction: mark items seen, queue alerts, note the baseline. Return alerts queued."""
         now = time.time()
         with self._transaction():
@@ -130,9 +133,9 @@ class SqliteStore:
                 [(source, i.fingerprint, i.text, i.link, now, now) for i in items],
             )
             cur = self.db.executemany(
-                "INSERT OR IGNORE INTO outbox (channel, source, fingerprint, text, link, created)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(ch, i.source, i.fingerprint, i.text, i.link, now) for ch, i in alerts],
+                "INSERT OR IGNORE INTO outbox (channel, source, fingerprint, text, link, created, silent)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(ch, i.source, i.fingerprint, i.text, i.link, now, silent) for ch, i, silent in alerts],
             )
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
         return max(cur.rowcount, 0)
@@ -140,11 +143,11 @@ class SqliteStore:
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]:
         """Return the channel's queued alerts, oldest first."""
         rows = self.db.execute(
-            "SELECT id, channel, source, text, link, created, attempts FROM outbox"
+            "SELECT id, channel, source, text, link, created, attempts, silent FROM outbox"
             " WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
             (channel, limit),
         )
-        return [Alert(*row) for row in rows]
+        return [Alert(*row[:7], silent=bool(row[7])) for row in rows]
 
     def count_queued(self, channel: str) -> int:
         """Return how many alerts wait for the channel."""
@@ -153,13 +156,15 @@ class SqliteStore:
         ).fetchone()
         return int(row[0])
 
-    def delivered(self, alert_id: int, message_id: str | None) -> None:
-        """Record that an alert reached its channel."""
-        self.db.execute(
-            "UPDATE outbox SET status = 'delivered', done_at = ?, message_id = ?, last_error = NULL,"
-            " attempts = attempts + 1 WHERE id = ?",
-            (time.time(), message_id, alert_id),
-        )
+    def delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None:
+        """Record that alerts reached their channel (several when sent as one digest)."""
+        now = time.time()
+        with self._transaction():
+            self.db.executemany(
+                "UPDATE outbox SET status = 'delivered', done_at = ?, message_id = ?, last_error = NULL,"
+                " attempts = attempts + 1 WHERE id = ?",
+                [(now, message_id, alert_id) for alert_id in alert_ids],
+            )
 
     def retry(self, alert_id: int, error: str) -> None:
         """Keep an alert queued after a transient fault (the deliverer decides when to retry)."""
@@ -174,6 +179,15 @@ class SqliteStore:
             " done_at = ? WHERE id = ?",
             (error, time.time(), alert_id),
         )
+
+    def expire(self, channel: str, older_than: float) -> int:
+        """Give up on the channel's alerts queued before older_than; return how many."""
+        return self.db.execute(
+            "UPDATE outbox SET status = 'failed', done_at = ?,"
+            " last_error = 'expired undelivered: ' || COALESCE(last_error, 'never sent')"
+            " WHERE channel = ? AND status = 'queued' AND created < ?",
+            (time.time(), channel, older_than),
+        ).rowcount
 
     def status(self) -> list[ChannelStatus]:
         """Return outbox counts per channel."""

@@ -54,9 +54,20 @@ def test_sources_filter_and_channel_routing() -> None:
         ]
     )
     item = Item("en", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
-    assert matcher.channels_for(item) == ["a", "b", "c"]
+    assert list(matcher.channels_for(item)) == ["a", "b", "c"]
     other = Item("ar", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
-    assert matcher.channels_for(other) == ["a", "b"]
+    assert list(matcher.channels_for(other)) == ["a", "b"]
+
+
+def test_silent_only_when_every_matching_rule_is_silent() -> None:
+    matcher = Matcher(
+        [
+            rule("loud", any=["Iran"], channels=("a",)),
+            rule("quiet", any=["Gaza"], channels=("a", "b"), silent=True),
+        ]
+    )
+    both = Item("en", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
+    assert matcher.channels_for(both) == {"a": False, "b": True}
 
 
 def test_match_reports_rule_and_term() -> None:

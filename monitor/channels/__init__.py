@@ -1,14 +1,20 @@
-"""Channel kinds behind one protocol: each takes an alert and delivers it somewhere."""
+"""Channel kinds behind one protocol: each takes alerts and delivers them somewhere.
+
+A new kind is one module and one entry in CHANNELS.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+import aiohttp
 
 from ..config import ChannelConfig
 from ..models import Alert
 from .console import ConsoleChannel, format_plain
 from .telegram import TelegramChannel
-
+from .webhook import WebhookChannel
 
 __all__ = ["CHANNELS", "Channel", "format_plain", "make_channel"]
 
@@ -18,16 +24,24 @@ class Channel(Protocol):
 
     config: ChannelConfig
 
-    async def send(self, alert: Alert) -> str | None: ...
+    def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
+        """Group alerts into digests that each go out as one message."""
+        ...
+
+    async def send(self, alerts: Sequence[Alert]) -> str | None:
+        """Deliver one alert, or a group from pack() as one digest; return a message id if any."""
+        ...
+
     async def close(self) -> None: ...
 
 
-CHANNELS: dict[str, type[ConsoleChannel] | type[TelegramChannel]] = {
-    "console": ConsoleChannel,
-    "telegram": TelegramChannel,
+CHANNELS: dict[str, Callable[[ChannelConfig, aiohttp.ClientSession], Channel]] = {
+    "console": lambda config, session: ConsoleChannel(config),
+    "telegram": lambda config, session: TelegramChannel(config),
+    "webhook": WebhookChannel,
 }
 
 
-def make_channel(config: ChannelConfig) -> Channel:
+def make_channel(config: ChannelConfig, session: aiohttp.ClientSession) -> Channel:
     """Build the channel for a config entry."""
-    return CHANNELS[config.type](config)
+    return CHANNELS[config.type](config, session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 
 from ..config import ChannelConfig
 from ..models import Alert
@@ -17,14 +18,19 @@ def format_plain(alert: Alert) -> str:
 
 
 class ConsoleChannel:
-    """Prints each alert to stdout."""
+    """Prints each alert to stdout; a terminal needs no digests."""
 
     def __init__(self, config: ChannelConfig) -> None:
         self.config = config
 
-    async def send(self, alert: Alert) -> str | None:
-        """Print the alert."""
-        print(format_plain(alert), file=sys.stdout, flush=True)
+    def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
+        """One alert per print."""
+        return [[a] for a in alerts]
+
+    async def send(self, alerts: Sequence[Alert]) -> str | None:
+        """Print the alerts."""
+        for alert in alerts:
+            print(format_plain(alert), file=sys.stdout, flush=True)
         return None
 
     async def close(self) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 
 # Opt in to RetryAfter.retry_after as a timedelta (PTB's next major); without it PTB 22.2+
@@ -26,17 +26,10 @@ from telegram.request import HTTPXRequest  # noqa: E402
 from ..config import ChannelConfig
 from ..errors import DeliveryError
 from ..models import Alert
+from .render import HTML, Renderer
 
 logger = logging.getLogger(__name__)
-MAX_TEXT = 3500  # Telegram allows 4096 characters after entity parsing; leave room for the footer.
-
-
-def format_html(alert: Alert) -> str:
-    """Return the message for an alert in Telegram's HTML: the line, then its source (linked)."""
-    text = alert.text if len(alert.text) <= MAX_TEXT else alert.text[: MAX_TEXT - 1] + "…"
-    source = html.escape(alert.source)
-    footer = f'<a href="{html.escape(alert.link)}">{source}</a>' if alert.link else f"<i>{source}</i>"
-    return f"{html.escape(text, quote=False)}\n— {footer}"
+MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
 
 
 class TelegramChannel:
@@ -45,6 +38,7 @@ class TelegramChannel:
     def __init__(self, config: ChannelConfig, bot: Bot | None = None) -> None:
         assert config.token and config.chat_id
         self.config = config
+        self.renderer = Renderer(config, HTML, MAX_MESSAGE)
         self.chat_id: str | int = int(config.chat_id) if config.chat_id.lstrip("-").isdigit() else config.chat_id
         self.bot = bot or Bot(
             config.token,
@@ -53,19 +47,26 @@ class TelegramChannel:
         )
         self._ready = False
 
-    async def send(self, alert: Alert) -> str | None:
-        """Send one alert; raise DeliveryError saying whether a retry can help."""
+    def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
+        """Group alerts into digests that each fit in one Telegram message."""
+        return self.renderer.pack(alerts)
+
+    async def send(self, alerts: Sequence[Alert]) -> str | None:
+        """Send one alert, or several as one digest; raise DeliveryError saying if a retry can help."""
+        texts = self.renderer.one(alerts[0]) if len(alerts) == 1 else [self.renderer.digest(alerts)]
+        silent = self.config.silent or all(a.silent for a in alerts)
         try:
             if not self._ready:
                 await self.bot.initialize()
                 self._ready = True
-            message = await self.bot.send_message(
-                chat_id=self.chat_id,
-                text=format_html(alert),
-                parse_mode="HTML",
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-                disable_notification=self.config.silent,
-            )
+            for text in texts:
+                message = await self.bot.send_message(
+                    chat_id=self.chat_id,
+                    text=text,
+                    parse_mode="HTML",
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    disable_notification=silent,
+                )
         except TelegramError as exc:
             raise self._classify(exc) from None
         return str(message.message_id)

@@ -1,0 +1,103 @@
+"""Turning alerts into message text: the channel's template, digests, and splitting at a size limit.
+
+Channels differ only in their markup (Telegram HTML, plain text), so each hands in a Markup.
+Field values are escaped before they go into the template, and long text is split between words
+before escaping, so a split never falls inside an HTML entity or tag.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ..config import ChannelConfig
+from ..models import Alert
+
+
+@dataclass(frozen=True, slots=True)
+class Markup:
+    """How a channel writes escaped text, links and bold text."""
+
+    escape: Callable[[str], str]
+    link: Callable[[str, str], str]  # (url, label) -> markup
+    bold: Callable[[str], str]
+
+
+HTML = Markup(
+    escape=lambda text: html.escape(text, quote=False),
+    link=lambda url, label: f'<a href="{html.escape(url)}">{html.escape(label, quote=False)}</a>',
+    bold=lambda text: f"<b>{html.escape(text, quote=False)}</b>",
+)
+PLAIN = Markup(escape=lambda text: text, link=lambda url, label: f"{label} {url}", bold=lambda text: text)
+
+
+def size(text: str) -> int:
+    """Telegram's measure of a message: UTF-16 code units (an upper bound before entity parsing)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+class Renderer:
+    """Renders one channel's alerts, one by one or as digests, each message at most `limit` long."""
+
+    def __init__(self, config: ChannelConfig, markup: Markup, limit: int) -> None:
+        self.template, self.markup, self.limit = config.template, markup, limit
+        self.tz = ZoneInfo(config.timezone)
+
+    def one(self, alert: Alert) -> list[str]:
+        """Return the messages for one alert: one, unless its text alone is over the limit."""
+        message = self._fill(alert, alert.text)
+        if size(message) <= self.limit:
+            return [message]
+        budget = self.limit - size(self._fill(alert, ""))
+        return [self._fill(alert, piece) for piece in _split(alert.text, budget, self.markup.escape)]
+
+    def digest(self, alerts: Sequence[Alert]) -> str:
+        """Return one message holding several alerts, oldest first."""
+        header = self.markup.bold(f"{len(alerts)} new lines")
+        return "\n\n".join([header, *(self._fill(a, a.text) for a in alerts)])
+
+    def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
+        """Group alerts, in order, into digests that each fit in one message."""
+        groups: list[list[Alert]] = []
+        for alert in alerts:
+            if groups and size(self.digest([*groups[-1], alert])) <= self.limit:
+                groups[-1].append(alert)
+            else:
+                groups.append([alert])
+        return groups
+
+    def _fill(self, alert: Alert, text: str) -> str:
+        esc = self.markup.escape
+        source_link = self.markup.link(alert.link, alert.source) if alert.link else esc(alert.source)
+        when = datetime.fromtimestamp(alert.created, self.tz).strftime("%H:%M")
+        return self.template.format(
+            text=esc(text), source=esc(alert.source), link=esc(alert.link or ""), time=when,
+            source_link=source_link,
+        )
+
+
+def _split(text: str, budget: int, escape: Callable[[str], str]) -> list[str]:
+    """Split text between words into pieces whose escaped size fits the budget."""
+    budget = max(budget, 16)
+    pieces: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if size(escape(candidate)) <= budget:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        while size(escape(word)) > budget:  # a "word" longer than a message: cut it
+            cut = len(word)
+            while size(escape(word[:cut])) > budget:
+                cut = max(1, cut * budget // max(size(escape(word[:cut])), 1) - 1)
+            pieces.append(word[:cut])
+            word = word[cut:]
+        current = word
+    if current:
+        pieces.append(current)
+    return pieces

@@ -1,0 +1,57 @@
+"""Webhook channel: alerts as a JSON POST, for chat systems and scripts that take one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import aiohttp
+
+from ..config import ChannelConfig
+from ..errors import DeliveryError
+from ..models import Alert
+from .render import PLAIN, Renderer
+
+BATCH = 50  # alerts in one POST when a burst is sent as a digest
+
+
+class WebhookChannel:
+    """POSTs {"channel", "text", "alerts": [{source, text, link, time}]} to a URL."""
+
+    def __init__(self, config: ChannelConfig, session: aiohttp.ClientSession) -> None:
+        assert config.url
+        self.config, self.session = config, session
+        self.renderer = Renderer(config, PLAIN, limit=1_000_000)
+
+    def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
+        """Batches of up to BATCH alerts."""
+        return [list(alerts[i : i + BATCH]) for i in range(0, len(alerts), BATCH)]
+
+    async def send(self, alerts: Sequence[Alert]) -> str | None:
+        """POST the alerts; 429 and 5xx can be retried, other 4xx cannot."""
+        text = self.renderer.one(alerts[0])[0] if len(alerts) == 1 else self.renderer.digest(alerts)
+        body = {
+            "channel": self.config.name,
+            "text": text,
+            "silent": self.config.silent or all(a.silent for a in alerts),
+            "alerts": [
+                {"source": a.source, "text": a.text, "link": a.link,
+                 "time": datetime.fromtimestamp(a.created, timezone.utc).isoformat()}
+                for a in alerts
+            ],
+        }
+        try:
+            async with self.session.post(self.config.url or "", json=body, timeout=aiohttp.ClientTimeout(total=20)) as resp:
+                if resp.status == 429:
+                    retry_after = resp.headers.get("Retry-After", "")
+                    wait = float(retry_after) if retry_after.isdigit() else None
+                    raise DeliveryError(f"{self.config.url} answered 429", retry_after=wait)
+                if resp.status >= 400:
+                    raise DeliveryError(f"{self.config.url} answered HTTP {resp.status}", permanent=resp.status < 500)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise DeliveryError(f"cannot reach {self.config.url}: {type(exc).__name__} {exc}".rstrip()) from None
+        return None
+
+    async def close(self) -> None:
+        """The session belongs to the runtime."""
