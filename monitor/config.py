@@ -91,6 +91,8 @@ class Config:
     delivery_timeout: float = 60.0
     max_age: float = 86400.0
     per_second_total: float = 30.0
+    retry_base: float = 2.0
+    retry_max: float = 300.0
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
@@ -252,6 +254,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     delivery_timeout = delivery.duration("timeout", 60.0)
     max_age = delivery.duration("max_age", 86400.0)
     per_second_total = delivery.number("per_second_total", 30.0, minimum=0.001)
+    retry_base = delivery.duration("retry_base", 2.0)
+    retry_max = delivery.duration("retry_max", 300.0)
     delivery.done()
 
     sources = tuple(_source(n, interval, timeout, user_agent) for n in root.items("sources"))
@@ -266,7 +270,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         raise root.error("no sources: add at least one under 'sources'", "sources")
     root.done()
     return Config(
-        file, state_path, retention, sources, channels, rules, delivery_timeout, max_age, per_second_total
+        file, state_path, retention, sources, channels, rules, delivery_timeout, max_age,
+        per_second_total, retry_base, retry_max,
     )
 
 

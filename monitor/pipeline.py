@@ -81,7 +81,7 @@ async def poll_once(source: Source, store: Store, matcher: Matcher, *, dry_run: 
 
 
 def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
-    """Seconds to wait after the n-th failed attempt: exponential, capped, with full jitter."""
+    """Seconds to wait after the n-th failed attempt: exponential, capped, jittered to 50-100%."""
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(attempts - 1, 0))
 
 
@@ -106,6 +106,8 @@ class Deliverer:
     channels: Mapping[str, Channel]
     max_age: float = 86400.0
     per_second_total: float = 30.0
+    retry_base: float = 2.0
+    retry_max: float = 300.0
     tally: dict[str, ChannelTally] = field(default_factory=dict)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _resume_at: dict[str, float] = field(default_factory=dict)
@@ -163,7 +165,9 @@ class Deliverer:
                             self.store.failed(alert_id, str(exc))
                         tally.failed += len(ids)
                         continue
-                    wait = exc.retry_after if exc.retry_after is not None else backoff(group[0].attempts + 1)
+                    wait = exc.retry_after if exc.retry_after is not None else backoff(
+                        group[0].attempts + 1, base=self.retry_base, cap=self.retry_max
+                    )
                     # The whole chat pauses, so its alerts still go out in order.
                     self._resume_at[key] = time.time() + wait
                     for alert_id in ids:

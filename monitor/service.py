@@ -55,7 +55,9 @@ async def open_runtime(config: Config, *, dry_run: bool = False) -> AsyncIterato
             sources=[make_source(s, session) for s in config.sources],
             channels=channels,
             matcher=Matcher(config.rules),
-            deliverer=Deliverer(store, channels, config.max_age, config.per_second_total),
+            deliverer=Deliverer(
+                store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max
+            ),
         )
     finally:
         for channel in channels.values():

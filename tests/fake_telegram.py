@@ -86,6 +86,7 @@ class Sent:
     link_preview_disabled: bool
     message_id: int
     method: str
+    at: float  # time.monotonic() on arrival
 
 
 @dataclass
@@ -110,7 +111,7 @@ class FakeTelegram(BackgroundServer):
         self.chats = {str(c): -1001000000000 - n if str(c).startswith("@") else int(c) for n, c in enumerate(chats)}
         self.forbidden = {str(c) for c in forbidden}
         self.down = False
-        self.log: list[tuple[str, str | None, int]] = []  # (method, chat_id, status)
+        self.log: list[tuple[str, str | None, int, float]] = []  # (method, chat_id, status, monotonic)
         self._sent: list[Sent] = []
         self._faults: list[Fault] = []
         self._cond = threading.Condition()
@@ -212,7 +213,7 @@ class FakeTelegram(BackgroundServer):
                 self._next_id += 1
             sent = Sent(chat, text, plain, parse_mode, bool(params.get("disable_notification")),
                         bool(preview.get("is_disabled")) or bool(params.get("disable_web_page_preview")),
-                        message_id, method)
+                        message_id, method, time.monotonic())
             if index is None:
                 self._sent.append(sent)
             else:
@@ -235,7 +236,7 @@ class FakeTelegram(BackgroundServer):
 
     def _record(self, method: str, chat: str | None, status: int) -> None:
         with self._cond:
-            self.log.append((method, chat, status))
+            self.log.append((method, chat, status, time.monotonic()))
 
     def _answer(self, method: str, chat: str | None, status: int, description: str = "", *,
                 result: Any = None, parameters: dict[str, Any] | None = None) -> web.Response:
