@@ -56,6 +56,9 @@ def test_once_with_telegram_down_keeps_alerts_for_next_run(tmp_path: Path, site:
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["One", "Two"]
     assert run_monitor("--once", "--config", config).returncode == 0
     assert len(telegram.sent) == 2
+    status = run_monitor("status", "--config", config)
+    row = next(line.split() for line in status.stdout.splitlines() if line.startswith("alerts"))
+    assert row[:4] == ["alerts", "0", "2", "0"]  # queued, delivered, failed
 
 
 def test_token_never_printed(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:

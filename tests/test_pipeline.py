@@ -141,12 +141,15 @@ async def test_failing_source_does_not_stop_others(tmp_path: Path, site: Site, t
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Fresh"]
 
 
-async def test_unknown_chat_fails_alone(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+async def test_unknown_chat_fails_alone(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                       caplog: pytest.LogCaptureFixture) -> None:
     site.set("/", ticker_page(["Old"]))
+    telegram.forbidden.add("@second")
     path = write_config(
         tmp_path, sources=[{"name": "en", "url": site.url("/")}],
-        channels=[telegram_channel(telegram, "ghost", "@no_such_chat"), telegram_channel(telegram, "alerts", "@alerts")],
-        rules=[{"name": "all", "channels": ["ghost", "alerts"]}],
+        channels=[telegram_channel(telegram, "ghost", "@no_such_chat"), telegram_channel(telegram, "alerts", "@alerts"),
+                  telegram_channel(telegram, "noadmin", "@second")],
+        rules=[{"name": "all", "channels": ["ghost", "alerts", "noadmin"]}],
     )
     async with open_runtime(load(path)) as rt:
         await poll_and_deliver(rt)
@@ -156,3 +159,6 @@ async def test_unknown_chat_fails_alone(tmp_path: Path, site: Site, telegram: Fa
     assert [m.plain.split("\n")[0] for m in telegram.sent_to("@alerts")] == ["New two", "New one"]
     assert (ghost.failed, ghost.queued) == (2, 0)
     assert "not found" in (ghost.last_error or "")
+    failures = [r.getMessage() for r in caplog.records if "alert.failed" in r.getMessage()]
+    assert len(failures) == 2  # logged once per channel, not once per alert
+    assert any("bot is not an administrator of @second" in f for f in failures)

@@ -84,6 +84,11 @@ class TelegramChannel:
         if isinstance(exc, ChatMigrated):
             return DeliveryError(f"chat {chat} moved to {exc.new_chat_id}: update chat_id", permanent=True)
         if isinstance(exc, Forbidden):
+            if "not a member" in reason or "not enough rights" in reason or "administrator" in reason:
+                return DeliveryError(
+                    f"bot is not an administrator of {chat}: add it as an admin that may post ({reason})",
+                    permanent=True,
+                )
             return DeliveryError(f"bot may not post to {chat}: {reason}", permanent=True)
         if isinstance(exc, BadRequest):
             if "chat not found" in reason.lower():
