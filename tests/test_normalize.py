@@ -44,9 +44,9 @@ def test_words_split_on_apostrophes_and_hyphens() -> None:
     "a, b, same",
     [
         ("Trump: THE 12 DAY WAR", "trump the 12 day war", True),
-        ("Israeli drone targets vehicle in Bint Jbeil", "Israeli drone targets vehicle in Bint Jbeil.", True),
-        ("Israeli drone targets vehicle in Bint Jbeil", "Israeli drone targets vehicle in Blida", False),
-        ("UN Security Council adopts resolution", "UN Security Council adopts resolutions", False),
+        ("Drone strikes a motorcycle in Aitaroun", "Drone strikes a motorcycle in Aitaroun.", True),
+        ("Drone strikes a motorcycle in Aitaroun", "Drone strikes a motorcycle in Khiam", False),
+        ("Cabinet approves the budget draft", "Cabinet approves the budget drafts", False),
     ],
 )
 def test_fingerprint(a: str, b: str, same: bool) -> None:

@@ -13,12 +13,12 @@ def rule(name: str = "r", **kw: object) -> RuleConfig:
 
 CASES = [
     # (rule keywords, line, matches?)
-    ({"any": ["Iran"]}, "Iran's FM Araghchi speaks", True),
-    ({"any": ["Iran"]}, "Iranian FM Araghchi speaks", False),
+    ({"any": ["Iran"]}, "Iran's foreign minister speaks in Muscat", True),
+    ({"any": ["Iran"]}, "Iranian foreign minister speaks in Muscat", False),
     ({"any": ["iran"]}, "IRAN: Tehran says", True),
-    ({"any": ["Kiev", "Kyiv"]}, "Kiev demands clarity on NATO membership path", True),
+    ({"any": ["Kiev", "Kyiv"]}, "Kiev asks allies for more air defence", True),
     ({"any": ["Ukraine"]}, "Ukrainian military fails", False),
-    ({"any": ["12 day war"]}, "an official end to THE 12-DAY WAR", True),
+    ({"any": ["12 day war"]}, "a year after THE 12-DAY WAR", True),
     ({"any": ["Strait of Hormuz"]}, "Tankers cross the Strait of Hormuz", True),
     ({"any": ["Strait of Hormuz"]}, "Hormuz: the strait is open", False),
     ({"any": ["Cafe"]}, "Le Café de Flore", True),
@@ -31,10 +31,10 @@ CASES = [
     ({"any": ["Lebanon"], "none": ["football"]}, "Lebanon football team wins", False),
     ({"any": ["drone"], "all": ["Lebanon"]}, "Israeli drone strike in south Lebanon", True),
     ({"any": ["drone"], "all": ["Lebanon"]}, "Israeli drone shot down over Tehran", False),
-    ({"all": ["UN", "Gaza"]}, "UN Security Council adopts resolution supporting Gaza plan", True),
+    ({"all": ["UN", "Gaza"]}, "UN envoy presents a new Gaza aid plan", True),
     ({}, "anything at all", True),
     ({"none": ["sport"]}, "anything at all", True),
-    ({"any": ["/cease-?fire/"]}, "Trump: During each ceasefire", True),
+    ({"any": ["/cease-?fire/"]}, "Envoy: the ceasefire holds for a third day", True),
     ({"any": ["/cease-?fire/"]}, "A cease-fire holds", True),
     ({"any": ["/^Trump:/"]}, "Reuters: Trump says", False),
 ]
@@ -72,5 +72,5 @@ def test_silent_only_when_every_matching_rule_is_silent() -> None:
 
 def test_match_reports_rule_and_term() -> None:
     matcher = Matcher([rule("kyiv", any=["Kyiv", "Kiev"])])
-    [match] = matcher.matches("en", "Kiev demands clarity")
+    [match] = matcher.matches("en", "Kiev asks allies for help")
     assert (match.rule, match.term) == ("kyiv", "Kiev")
