@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from . import __version__, config as config_mod, logs
+from . import __version__, logs
+from . import config as config_mod
 from .config import Config
 from .errors import ConfigError, MonitorError
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
+from .config_reader import Node, expand_env
 from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
 
@@ -20,9 +21,6 @@ DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/
 CHANNEL_TYPES = ("telegram", "webhook", "console")
 TEMPLATE_FIELDS = ("text", "source", "link", "time", "source_link")
 DEFAULT_TEMPLATE = "{text}\n— {source_link} · {time}"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$")
 
@@ -40,6 +38,14 @@ class SourceConfig:
     timeout: float = 20.0
     user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()
+    type: str = "html"  # html, feed or json
+    items: str | None = None  # json: dotted path to the list of items, e.g. data.breaking
+    text_field: str = "title"  # json: field of each item holding its text
+    link_field: str | None = None  # json: field of each item holding its link
+    on_edit: str = "ignore"  # an edited line: ignore, edit (the sent message) or send
+    alarm_after: int = 5  # failed or empty polls in a row before the admin channel hears of it
+    proxy: str | None = None
+    max_bytes: int = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,121 +99,13 @@ class Config:
     per_second_total: float = 30.0
     retry_base: float = 2.0
     retry_max: float = 300.0
+    admin_channel: str | None = None  # where health alarms go
+    same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
+    edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
         return [c.token for c in self.channels if c.token]
-
-
-class _Node:
-    """A mapping being read, which knows its key path and refuses keys nobody read."""
-
-    def __init__(self, file: str, path: str, value: Any) -> None:
-        self.file, self.path = file, path
-        if not isinstance(value, dict):
-            raise self.error(f"expected a mapping, got {_kind(value)}")
-        self.value: dict[str, Any] = value
-        self.read: set[str] = set()
-
-    def error(self, fault: str, key: str | None = None) -> ConfigError:
-        return ConfigError(self.file, self.sub(key) if key else self.path or "(top level)", fault)
-
-    def sub(self, key: str | int) -> str:
-        if isinstance(key, int):
-            return f"{self.path}[{key}]"
-        return f"{self.path}.{key}" if self.path else key
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self.read.add(key)
-        return self.value.get(key, default)
-
-    def require(self, key: str) -> Any:
-        self.read.add(key)
-        if self.value.get(key) is None:
-            raise self.error("is required", key)
-        return self.value[key]
-
-    def node(self, key: str) -> _Node:
-        return _Node(self.file, self.sub(key), self.get(key) or {})
-
-    def string(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
-        value = self.require(key) if required else self.get(key, default)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(f"expected a non-empty string, got {_kind(value)}", key)
-        return _expand_env(value, self, key)
-
-    def strings(self, key: str) -> tuple[str, ...] | None:
-        value = self.get(key)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise self.error(f"expected a list of strings, got {_kind(value)}", key)
-        for i, v in enumerate(value):
-            if not isinstance(v, (str, int, float)) or isinstance(v, bool) or not str(v).strip():
-                raise ConfigError(self.file, f"{self.sub(key)}[{i}]", "expected a non-empty string")
-        return tuple(str(v) for v in value)
-
-    def duration(self, key: str, default: float) -> float:
-        value = self.get(key)
-        if value is None:
-            return default
-        seconds = parse_duration(value)
-        if seconds is None or seconds <= 0:
-            raise self.error(f"expected a duration such as 30, '30s', '5m' or '1h', got {value!r}", key)
-        return seconds
-
-    def number(self, key: str, default: float, *, minimum: float = 0) -> float:
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-            raise self.error(f"expected a number >= {minimum}, got {value!r}", key)
-        return float(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(f"expected true or false, got {value!r}", key)
-        return value
-
-    def items(self, key: str) -> list[_Node]:
-        value = self.get(key) or []
-        if not isinstance(value, list):
-            raise self.error(f"expected a list, got {_kind(value)}", key)
-        return [_Node(self.file, f"{self.sub(key)}[{i}]", v) for i, v in enumerate(value)]
-
-    def done(self) -> None:
-        """Refuse keys that were never read: a typo must not be silently ignored."""
-        for key in self.value:
-            if key not in self.read:
-                raise self.error("unknown key", str(key))
-
-
-def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _expand_env(value: str, node: _Node, key: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        if m.group(1) not in os.environ:
-            raise node.error(f"environment variable {m.group(1)} is not set", key)
-        return os.environ[m.group(1)]
-
-    return _ENV.sub(sub, value)
-
-
-def parse_duration(value: Any) -> float | None:
-    """Return seconds for 30, 2.5, '30s', '5m', '1h' or '1d'; None when it is not a duration."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = _DURATION.match(str(value))
-    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
 
 
 def default_path() -> str:
@@ -236,7 +134,7 @@ def load(path: str | os.PathLike[str]) -> Config:
 
 def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> Config:
     """Validate already-loaded YAML data into a Config."""
-    root = _Node(file, "", data)
+    root = Node(file, "", data)
     state = root.node("state")
     state_path = Path(state.string("path", "state/monitor.db"))
     if not state_path.is_absolute():
@@ -258,7 +156,14 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     retry_max = delivery.duration("retry_max", 300.0)
     delivery.done()
 
-    sources = tuple(_source(n, interval, timeout, user_agent) for n in root.items("sources"))
+    alarm_after = _whole(root, "alarm_after", 5, minimum=1)
+    dedup = root.node("dedup")
+    same_line_window = dedup.duration("same_line_window", 3600.0)
+    edit_window = dedup.duration("edit_window", 6 * 3600.0)
+    dedup.done()
+    sources = tuple(
+        _source(n, interval, timeout, user_agent, alarm_after) for n in root.items("sources")
+    )
     channels = tuple(_channel(n) for n in root.items("channels"))
     _unique(root, "sources", [s.name for s in sources])
     _unique(root, "channels", [c.name for c in channels])
@@ -266,23 +171,42 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         _rule(n, {s.name for s in sources}, {c.name for c in channels}) for n in root.items("rules")
     )
     _unique(root, "rules", [r.name for r in rules])
+    admin_channel = root.string("admin_channel")
+    if admin_channel is not None and admin_channel not in {c.name for c in channels}:
+        raise root.error(f"unknown channel {admin_channel!r}", "admin_channel")
     if not sources:
         raise root.error("no sources: add at least one under 'sources'", "sources")
     root.done()
     return Config(
         file, state_path, retention, sources, channels, rules, delivery_timeout, max_age,
-        per_second_total, retry_base, retry_max,
+        per_second_total, retry_base, retry_max, admin_channel, same_line_window, edit_window,
     )
 
 
-def _unique(root: _Node, key: str, names: list[str]) -> None:
+def _unique(root: Node, key: str, names: list[str]) -> None:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise ConfigError(root.file, f"{key}[{i}].name", f"duplicate name {name!r}")
 
 
-def _source(n: _Node, interval: float, timeout: float, user_agent: str) -> SourceConfig:
+SOURCE_TYPES = ("html", "feed", "json")
+ON_EDIT = ("ignore", "edit", "send")
+
+
+def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_after: int) -> SourceConfig:
     url = n.string("url", required=True)
+    kind = n.string("type", "html")
+    if kind not in SOURCE_TYPES:
+        raise n.error(f"unknown source type {kind!r} (known: {', '.join(SOURCE_TYPES)})", "type")
+    items = n.string("items")
+    if kind == "json" and not items:
+        raise n.error("is required for a json source: the dotted path to the list, e.g. data.breaking", "items")
+    on_edit = n.string("on_edit", "ignore")
+    if on_edit not in ON_EDIT:
+        raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
+    proxy = n.string("proxy")
+    if proxy and not re.match(r"^(https?|socks5?)://", proxy):
+        raise n.error(f"expected a proxy URL such as http://host:3128, got {proxy!r}", "proxy")
     if not re.match(r"^https?://[^/\s]+", url):
         raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
     selector = n.string("selector")
@@ -301,7 +225,15 @@ def _source(n: _Node, interval: float, timeout: float, user_agent: str) -> Sourc
         backfill=_whole(n, "backfill", 0),
         timeout=n.duration("timeout", timeout),
         user_agent=n.string("user_agent", user_agent),
-        headers=tuple((str(k), _expand_env(v, n, "headers")) for k, v in headers.items()),
+        headers=tuple((str(k), expand_env(v, n, "headers")) for k, v in headers.items()),
+        type=kind,
+        items=items,
+        text_field=n.string("text", "title"),
+        link_field=n.string("link"),
+        on_edit=on_edit,
+        alarm_after=_whole(n, "alarm_after", alarm_after, minimum=1),
+        proxy=proxy,
+        max_bytes=_whole(n, "max_bytes", 5 * 1024 * 1024, minimum=1024),
     )
     n.done()
     return source
@@ -315,7 +247,7 @@ def _valid_selector(selector: str) -> bool:
     return True
 
 
-def _channel(n: _Node) -> ChannelConfig:
+def _channel(n: Node) -> ChannelConfig:
     name = n.string("name", required=True)
     kind = n.string("type", required=True)
     if kind not in CHANNEL_TYPES:
@@ -356,14 +288,14 @@ def _channel(n: _Node) -> ChannelConfig:
     return channel
 
 
-def _whole(n: _Node, key: str, default: int) -> int:
-    value = n.number(key, default)
+def _whole(n: Node, key: str, default: int, *, minimum: int = 0) -> int:
+    value = n.number(key, default, minimum=minimum)
     if value != int(value):
         raise n.error(f"expected a whole number, got {value}", key)
     return int(value)
 
 
-def _template(n: _Node) -> str:
+def _template(n: Node) -> str:
     template = n.string("template", DEFAULT_TEMPLATE)
     try:
         fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
@@ -376,7 +308,7 @@ def _template(n: _Node) -> str:
     return template
 
 
-def _timezone(n: _Node) -> str:
+def _timezone(n: Node) -> str:
     name = n.string("timezone", "UTC")
     try:
         ZoneInfo(name)
@@ -385,7 +317,7 @@ def _timezone(n: _Node) -> str:
     return name
 
 
-def _rule(n: _Node, sources: set[str], channels: set[str]) -> RuleConfig:
+def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
     terms = {key: n.strings(key) or () for key in ("any", "all", "none")}
     for key, values in terms.items():
         for i, term in enumerate(values):

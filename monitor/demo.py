@@ -11,8 +11,8 @@ from importlib import resources
 from aiohttp import web
 
 from .config import parse
-from .service import open_runtime
 from .pipeline import poll_once
+from .service import open_runtime
 
 ROUNDS = 3
 
@@ -61,7 +61,7 @@ async def run_demo() -> int:
     pages = {"en": _pages("en"), "ar": _pages("ar")}
     runner = await _serve(pages, {})
     port = runner.addresses[0][1]
-    say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    say = lambda text: print(text, file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="monitor-demo-") as tmp:
         config = parse(_config(f"http://127.0.0.1:{port}", f"{tmp}/demo.db"), file="(demo config)")
         say(f"demo: two tickers served at http://127.0.0.1:{port}/en and /ar (the Arabic one in windows-1256)")

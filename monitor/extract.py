@@ -21,8 +21,8 @@ from monitor.normalize import clean, fold
 
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
 
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.I)
-_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
 _ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}  # as browsers read these labels
 _NOT_PAGE_CODECS = {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode"}
 
@@ -30,17 +30,16 @@ _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
 _NO_TEXT = frozenset({"title", "textarea", "option", "select"}) | _TOP
 _BLOCK = frozenset(
-    "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 header "
-    "hr li main marquee nav ol p section table td th tr ul".split()
+    ["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "marquee", "nav", "ol", "p", "section", "table", "td", "th", "tr", "ul"]
 )
-_HEADING_TAGS = frozenset("h1 h2 h3 h4 h5 h6 strong b span div label p th dt legend".split())
-_WRAPPERS = frozenset("div section aside header footer article marquee span td body".split())
+_HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "label", "p", "th", "dt", "legend"])
+_WRAPPERS = frozenset(["div", "section", "aside", "header", "footer", "article", "marquee", "span", "td", "body"])
 _LISTS = frozenset({"ul", "ol", "marquee"})
 _NO_DESCEND = frozenset({"article", "main", "nav", "footer", "form"})
 _HINT = re.compile(
-    r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.I
+    r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.IGNORECASE
 )
-_MENU = re.compile(r"\b(?:nav|menu|navbar|navigation)\b", re.I)
+_MENU = re.compile(r"\b(?:nav|menu|navbar|navigation)\b", re.IGNORECASE)
 _KEY_JUNK = re.compile(r"[\W_]+")
 _WORD = re.compile(r"\w")
 _URL_JUNK = re.compile(r"[\t\n\r]")

@@ -46,7 +46,7 @@ class Rule:
     none: tuple[Term, ...]
     sources: frozenset[str] | None
 
-    def first_hit(self, source: str, text: str, line: str) -> Term | None | bool:
+    def first_hit(self, source: str, text: str, line: str) -> Term | bool | None:
         """Return the term that fired, True for a rule without any/all terms, or None."""
         if self.sources is not None and source not in self.sources:
             return None

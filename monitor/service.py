@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -134,7 +134,7 @@ async def run_service(config: Config) -> int:
                 for wake in rt.wakes.values():
                     wake.set()
 
-        scheduler = AsyncIOScheduler(timezone=timezone.utc)
+        scheduler = AsyncIOScheduler(timezone=UTC)
         for source in rt.sources:
             interval = source.config.interval
             scheduler.add_job(
@@ -147,10 +147,10 @@ async def run_service(config: Config) -> int:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=max(1, int(interval)),
-                next_run_time=datetime.now(timezone.utc),
+                next_run_time=datetime.now(UTC),
             )
         scheduler.add_job(
-            _prune, "interval", args=[rt], hours=6, next_run_time=datetime.now(timezone.utc)
+            _prune, "interval", args=[rt], hours=6, next_run_time=datetime.now(UTC)
         )
         workers = []
         for name in rt.channels:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load, parse_duration
+from monitor.config import load
+from monitor.config_reader import parse_duration
 from monitor.errors import ConfigError
 
 TOKEN = "123456:TEST-token-not-real"

@@ -11,8 +11,8 @@ from datetime import timedelta
 # warns on every 429. Both forms are handled below.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-from telegram import Bot, LinkPreviewOptions  # noqa: E402
-from telegram.error import (  # noqa: E402
+from telegram import Bot, LinkPreviewOptions
+from telegram.error import (
     BadRequest,
     ChatMigrated,
     Forbidden,
@@ -21,7 +21,7 @@ from telegram.error import (  # noqa: E402
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest  # noqa: E402
+from telegram.request import HTTPXRequest
 
 from ..config import ChannelConfig
 from ..errors import DeliveryError

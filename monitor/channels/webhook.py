@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiohttp
 
@@ -37,7 +36,7 @@ class WebhookChannel:
             "silent": self.config.silent or all(a.silent for a in alerts),
             "alerts": [
                 {"source": a.source, "text": a.text, "link": a.link,
-                 "time": datetime.fromtimestamp(a.created, timezone.utc).isoformat()}
+                 "time": datetime.fromtimestamp(a.created, UTC).isoformat()}
                 for a in alerts
             ],
         }
@@ -49,7 +48,7 @@ class WebhookChannel:
                     raise DeliveryError(f"{self.config.url} answered 429", retry_after=wait)
                 if resp.status >= 400:
                     raise DeliveryError(f"{self.config.url} answered HTTP {resp.status}", permanent=resp.status < 500)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise DeliveryError(f"cannot reach {self.config.url}: {type(exc).__name__} {exc}".rstrip()) from None
         return None
 
