@@ -11,7 +11,6 @@ from importlib import resources
 from aiohttp import web
 
 from .config import parse
-from .pipeline import poll_once
 from .service import open_runtime
 
 ROUNDS = 3
@@ -71,7 +70,7 @@ async def run_demo() -> int:
                 for n in range(1, ROUNDS + 1):
                     say(f"\n--- poll {n} ---")
                     for source in rt.sources:
-                        r = await poll_once(source, rt.store, rt.matcher)
+                        r = await rt.poll(source)
                         what = "baseline recorded, nothing sent" if r.baseline else f"{r.new} new, {r.queued} sent"
                         say(f"{r.source}: {r.error or f'{r.found} lines on the ticker, {what}'}")
                     await rt.deliverer.run_until_empty(time.time() + 10)

@@ -35,3 +35,14 @@ class Alert:
     created: float
     attempts: int = 0
     silent: bool = False
+    edit_of: str | None = None  # the message to edit instead of sending a new one
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """An alert a poll wants queued: an item for a channel, or an edit of a message already sent."""
+
+    channel: str
+    item: Item
+    silent: bool = False
+    edit_of: str | None = None

@@ -13,9 +13,10 @@ from aiolimiter import AsyncLimiter
 
 from .channels import Channel
 from .errors import DeliveryError, MonitorError
-from .models import Entry, Item
-from .normalize import clean, fingerprint
+from .models import Entry, Item, Outgoing
+from .normalize import clean, fingerprint, words
 from .rules import Matcher
+from .similar import is_edit
 from .sources import Source
 from .store import Store
 
@@ -32,7 +33,9 @@ class PollResult:
     queued: int = 0
     baseline: bool = False
     error: str | None = None
-    alerts: tuple[tuple[str, Item, bool], ...] = ()
+    unchanged: bool = False  # the server said 304 Not Modified
+    edits: int = 0
+    alerts: tuple[Outgoing, ...] = ()
 
 
 def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
@@ -46,38 +49,74 @@ def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
     return list(items.values())
 
 
+def find_edits(store: Store, source: str, new: Sequence[Item], since: float) -> dict[str, str]:
+    """Map each new item that is an edited version of a recent line of its source to that line."""
+    if not new:
+        return {}
+    recent = [(fp, words(text)) for fp, text in store.recent(source, since)]
+    edits = {}
+    for item in new:
+        mine = words(item.text)
+        match = next((fp for fp, theirs in recent if is_edit(mine, theirs)), None)
+        if match is not None:
+            edits[item.fingerprint] = match
+    return edits
+
+
 def _span(ids: Sequence[int]) -> str:
     return f"{ids[0]}-{ids[-1]}" if len(ids) > 1 else str(ids[0])
 
 
-async def poll_once(source: Source, store: Store, matcher: Matcher, *, dry_run: bool = False) -> PollResult:
+async def poll_once(
+    source: Source,
+    store: Store,
+    matcher: Matcher,
+    *,
+    dry_run: bool = False,
+    edit_window: float = 6 * 3600.0,
+    same_line_window: float = 3600.0,
+) -> PollResult:
     """Poll one source: fetch, extract, normalise, drop seen items, match rules, queue alerts."""
-    name = source.config.name
+    cfg = source.config
     try:
         entries = await source.entries()
     except MonitorError as exc:
-        logger.warning("poll.failed source=%s error=%s", name, exc)
-        return PollResult(name, error=str(exc))
+        logger.warning("poll.failed source=%s error=%s", cfg.name, exc)
+        return PollResult(cfg.name, error=str(exc))
     except Exception as exc:  # a bug or a page that breaks the parser must not stop other sources
-        logger.exception("poll.crashed source=%s", name)
-        return PollResult(name, error=f"internal error: {type(exc).__name__}: {exc}")
-    items = to_items(name, entries)
-    new = store.unseen(name, items)
-    baseline = not store.has_baseline(name)
+        logger.exception("poll.crashed source=%s", cfg.name)
+        return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}")
+    if entries is None:
+        logger.info("poll.unchanged source=%s", cfg.name)
+        return PollResult(cfg.name, unchanged=True)
+    items = to_items(cfg.name, entries)
+    new = store.unseen(cfg.name, items)
+    baseline = not store.has_baseline(cfg.name)
+    edits = {} if baseline else find_edits(store, cfg.name, new, time.time() - edit_window)
+    fresh = [i for i in new if cfg.on_edit == "send" or i.fingerprint not in edits]
     # Tickers list the newest first: the first poll sends only the newest `backfill` items,
     # and everything goes out oldest first.
-    to_send = new[: source.config.backfill] if baseline else new
-    alerts = tuple(
-        (channel, item, silent)
+    to_send = fresh[: cfg.backfill] if baseline else fresh
+    alerts = [
+        Outgoing(channel, item, silent)
         for item in reversed(to_send)
         for channel, silent in matcher.channels_for(item).items()
+    ]
+    if cfg.on_edit == "edit":
+        alerts += [
+            Outgoing(channel, item, silent=True, edit_of=message_id)
+            for item in reversed(new)
+            if item.fingerprint in edits
+            for channel, message_id in store.sent_messages(cfg.name, edits[item.fingerprint])
+        ]
+    queued = len(alerts) if dry_run else store.record(
+        cfg.name, items, alerts, edits=edits, same_line_window=same_line_window
     )
-    queued = len(alerts) if dry_run else store.record(name, items, alerts)
     logger.info(
-        "poll.done source=%s found=%d new=%d queued=%d%s",
-        name, len(items), len(new), queued, " baseline=yes" if baseline else "",
+        "poll.done source=%s found=%d new=%d edits=%d queued=%d%s",
+        cfg.name, len(items), len(new), len(edits), queued, " baseline=yes" if baseline else "",
     )
-    return PollResult(name, len(items), len(new), queued, baseline, alerts=alerts)
+    return PollResult(cfg.name, len(items), len(new), queued, baseline, edits=len(edits), alerts=tuple(alerts))
 
 
 def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
@@ -149,7 +188,8 @@ class Deliverer:
             alerts = self.store.queued(name, limit=200)
             if not alerts:
                 return
-            digest = len(alerts) > channel.config.digest_after
+            # Edits change one message each; everything else may be folded into digests.
+            digest = len(alerts) > channel.config.digest_after and not any(a.edit_of for a in alerts)
             for group in channel.pack(alerts) if digest else [[a] for a in alerts]:
                 if self.stopping.is_set():
                     return

@@ -19,6 +19,7 @@ from .channels import Channel, format_plain, make_channel
 from .config import Config
 from .http import new_session
 from .models import Alert
+from .health import Health
 from .pipeline import Deliverer, PollResult, poll_once
 from .rules import Matcher
 from .sources import Source, make_source
@@ -38,7 +39,24 @@ class Runtime:
     channels: dict[str, Channel]
     matcher: Matcher
     deliverer: Deliverer
+    health: Health
     wakes: dict[str, asyncio.Event] = field(default_factory=dict)
+
+    async def poll(self, source: Source, *, dry_run: bool = False) -> PollResult:
+        """Poll one source, tell the admin channel about its health, and wake the deliverers."""
+        result = await poll_once(
+            source, self.store, self.matcher, dry_run=dry_run,
+            edit_window=self.config.edit_window, same_line_window=self.config.same_line_window,
+        )
+        message = self.health.observe(result, time.time())
+        if message:
+            logger.warning("source.health %s", message)
+            if self.config.admin_channel and not dry_run:
+                self.store.notify(self.config.admin_channel, message)
+        if result.queued or message:
+            for wake in self.wakes.values():
+                wake.set()
+        return result
 
 
 @contextlib.asynccontextmanager
@@ -55,6 +73,7 @@ async def open_runtime(config: Config, *, dry_run: bool = False) -> AsyncIterato
             sources=[make_source(s, session) for s in config.sources],
             channels=channels,
             matcher=Matcher(config.rules),
+            health=Health(config.sources),
             deliverer=Deliverer(
                 store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max
             ),
@@ -70,14 +89,15 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
     """Poll every source once, deliver, and return the exit code (0 all good, 1 something failed)."""
     async with open_runtime(config, dry_run=dry_run) as rt:
         results = await asyncio.gather(
-            *(poll_once(s, rt.store, rt.matcher, dry_run=dry_run) for s in rt.sources)
+            *(rt.poll(s, dry_run=dry_run) for s in rt.sources)
         )
         for r in results:
             _print_result(r)
         if dry_run:
             for r in results:
-                for channel, item, _silent in r.alerts:
-                    print(format_plain(Alert(0, channel, item.source, item.text, item.link, time.time())))
+                for a in r.alerts:
+                    alert = Alert(0, a.channel, a.item.source, a.item.text, a.item.link, time.time(), edit_of=a.edit_of)
+                    print(format_plain(alert))
             return 1 if any(r.error for r in results) else 0
         await rt.deliverer.run_until_empty(time.time() + config.delivery_timeout)
         return _summary(rt, results)
@@ -126,13 +146,12 @@ async def run_service(config: Config) -> int:
         async def poll_job(source: Source) -> None:
             # Shielded: the scheduler cancels running jobs on shutdown, but a poll that has
             # started must finish and commit; shutdown waits for it below.
-            task = asyncio.ensure_future(poll_once(source, rt.store, rt.matcher))
+            if not rt.health.due(source.config.name, time.time()):
+                return  # backing off a failing source
+            task = asyncio.ensure_future(rt.poll(source))
             polls.add(task)
             task.add_done_callback(polls.discard)
-            result = await asyncio.shield(task)
-            if result.queued:
-                for wake in rt.wakes.values():
-                    wake.set()
+            await asyncio.shield(task)
 
         scheduler = AsyncIOScheduler(timezone=UTC)
         for source in rt.sources:

@@ -6,15 +6,16 @@ lose an alert whose item was recorded as seen, nor queue one twice.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .models import Alert, Item
+from .models import Alert, Item, Outgoing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -24,6 +25,7 @@ CREATE TABLE IF NOT EXISTS seen (
     link TEXT,
     first_seen REAL NOT NULL,
     last_seen REAL NOT NULL,
+    edit_of TEXT,  -- fingerprint of the line this one is an edited version of
     PRIMARY KEY (source, fingerprint)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_last ON seen (last_seen);
@@ -45,9 +47,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     done_at REAL,
     message_id TEXT,
     silent INTEGER NOT NULL DEFAULT 0,
+    edit_of TEXT,
     UNIQUE (channel, source, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
+CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
 PRAGMA user_version = 1;
 """
 
@@ -68,7 +72,13 @@ class Store(Protocol):
 
     def has_baseline(self, source: str) -> bool: ...
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
-    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item, bool]]) -> int: ...
+    def recent(self, source: str, since: float) -> list[tuple[str, str]]: ...
+    def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]: ...
+    def record(
+        self, source: str, items: Sequence[Item], alerts: Iterable[Outgoing], *,
+        edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
+    ) -> int: ...
+    def notify(self, channel: str, text: str) -> None: ...
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
     def count_queued(self, channel: str) -> int: ...
     def delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
@@ -122,32 +132,74 @@ class SqliteStore:
         }
         return [i for i in items if i.fingerprint not in seen]
 
-    def record(self, source: str, items: Sequence[Item], alerts: Iterable[tuple[str, Item, bool]]) -> int:
-        """In one transaction: mark items seen, queue alerts, note the baseline. Return alerts queued."""
+    def recent(self, source: str, since: float) -> list[tuple[str, str]]:
+        """Return (fingerprint, text) of the source's lines seen on its ticker since a time."""
+        return self.db.execute(
+            "SELECT fingerprint, text FROM seen WHERE source = ? AND last_seen >= ? ORDER BY first_seen DESC",
+            (source, since),
+        ).fetchall()
+
+    def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]:
+        """Return (channel, message id) of the messages sent for a line (to edit them)."""
+        return self.db.execute(
+            "SELECT channel, message_id FROM outbox WHERE source = ? AND fingerprint = ?"
+            " AND status = 'delivered' AND message_id IS NOT NULL ORDER BY id",
+            (source, fingerprint),
+        ).fetchall()
+
+    def record(
+        self,
+        source: str,
+        items: Sequence[Item],
+        alerts: Iterable[Outgoing],
+        *,
+        edits: Mapping[str, str] | None = None,
+        same_line_window: float = 0.0,
+    ) -> int:
+        """In one transaction: mark items seen, queue alerts, note the baseline. Return alerts queued.
+
+        edits maps the fingerprint of an edited line to the one it edits. A new alert is not
+        queued when the channel got the same line (from any source) within same_line_window.
+        """
         now = time.time()
+        edits = edits or {}
+        queued = 0
         with self._transaction():
             self.db.executemany(
-                "INSERT INTO seen (source, fingerprint, text, link, first_seen, last_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO seen (source, fingerprint, text, link, first_seen, last_seen, edit_of)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (source, fingerprint) DO UPDATE SET last_seen = excluded.last_seen",
-                [(source, i.fingerprint, i.text, i.link, now, now) for i in items],
+                [(source, i.fingerprint, i.text, i.link, now, now, edits.get(i.fingerprint)) for i in items],
             )
-            cur = self.db.executemany(
-                "INSERT OR IGNORE INTO outbox (channel, source, fingerprint, text, link, created, silent)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(ch, i.source, i.fingerprint, i.text, i.link, now, silent) for ch, i, silent in alerts],
-            )
+            for a in alerts:
+                i = a.item
+                queued += self.db.execute(
+                    "INSERT OR IGNORE INTO outbox (channel, source, fingerprint, text, link, created, silent, edit_of)"
+                    " SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL OR NOT EXISTS (SELECT 1 FROM outbox"
+                    "  WHERE fingerprint = ? AND channel = ? AND created >= ?)",
+                    (a.channel, i.source, i.fingerprint, i.text, i.link, now, a.silent, a.edit_of,
+                     a.edit_of, i.fingerprint, a.channel, now - same_line_window),
+                ).rowcount
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
-        return max(cur.rowcount, 0)
+        return queued
+
+    def notify(self, channel: str, text: str) -> None:
+        """Queue a message of monitor's own (a health alarm) for a channel."""
+        now = time.time()
+        key = hashlib.blake2b(f"{text}{now}".encode(), digest_size=16).hexdigest()
+        self.db.execute(
+            "INSERT INTO outbox (channel, source, fingerprint, text, link, created) VALUES (?, 'monitor', ?, ?, NULL, ?)",
+            (channel, key, text, now),
+        )
 
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]:
         """Return the channel's queued alerts, oldest first."""
         rows = self.db.execute(
-            "SELECT id, channel, source, text, link, created, attempts, silent FROM outbox"
+            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of FROM outbox"
             " WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
             (channel, limit),
         )
-        return [Alert(*row[:7], silent=bool(row[7])) for row in rows]
+        return [Alert(*row[:7], silent=bool(row[7]), edit_of=row[8]) for row in rows]
 
     def count_queued(self, channel: str) -> int:
         """Return how many alerts wait for the channel."""

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from fake_telegram import FakeTelegram
 from sites import Site
 

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram, parse_html
+from sites import Site, ticker_page
+
 from monitor.channels.render import size
 from monitor.config import load
 from monitor.pipeline import poll_once
 from monitor.service import Runtime, open_runtime
-from sites import Site, ticker_page
 
 
 def lines(n: int, prefix: str = "Line") -> list[str]:
@@ -190,7 +190,6 @@ class Receiver:
 
     def __init__(self, statuses: list[int]) -> None:
         from aiohttp import web
-
         from sites import BackgroundServer
 
         self.bodies: list[dict[str, Any]] = []

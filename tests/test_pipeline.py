@@ -6,13 +6,13 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
-from monitor.config import load
-from monitor.service import Runtime, open_runtime
-from monitor.pipeline import poll_once
 from sites import Site, seed_names, seed_ticker, ticker_page
+
+from monitor.config import load
+from monitor.pipeline import poll_once
+from monitor.service import Runtime, open_runtime
 
 needs_seeds = pytest.mark.skipif(not seed_names(), reason="../shared/seeds not found beside the clone")
 

@@ -1,7 +1,7 @@
 import sqlite3
 from pathlib import Path
 
-from monitor.models import Item
+from monitor.models import Item, Outgoing
 from monitor.normalize import fingerprint
 from monitor.store import SqliteStore
 
@@ -15,19 +15,19 @@ def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
     a, b = item("first line"), item("second line")
     assert not store.has_baseline("en")
     assert store.unseen("en", [a, b]) == [a, b]
-    assert store.record("en", [a, b], [("alerts", a, False), ("alerts", b, True), ("other", b, False)]) == 3
+    assert store.record("en", [a, b], [Outgoing("alerts", a, False), Outgoing("alerts", b, True), Outgoing("other", b, False)]) == 3
     assert store.has_baseline("en") and not store.has_baseline("ar")
     assert store.unseen("en", [a, b, item("third")]) == [item("third")]
     assert store.unseen("ar", [a]) == [a]  # seen is per source
     assert [(x.text, x.silent) for x in store.queued("alerts")] == [("first line", False), ("second line", True)]
     # Queuing the same item for the same channel twice is ignored.
-    assert store.record("en", [a], [("alerts", a, False)]) == 0
+    assert store.record("en", [a], [Outgoing("alerts", a, False)]) == 0
 
 
 def test_delivery_states_and_status(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     a, b, c = item("a a"), item("b b"), item("c c")
-    store.record("en", [a, b, c], [("alerts", a, False), ("alerts", b, False), ("alerts", c, False)])
+    store.record("en", [a, b, c], [Outgoing("alerts", a, False), Outgoing("alerts", b, False), Outgoing("alerts", c, False)])
     first, second, third = store.queued("alerts")
     store.delivered([first.id], "17")
     store.failed(second.id, "chat not found")
@@ -69,9 +69,9 @@ def test_prune_forgets_old_items_only(tmp_path: Path) -> None:
 def test_expire_gives_up_on_old_queued_alerts(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     a, b = item("old alert"), item("new alert")
-    store.record("en", [a], [("alerts", a, False)])
+    store.record("en", [a], [Outgoing("alerts", a, False)])
     store.db.execute("UPDATE outbox SET created = 0, last_error = 'chat not found'")
-    store.record("en", [b], [("alerts", b, False)])
+    store.record("en", [b], [Outgoing("alerts", b, False)])
     assert store.expire("alerts", older_than=1000) == 1
     assert [x.text for x in store.queued("alerts")] == ["new alert"]
     [status] = store.status()

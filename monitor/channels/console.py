@@ -13,7 +13,8 @@ from ..models import Alert
 def format_plain(alert: Alert) -> str:
     """Return an alert as one readable line (and its link on the next)."""
     stamp = time.strftime("%H:%M", time.localtime(alert.created))
-    line = f"{stamp} [{alert.channel}] {alert.source}: {alert.text}"
+    edited = "(edited) " if alert.edit_of else ""
+    line = f"{stamp} [{alert.channel}] {edited}{alert.source}: {alert.text}"
     return f"{line}\n    {alert.link}" if alert.link else line
 
 

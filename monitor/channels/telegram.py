@@ -53,20 +53,29 @@ class TelegramChannel:
 
     async def send(self, alerts: Sequence[Alert]) -> str | None:
         """Send one alert, or several as one digest; raise DeliveryError saying if a retry can help."""
-        texts = self.renderer.one(alerts[0]) if len(alerts) == 1 else [self.renderer.digest(alerts)]
+        first = alerts[0]
+        texts = self.renderer.one(first) if len(alerts) == 1 else [self.renderer.digest(alerts)]
         silent = self.config.silent or all(a.silent for a in alerts)
+        preview = LinkPreviewOptions(is_disabled=True)
         try:
             if not self._ready:
                 await self.bot.initialize()
                 self._ready = True
+            if first.edit_of is not None:  # an edited ticker line: change the message already sent
+                await self.bot.edit_message_text(
+                    texts[0], chat_id=self.chat_id, message_id=int(first.edit_of), parse_mode="HTML",
+                    link_preview_options=preview,
+                )
+                return first.edit_of
             for text in texts:
                 message = await self.bot.send_message(
-                    chat_id=self.chat_id,
-                    text=text,
-                    parse_mode="HTML",
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    chat_id=self.chat_id, text=text, parse_mode="HTML", link_preview_options=preview,
                     disable_notification=silent,
                 )
+        except BadRequest as exc:
+            if first.edit_of is not None and "not modified" in exc.message.lower():
+                return first.edit_of  # the message already reads so
+            raise self._classify(exc) from None
         except TelegramError as exc:
             raise self._classify(exc) from None
         return str(message.message_id)

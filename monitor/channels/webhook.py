@@ -34,6 +34,7 @@ class WebhookChannel:
             "channel": self.config.name,
             "text": text,
             "silent": self.config.silent or all(a.silent for a in alerts),
+            "edit_of": alerts[0].edit_of,  # set when a ticker line was edited after it was sent
             "alerts": [
                 {"source": a.source, "text": a.text, "link": a.link,
                  "time": datetime.fromtimestamp(a.created, UTC).isoformat()}

@@ -16,7 +16,9 @@ class Source(Protocol):
 
     config: SourceConfig
 
-    async def entries(self) -> list[Entry]: ...
+    async def entries(self) -> list[Entry] | None:
+        """Return the entries in page order, or None when the page has not changed (HTTP 304)."""
+        ...
 
 
 SOURCES: dict[str, type[HtmlSource]] = {"html": HtmlSource}
