@@ -1,117 +1,223 @@
 """A local fake of the Telegram Bot API that the real python-telegram-bot reaches via base_url.
 
-It behaves like Telegram where monitor depends on it: it checks the token, knows which chats
-exist, refuses HTML that Telegram's parser refuses, enforces the 4096-character limit, and can be
-told to answer 429 with retry_after, 500, or to drop connections.
+Like Telegram it checks the token and the chat, parses HTML as TDLib's parse_html does (with its
+error messages), limits text to 4096, and can answer 429/5xx or drop connections on request. It
+runs in a thread of its own, for sync tests (monitor in a subprocess) and async ones (PTB) alike.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import Any, NamedTuple
 
 from aiohttp import web
-
 from sites import BackgroundServer
 
-ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-                "blockquote", "span", "tg-spoiler", "tg-emoji"}
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^>]*)?)>")
-_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # in UTF-16 code units, as Telegram measures entities (the stricter reading)
+TAGS = frozenset({"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre",
+                  "blockquote", "span", "tg-spoiler", "tg-emoji"})
+_SPACE = " \t\n\r\v\f\0"  # TDLib's is_space; "\0" also stands for the end of the text
+_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)(?![A-Za-z])|#([0-9]+)|#x([0-9a-fA-F]+));?")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+# Parameters that are strings; PTB JSON-encodes every other value in form bodies ("true", "{...}").
+_STRINGS = frozenset({"chat_id", "text", "parse_mode", "business_connection_id", "message_effect_id"})
+METHODS = {m.lower(): m for m in ("getMe", "sendMessage", "editMessageText")}
+BOT = {"id": 123456, "is_bot": True, "first_name": "Fake", "username": "fake_bot"}
 
 
 class TelegramHTMLError(ValueError):
-    """Text that Telegram's HTML parser would refuse."""
+    """HTML that Telegram refuses; the message is Telegram's, after "can't parse entities: "."""
+
+
+def _entity(text: str, i: int) -> tuple[str, int] | None:
+    """Decode a reference at text[i] ("&") as TDLib does (";" optional), or None if it is none."""
+    m = _ENTITY.match(text, i)
+    if m is None:
+        return None
+    if m.group(1):
+        return _NAMED[m.group(1)], m.end()
+    code = int(m.group(2), 10) if m.group(2) else int(m.group(3), 16)
+    if code == 0 or code >= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return None
+    return chr(code), m.end()
 
 
 def parse_html(text: str) -> str:
-    """Return the plain text of Telegram-flavoured HTML, or raise TelegramHTMLError as Telegram would."""
+    """Return the plain text of Telegram HTML, or raise TelegramHTMLError worded as Telegram does."""
+    def at(k: int) -> str:  # TDLib reads a C string: "\0" past the end
+        return text[k] if k < len(text) else "\0"
+
+    def refuse(message: str, pos: int | None = None) -> TelegramHTMLError:
+        where = "" if pos is None else f" at byte offset {len(text[:pos].encode())}"
+        return TelegramHTMLError(message + where)
+
     out: list[str] = []
-    stack: list[str] = []
+    open_tags: list[str] = []
     i = 0
-    offset = lambda: len(text[:i].encode("utf-8"))  # noqa: E731 - Telegram reports byte offsets
     while i < len(text):
-        char = text[i]
-        if char == "<":
-            m = _TAG.match(text, i)
-            if m is None:
-                raise TelegramHTMLError(f"Can't parse entities: unexpected character at byte offset {offset()}")
-            closing, name, attrs = m.group(1) == "/", m.group(2).lower(), m.group(3)
-            if name not in ALLOWED_TAGS:
-                kind = "end" if closing else "start"
-                raise TelegramHTMLError(f'Can\'t parse entities: unsupported {kind} tag "{name}" at byte offset {offset()}')
-            if closing:
-                if not stack or stack[-1] != name:
-                    raise TelegramHTMLError(f'Can\'t parse entities: unmatched end tag at byte offset {offset()}, expected "</{stack[-1] if stack else ""}>", found "</{name}>"')
-                stack.pop()
-            else:
-                if name == "span" and "tg-spoiler" not in attrs:
-                    raise TelegramHTMLError(f'Can\'t parse entities: unsupported start tag "span" at byte offset {offset()}')
-                if name == "a" and not re.search(r'href\s*=\s*"[^"]*"', attrs):
-                    raise TelegramHTMLError(f"Can't parse entities: expected href attribute at byte offset {offset()}")
-                stack.append(name)
-            i = m.end()
-        elif char == "&":
-            m = _ENTITY.match(text, i)
-            # Telegram accepts only these entities; a bare "&" must be written &amp;.
-            if m is None:
-                raise TelegramHTMLError(f"Can't parse entities: unsupported HTML entity at byte offset {offset()}")
-            out.append(html.unescape(m.group()))
-            i = m.end()
-        else:
-            out.append(char)
+        if text[i] == "&":
+            decoded = _entity(text, i)
+            # TDLib keeps an "&" that starts no entity (and &nbsp; etc.) as literal text, but the
+            # Bot API docs say it must be written &amp;. The fake is stricter on purpose, to catch
+            # text that monitor forgot to escape.
+            if decoded is None:
+                raise refuse('Unescaped "&" (write &amp;; Telegram would keep it literally)', i)
+            out.append(decoded[0])
+            i = decoded[1]
+        elif text[i] != "<":  # a bare ">" or '"' is plain text for Telegram too
+            out.append(text[i])
             i += 1
-    if stack:
-        raise TelegramHTMLError(f'Can\'t parse entities: can\'t find end tag corresponding to start tag "{stack[-1]}"')
+        elif at(i + 1) == "/":
+            if not open_tags:
+                raise refuse("Unexpected end tag", i)
+            j = i + 2
+            while at(j) not in _SPACE and at(j) != ">":
+                j += 1
+            name = text[i + 2:j].lower()
+            while j < len(text) and at(j) in _SPACE:
+                j += 1
+            if at(j) != ">":
+                raise refuse("Unclosed end tag", i)
+            if name and name != open_tags[-1]:  # "</>" closes whatever is open
+                raise refuse(f'Unmatched end tag at byte offset {len(text[:i].encode())}, '
+                             f'expected "</{open_tags[-1]}>", found "</{name}>"')
+            open_tags.pop()
+            i = j + 1
+        else:
+            name, i = _start_tag(text, i, at, refuse)
+            open_tags.append(name)
+    if open_tags:
+        raise refuse(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
     return "".join(out)
+
+
+def _start_tag(text: str, begin: int, at: Callable[[int], str],
+               refuse: Callable[..., TelegramHTMLError]) -> tuple[str, int]:
+    """Read the start tag at text[begin] ("<"); return its name and the index after its ">"."""
+    j = begin + 1
+    while at(j) not in _SPACE and at(j) != ">":
+        j += 1
+    if j >= len(text):
+        raise refuse("Unclosed start tag", begin)
+    name = text[begin + 1:j].lower()
+    if name not in TAGS:
+        raise refuse(f'Unsupported start tag "{name}"', begin)
+    attrs: dict[str, str] = {}
+    while at(j) != ">":
+        while j < len(text) and at(j) in _SPACE:
+            j += 1
+        if at(j) == ">":
+            break
+        start = j
+        while at(j) not in _SPACE and at(j) not in "=>/\"'":
+            j += 1
+        attr = text[start:j]
+        if not attr:
+            raise refuse(f'Empty attribute name in the tag "{name}"', begin)
+        while j < len(text) and at(j) in _SPACE:
+            j += 1
+        if at(j) != "=":  # a valueless attribute, e.g. <blockquote expandable>
+            if j >= len(text):
+                raise refuse("Unclosed start tag", begin)
+            attrs[attr] = ""
+            continue
+        j += 1
+        while j < len(text) and at(j) in _SPACE:
+            j += 1
+        quote = at(j)
+        if quote in "\"'" and j < len(text):
+            value, j = _quoted(text, j, refuse)
+        else:
+            start = j
+            while (at(j).isascii() and at(j).isalnum()) or at(j) in ".-":
+                j += 1
+            if at(j) not in _SPACE and at(j) != ">":
+                raise refuse("Unexpected end of name token", start)
+            value = text[start:j].lower()
+        if j >= len(text):
+            raise refuse("Unclosed start tag", begin)
+        attrs[attr] = value
+    if name == "span" and attrs.get("class") != "tg-spoiler":
+        raise refuse('Tag "span" must have class "tg-spoiler"', begin)
+    if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
+        raise refuse("Invalid custom emoji identifier specified")
+    return name, j + 1
+
+
+def _quoted(text: str, j: int, refuse: Callable[..., TelegramHTMLError]) -> tuple[str, int]:
+    """Read the quoted attribute value at text[j], decoding references; return it and the index after."""
+    quote, j, value = text[j], j + 1, []
+    while j < len(text) and text[j] != quote:
+        decoded = _entity(text, j) if text[j] == "&" else (text[j], j + 1)
+        if decoded is None:  # stricter than TDLib, as in text: an href needs &amp; too
+            raise refuse('Unescaped "&" (write &amp;; Telegram would keep it literally)', j)
+        value.append(decoded[0])
+        j = decoded[1]
+    return "".join(value), j + 1
 
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """A message Telegram accepted (or the latest text of an edited one)."""
+    """A message Telegram accepted (its latest text, if it was edited)."""
 
-    chat_id: str
-    text: str
-    plain: str
+    chat_id: str  # as the client gave it: "@alerts" or "-1001234567890"
+    text: str  # as sent, with markup
     parse_mode: str | None
     disable_notification: bool
     link_preview_disabled: bool
     message_id: int
-    method: str
+    method: str  # sendMessage, or editMessageText once edited
+    plain: str  # the text after entity parsing, as users see it
+    numeric_chat_id: int  # the chat's id, also for "@name" chats
     at: float  # time.monotonic() on arrival
+
+
+class Call(NamedTuple):
+    """One request as the fake saw it (never with the token); status 0 = connection dropped."""
+
+    method: str
+    chat_id: str | None
+    status: int
+    at: float
 
 
 @dataclass
 class Fault:
+    """An injected failure for the next `times` calls of `method` to one chat (or any)."""
+
     chat_id: str | None
+    method: str
     status: int
+    description: str
     retry_after: int
     times: int
     drop: bool
 
 
 class FakeTelegram(BackgroundServer):
-    """The fake Bot API server; use as a context manager."""
+    """The fake Bot API server on 127.0.0.1; start()/stop() or use as a context manager."""
 
     def __init__(self, token: str = "123456:TEST-token-not-real", chats: Iterable[str | int] = ("@alerts",),
                  forbidden: Iterable[str | int] = ()) -> None:
         app = web.Application()
-        app.router.add_post("/bot{token}/{method}", self._handle)
-        app.router.add_get("/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_route("*", "/{path:.*}", self._not_found)
         super().__init__(app)
         self.token = token
-        self.chats = {str(c): -1001000000000 - n if str(c).startswith("@") else int(c) for n, c in enumerate(chats)}
-        self.forbidden = {str(c) for c in forbidden}
-        self.down = False
-        self.log: list[tuple[str, str | None, int, float]] = []  # (method, chat_id, status, monotonic)
+        self.forbidden = {str(c) for c in forbidden}  # known chats where the bot may not post
+        keys = dict.fromkeys([*map(str, chats), *self.forbidden])
+        self.chats: dict[str, int] = {k: -1009000000000 - n if k.startswith("@") else int(k)
+                                      for n, k in enumerate(keys)}
+        self.down = False  # True: every connection is dropped unanswered
+        self.log: list[Call] = []
         self._sent: list[Sent] = []
         self._faults: list[Fault] = []
         self._cond = threading.Condition()
@@ -126,117 +232,147 @@ class FakeTelegram(BackgroundServer):
 
     @property
     def base_url(self) -> str:
+        """The value for Bot(base_url=...) and api_base_url: PTB appends the token, then /method."""
         return f"http://127.0.0.1:{self.port}/bot"
 
     @property
     def sent(self) -> list[Sent]:
+        """The messages now in the chats, in the order they were sent."""
         with self._cond:
             return list(self._sent)
 
     def sent_to(self, chat_id: str | int) -> list[Sent]:
-        return [s for s in self.sent if s.chat_id == str(chat_id)]
+        """The messages in one chat, named by "@name" or by its numeric id."""
+        number = self.chats.get(self._resolve(str(chat_id)) or "")
+        return [s for s in self.sent if s.numeric_chat_id == number]
 
     @property
     def requests(self) -> int:
+        """How many method calls arrived, refused and dropped ones included."""
         with self._cond:
             return len(self.log)
 
     def fail(self, chat_id: str | int | None = None, *, status: int = 429, retry_after: int = 3,
-             times: int = 1, drop: bool = False) -> None:
-        """Answer the next `times` sendMessage calls (to chat_id, or any) with an error."""
+             times: int = 1, drop: bool = False, method: str = "sendMessage") -> None:
+        """Answer the next `times` calls of `method` to chat_id (or any chat) with an error, or drop them."""
+        chat = None if chat_id is None else self._resolve(str(chat_id)) or str(chat_id)
+        description = HTTPStatus(status).phrase  # Telegram's words for a 5xx, e.g. "Internal Server Error"
         with self._cond:
-            self._faults.append(Fault(None if chat_id is None else str(chat_id), status, retry_after, times, drop))
+            self._faults.append(Fault(chat, method, status, description, retry_after, times, drop))
 
     def wait_for(self, what: int | Callable[[list[Sent]], bool], timeout: float = 10.0) -> list[Sent]:
         """Block until `what` messages arrived (or the predicate holds); AssertionError at the deadline."""
         test = (lambda sent: len(sent) >= what) if isinstance(what, int) else what
         with self._cond:
-            if not self._cond.wait_for(lambda: test(self._sent), timeout=timeout):
-                raise AssertionError(f"timed out after {timeout}s waiting for messages; have {len(self._sent)}: "
-                                     f"{[s.plain[:60] for s in self._sent]}")
+            if not self._cond.wait_for(lambda: test(list(self._sent)), timeout=timeout):
+                raise AssertionError(f"timed out after {timeout}s waiting for {what!r}; have {len(self._sent)}: "
+                                     f"{[(s.chat_id, s.plain[:60]) for s in self._sent]}")
             return list(self._sent)
 
     async def await_for(self, what: int | Callable[[list[Sent]], bool], timeout: float = 10.0) -> list[Sent]:
-        """wait_for, without blocking the caller's event loop."""
+        """wait_for, in a worker thread so the caller's event loop keeps running."""
         return await asyncio.to_thread(self.wait_for, what, timeout)
 
+    def _resolve(self, chat: str) -> str | None:
+        """Return the known chat that chat_id names ("@name", its numeric id, or a numeric chat)."""
+        if chat in self.chats:
+            return chat
+        return next((key for key, number in self.chats.items() if str(number) == chat), None)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return self._answer("?", None, 404, "Not Found")  # like Telegram for paths outside /bot<token>/
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        method = request.match_info["method"]
+        method = METHODS.get(request.match_info["method"].lower(), request.match_info["method"])
         params = await _params(request)
-        chat = params.get("chat_id")
-        chat = None if chat is None else str(chat)
+        chat = None if params.get("chat_id") is None else str(params["chat_id"])
+        known = self._resolve(chat) if chat else None
+        token = request.match_info["token"]
         with self._cond:
-            fault = self._take_fault(method, chat)
-        if self.down or (fault is not None and fault.drop):
+            fault = None if token != self.token else self._take_fault(method, known or chat)
+        if self.down or (fault and fault.drop):
             self._record(method, chat, 0)
             assert request.transport is not None
             request.transport.abort()  # like a connection that dies under the request
             return web.Response()
-        if request.match_info["token"] != self.token:
-            return self._answer(method, chat, 401, "Unauthorized")
-        if fault is not None:
-            if fault.status == 429:
-                return self._answer(method, chat, 429, f"Too Many Requests: retry after {fault.retry_after}",
-                                    parameters={"retry_after": fault.retry_after})
-            return self._answer(method, chat, fault.status, "Internal Server Error" if fault.status >= 500 else "Bad Request")
+        if token != self.token:  # Telegram: 401 for a wrong token, 404 for a malformed one
+            return self._answer(method, chat, *((401, "Unauthorized") if _TOKEN_SHAPE.fullmatch(token)
+                                                else (404, "Not Found")))
+        if method not in METHODS.values():
+            return self._answer(method, chat, 404, "Not Found")
+        if fault and fault.status == 429:
+            return self._answer(method, chat, 429, f"Too Many Requests: retry after {fault.retry_after}",
+                                parameters={"retry_after": fault.retry_after})
+        if fault:
+            return self._answer(method, chat, fault.status, fault.description)
         if method == "getMe":
-            return self._answer(method, chat, 200, result={"id": 123456, "is_bot": True, "first_name": "Fake",
-                                                          "username": "fake_bot"})
-        if method not in ("sendMessage", "editMessageText"):
-            return self._answer(method, chat, 404, "Not Found: method not found")
-        if chat is None or chat not in self.chats:
+            return self._answer(method, chat, 200, result=BOT)
+        if not known or not chat:
             return self._answer(method, chat, 400, "Bad Request: chat not found")
-        if chat in self.forbidden:
+        if known in self.forbidden:
             return self._answer(method, chat, 403, "Forbidden: bot is not a member of the channel chat")
-        return self._message(method, chat, params)
+        return self._message(method, chat, known, params)
 
-    def _message(self, method: str, chat: str, params: dict[str, Any]) -> web.Response:
-        text = str(params.get("text") or "")
-        parse_mode = params.get("parse_mode")
+    def _message(self, method: str, chat: str, known: str, params: dict[str, Any]) -> web.Response:
+        text, parse_mode = str(params.get("text") or ""), params.get("parse_mode")
         try:
-            plain = parse_html(text) if str(parse_mode).upper() == "HTML" else text
+            plain = parse_html(text) if str(parse_mode).lower() == "html" else text
         except TelegramHTMLError as exc:
-            return self._answer(method, chat, 400, f"Bad Request: {exc}")
+            return self._answer(method, chat, 400, f"Bad Request: can't parse entities: {exc}")
         if not plain.strip():
             return self._answer(method, chat, 400, "Bad Request: message text is empty")
-        if len(plain) > MAX_TEXT:
+        if len(plain.strip().encode("utf-16-le")) // 2 > MAX_TEXT:
             return self._answer(method, chat, 400, "Bad Request: message is too long")
-        preview = params.get("link_preview_options") or {}
+        preview = params.get("link_preview_options")
+        no_preview = (isinstance(preview, dict) and _flag(preview.get("is_disabled"))) or \
+            _flag(params.get("disable_web_page_preview"))
         with self._cond:
+            number = self.chats[known]
             if method == "editMessageText":
                 message_id = int(params.get("message_id") or 0)
-                index = next((n for n, s in enumerate(self._sent) if s.message_id == message_id and s.chat_id == chat), None)
+                index = next((n for n, s in enumerate(self._sent)
+                              if s.message_id == message_id and s.numeric_chat_id == number), None)
                 if index is None:
                     return self._answer(method, chat, 400, "Bad Request: message to edit not found")
+                if (self._sent[index].text, self._sent[index].parse_mode) == (text, parse_mode):
+                    return self._answer(method, chat, 400, "Bad Request: message is not modified: specified new "
+                                        "message content and reply markup are exactly the same as a current "
+                                        "content and reply markup of the message")
             else:
                 message_id, index = self._next_id, None
                 self._next_id += 1
-            sent = Sent(chat, text, plain, parse_mode, bool(params.get("disable_notification")),
-                        bool(preview.get("is_disabled")) or bool(params.get("disable_web_page_preview")),
-                        message_id, method, time.monotonic())
+            sent = Sent(chat, text, parse_mode, _flag(params.get("disable_notification")), no_preview,
+                        message_id, method, plain, number, time.monotonic())
             if index is None:
                 self._sent.append(sent)
             else:
                 self._sent[index] = sent
             self._cond.notify_all()
-        numeric = self.chats[chat]
-        return self._answer(method, chat, 200, result={
-            "message_id": message_id, "date": int(time.time()), "text": plain,
-            "chat": {"id": numeric, "type": "channel", "title": chat, **({"username": chat[1:]} if chat.startswith("@") else {})},
-        })
+        edited = {"edit_date": int(time.time())} if index is not None else {}
+        return self._answer(method, chat, 200, result={**self._author(known), "message_id": message_id,
+                                                       "date": int(time.time()), **edited,
+                                                       "chat": self._chat(known), "text": plain})
+
+    def _chat(self, known: str) -> dict[str, Any]:
+        """A Chat: a channel for "@name" chats, a supergroup for numeric ones."""
+        if known.startswith("@"):
+            return {"id": self.chats[known], "type": "channel", "title": known[1:], "username": known[1:]}
+        return {"id": self.chats[known], "type": "supergroup", "title": f"Chat {known}"}
+
+    def _author(self, known: str) -> dict[str, Any]:
+        """Who a message is from: the channel itself in channels, the bot in groups."""
+        return {"sender_chat": self._chat(known)} if known.startswith("@") else {"from": BOT}
 
     def _take_fault(self, method: str, chat: str | None) -> Fault | None:
-        if method not in ("sendMessage", "editMessageText"):
-            return None
         for fault in self._faults:
-            if fault.times > 0 and fault.chat_id in (None, chat):
+            if fault.times > 0 and fault.method == method and fault.chat_id in (None, chat):
                 fault.times -= 1
                 return fault
         return None
 
     def _record(self, method: str, chat: str | None, status: int) -> None:
         with self._cond:
-            self.log.append((method, chat, status, time.monotonic()))
+            self.log.append(Call(method, chat, status, time.monotonic()))
 
     def _answer(self, method: str, chat: str | None, status: int, description: str = "", *,
                 result: Any = None, parameters: dict[str, Any] | None = None) -> web.Response:
@@ -249,23 +385,25 @@ class FakeTelegram(BackgroundServer):
         return web.json_response(body, status=status)
 
 
+def _flag(value: object) -> bool:
+    """A Bot API boolean: true in JSON, "true"/"1" in a form."""
+    return value is True or str(value).lower() in ("true", "1")
+
+
 async def _params(request: web.Request) -> dict[str, Any]:
-    """Read Bot API parameters from a JSON, form-encoded or multipart body (or the query string)."""
+    """Read Bot API parameters from the query string and a JSON, form-encoded or multipart body."""
     params: dict[str, Any] = dict(request.query)
     if request.content_type == "application/json":
         params.update(await request.json())
     elif request.can_read_body:
-        form = await request.post()
-        for key, value in form.items():
-            if isinstance(value, str):
-                params[key] = _json_value(key, value)
-    return params
+        form = await request.post()  # application/x-www-form-urlencoded and multipart/form-data
+        params.update((key, value) for key, value in form.items() if isinstance(value, str))
+    return {key: value if key in _STRINGS or not isinstance(value, str) else _json(value)
+            for key, value in params.items()}
 
 
-def _json_value(key: str, value: str) -> Any:
-    """Form values of non-string parameters arrive JSON-encoded (as python-telegram-bot sends them)."""
-    if key in ("text", "chat_id", "parse_mode"):
-        return value
+def _json(value: str) -> Any:
+    """A form value of a non-string parameter, JSON-decoded as Telegram does ("true", "{...}", "5")."""
     try:
         return json.loads(value)
     except ValueError:
