@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -64,6 +64,7 @@ class ChannelConfig:
     digest_after: int = 5  # more new alerts than this at once go out as one digest
     template: str = DEFAULT_TEMPLATE
     timezone: str = "UTC"
+    quiet_hours: tuple[int, int, str] | None = None  # (from, to) in minutes after midnight, time zone
 
     @property
     def chat_key(self) -> str:
@@ -82,6 +83,10 @@ class RuleConfig:
     none: tuple[str, ...] = ()
     sources: tuple[str, ...] | None = None
     silent: bool = False
+    near: tuple[tuple[str, str, int], ...] = ()  # two terms at most N words apart
+    priority: str = "normal"  # urgent: marked, and notifies even in quiet hours
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +285,7 @@ def _channel(n: Node) -> ChannelConfig:
         digest_after=_whole(n, "digest_after", 5),
         template=_template(n),
         timezone=_timezone(n),
+        quiet_hours=_quiet_hours(n),
         # Telegram's own limits: about one message a second and 20 a minute to one channel.
         per_second=n.number("per_second", 1.0, minimum=0.001) if kind == "telegram" else None,
         per_minute=n.number("per_minute", 20.0, minimum=0.001) if kind == "telegram" else None,
@@ -308,12 +314,28 @@ def _template(n: Node) -> str:
     return template
 
 
-def _timezone(n: Node) -> str:
-    name = n.string("timezone", "UTC")
+def _quiet_hours(n: Node) -> tuple[int, int, str] | None:
+    if n.get("quiet_hours") is None:
+        return None
+    q = n.node("quiet_hours")
+    bounds = []
+    for key in ("from", "to"):
+        value = q.string(key, required=True)
+        m = re.match(r"^([01]?\d|2[0-3]):([0-5]\d)$", value)
+        if not m:
+            raise q.error(f"expected a time such as 23:00, got {value!r}", key)
+        bounds.append(int(m.group(1)) * 60 + int(m.group(2)))
+    tz = _timezone(q, "tz")
+    q.done()
+    return bounds[0], bounds[1], tz
+
+
+def _timezone(n: Node, key: str = "timezone") -> str:
+    name = n.string(key, "UTC")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise n.error(f"unknown time zone {name!r} (e.g. UTC, Asia/Beirut)", "timezone") from None
+        raise n.error(f"unknown time zone {name!r} (e.g. UTC, Asia/Beirut)", key) from None
     return name
 
 
@@ -336,12 +358,48 @@ def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
     for i, c in enumerate(rule_channels):
         if c not in channels:
             raise ConfigError(n.file, f"{n.sub('channels')}[{i}]", f"unknown channel {c!r}")
+    priority = n.string("priority", "normal")
+    if priority not in ("normal", "urgent"):
+        raise n.error(f"expected normal or urgent, got {priority!r}", "priority")
+    examples = n.node("examples")
     rule = RuleConfig(
         name=n.string("name", required=True),
         channels=rule_channels,
         sources=rule_sources,
         silent=n.boolean("silent", False),
+        near=_near(n),
+        priority=priority,
+        examples_match=examples.strings("match") or (),
+        examples_no_match=examples.strings("no_match") or (),
         **terms,
     )
+    examples.done()
     n.done()
+    _check_examples(n, rule)
     return rule
+
+
+def _near(n: Node) -> tuple[tuple[str, str, int], ...]:
+    value = n.get("near") or []
+    if not isinstance(value, list):
+        raise n.error("expected a list of [term, term, N]", "near")
+    out = []
+    for i, entry in enumerate(value):
+        ok = (isinstance(entry, list) and len(entry) == 3 and all(isinstance(t, str) and t.strip() for t in entry[:2])
+              and isinstance(entry[2], int) and not isinstance(entry[2], bool) and entry[2] >= 1)
+        if not ok:
+            raise ConfigError(n.file, f"{n.sub('near')}[{i}]", f"expected [term, term, N] with N >= 1, got {entry!r}")
+        out.append((entry[0], entry[1], entry[2]))
+    return tuple(out)
+
+
+def _check_examples(n: Node, rule: RuleConfig) -> None:
+    """A rule must match its own `match` examples and none of its `no_match` ones."""
+    from .rules import Matcher  # rules depends on this module's dataclasses
+
+    matcher = Matcher([replace(rule, sources=None)])
+    for key, lines, expected in (("match", rule.examples_match, True), ("no_match", rule.examples_no_match, False)):
+        for i, line in enumerate(lines):
+            if bool(matcher.matches("", line)) is not expected:
+                verb = "does not match" if expected else "matches"
+                raise ConfigError(n.file, f"{n.sub('examples')}.{key}[{i}]", f"rule {verb} its example {line!r}")

@@ -36,6 +36,7 @@ class Alert:
     attempts: int = 0
     silent: bool = False
     edit_of: str | None = None  # the message to edit instead of sending a new one
+    urgent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,4 @@ class Outgoing:
     item: Item
     silent: bool = False
     edit_of: str | None = None
+    urgent: bool = False

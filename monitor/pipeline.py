@@ -98,9 +98,9 @@ async def poll_once(
     # and everything goes out oldest first.
     to_send = fresh[: cfg.backfill] if baseline else fresh
     alerts = [
-        Outgoing(channel, item, silent)
+        Outgoing(channel, item, route.silent, urgent=route.urgent)
         for item in reversed(to_send)
-        for channel, silent in matcher.channels_for(item).items()
+        for channel, route in matcher.channels_for(item).items()
     ]
     if cfg.on_edit == "edit":
         alerts += [

@@ -1,4 +1,10 @@
-"""Pure rule matching: compile the configured rules once, then route each item to channels."""
+"""Pure rule matching: every rule compiled into one matcher, built once at start (and reload).
+
+An item is normalised once and all terms of all rules are found in one pass over its words,
+through an index of each term's first word; only the rules those terms belong to are then
+checked. Arabic words also match with the common proclitics attached (و ف ب ك ل and ال), so
+"غزة" matches "وغزة" and "بغزة" but, being whole-word, not "غزيرة".
+"""
 
 from __future__ import annotations
 
@@ -10,53 +16,24 @@ from .config import RuleConfig
 from .models import Item
 from .normalize import clean, words
 
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """One keyword, phrase or /regex/ of a rule."""
-
-    raw: str
-    words: tuple[str, ...] = ()
-    regex: re.Pattern[str] | None = None
-
-    @classmethod
-    def parse(cls, raw: str) -> Term:
-        """Compile a term as written in config.yaml."""
-        if len(raw) > 2 and raw.startswith("/") and raw.endswith("/"):
-            return cls(raw, regex=re.compile(raw[1:-1], re.IGNORECASE))
-        return cls(raw, words=tuple(words(raw)))
-
-    def found_in(self, text: str, line: str) -> bool:
-        """Whether the term occurs in a line given as cleaned text and as ' '-joined folded words."""
-        if self.regex is not None:
-            return self.regex.search(text) is not None
-        # Padding with spaces makes the substring test a whole-word (and whole-phrase) test.
-        return bool(self.words) and f" {' '.join(self.words)} " in line
+# Longest first: "وبال" before "و". Stripping stops at stems shorter than three letters.
+PROCLITICS = ("وبال", "وكال", "فبال", "فكال", "وال", "بال", "فال", "كال", "ولل", "فلل",
+              "لل", "ال", "و", "ف", "ب", "ك", "ل")
+_ARABIC = re.compile(r"[\u0620-\u064a]")
+_MIN_STEM = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A compiled rule."""
+def stems(word: str) -> list[str]:
+    """Return a folded word and, for an Arabic word, the word without each proclitic it starts with."""
+    out = [word]
+    if _ARABIC.match(word):
+        out += [word[len(p):] for p in PROCLITICS if word.startswith(p) and len(word) - len(p) >= _MIN_STEM]
+    return out
 
-    name: str
-    channels: tuple[str, ...]
-    silent: bool
-    any: tuple[Term, ...]
-    all: tuple[Term, ...]
-    none: tuple[Term, ...]
-    sources: frozenset[str] | None
 
-    def first_hit(self, source: str, text: str, line: str) -> Term | bool | None:
-        """Return the term that fired, True for a rule without any/all terms, or None."""
-        if self.sources is not None and source not in self.sources:
-            return None
-        if any(t.found_in(text, line) for t in self.none):
-            return None
-        if not all(t.found_in(text, line) for t in self.all):
-            return None
-        if not self.any:
-            return self.all[0] if self.all else True
-        return next((t for t in self.any if t.found_in(text, line)), None)
+def is_regex(term: str) -> bool:
+    """Whether a term is written /like this/."""
+    return len(term) > 2 and term.startswith("/") and term.endswith("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,44 +44,129 @@ class Match:
     term: str | None
     channels: tuple[str, ...]
     silent: bool = False
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """How an item goes to one channel."""
+
+    silent: bool = False
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    config: RuleConfig
+    any: tuple[int, ...]
+    all: tuple[int, ...]
+    none: tuple[int, ...]
+    near: tuple[tuple[int, int, int], ...]
+    sources: frozenset[str] | None
 
 
 class Matcher:
-    """All rules, compiled once at start (and at reload)."""
+    """All rules, compiled once."""
 
     def __init__(self, rules: Sequence[RuleConfig]) -> None:
-        self.rules = tuple(
-            Rule(
-                name=r.name,
-                channels=r.channels,
-                silent=r.silent,
-                any=tuple(map(Term.parse, r.any)),
-                all=tuple(map(Term.parse, r.all)),
-                none=tuple(map(Term.parse, r.none)),
-                sources=frozenset(r.sources) if r.sources is not None else None,
+        self.raw: list[str] = []  # term id -> the term as written (first spelling seen)
+        self._ids: dict[str, int] = {}
+        self._phrases: dict[int, tuple[str, ...]] = {}
+        self._first: dict[str, list[int]] = {}  # first word of a phrase -> term ids
+        self._regexes: list[tuple[int, re.Pattern[str]]] = []
+        self.rules: list[_Rule] = []
+        self._by_term: dict[int, list[int]] = {}  # term id -> rules that need it present
+        self._catch_all: list[int] = []  # rules with no any/all/near term
+        for index, r in enumerate(rules):
+            rule = _Rule(
+                r,
+                tuple(map(self._term, r.any)),
+                tuple(map(self._term, r.all)),
+                tuple(map(self._term, r.none)),
+                tuple((self._term(a), self._term(b), n) for a, b, n in r.near),
+                frozenset(r.sources) if r.sources is not None else None,
             )
-            for r in rules
-        )
+            self.rules.append(rule)
+            needed = {*rule.any, *rule.all, *(t for a, b, _ in rule.near for t in (a, b))}
+            for term in needed:
+                self._by_term.setdefault(term, []).append(index)
+            if not needed:
+                self._catch_all.append(index)
+
+    def _term(self, raw: str) -> int:
+        """Return the id of a term, compiling it the first time it is seen."""
+        if is_regex(raw):
+            key = raw
+        else:
+            phrase = tuple(words(raw))
+            key = " ".join(phrase)
+        if key in self._ids:
+            return self._ids[key]
+        term = self._ids[key] = len(self.raw)
+        self.raw.append(raw)
+        if is_regex(raw):
+            self._regexes.append((term, re.compile(raw[1:-1], re.IGNORECASE)))
+        elif phrase:
+            self._phrases[term] = phrase
+            self._first.setdefault(phrase[0], []).append(term)
+        return term
+
+    def hits(self, text: str) -> dict[int, list[int]]:
+        """Return, for every term found in a line, the word positions where it starts."""
+        found: dict[int, list[int]] = {}
+        tokens = words(text)
+        for i, token in enumerate(tokens):
+            for stem in stems(token):
+                for term in self._first.get(stem, ()):
+                    phrase = self._phrases[term]
+                    if len(phrase) == 1 or tuple(tokens[i + 1 : i + len(phrase)]) == phrase[1:]:
+                        found.setdefault(term, []).append(i)
+        if self._regexes:
+            display = clean(text)
+            for term, regex in self._regexes:
+                if regex.search(display):
+                    found[term] = [-1]
+        return found
 
     def matches(self, source: str, text: str) -> list[Match]:
-        """Return every rule that matches a line of a source."""
-        text = clean(text)
-        line = f" {' '.join(words(text))} "
+        """Return every rule that matches a line of a source, in config order."""
+        found = self.hits(text)
+        candidates = set(self._catch_all)
+        for term in found:
+            candidates.update(self._by_term.get(term, ()))
         out = []
-        for rule in self.rules:
-            hit = rule.first_hit(source, text, line)
-            if hit is not None:
-                term = hit.raw if isinstance(hit, Term) else None
-                out.append(Match(rule.name, term, rule.channels, rule.silent))
+        for index in sorted(candidates):
+            rule = self.rules[index]
+            if rule.sources is not None and source not in rule.sources:
+                continue
+            if any(t in found for t in rule.none) or not all(t in found for t in rule.all):
+                continue
+            if not all(_near(found.get(a), found.get(b), n) for a, b, n in rule.near):
+                continue
+            fired = next((t for t in rule.any if t in found), None)
+            if rule.any and fired is None:
+                continue
+            if fired is None:
+                fired = next(iter((*rule.all, *(a for a, _, _ in rule.near))), None)
+            cfg = rule.config
+            out.append(Match(cfg.name, None if fired is None else self.raw[fired], cfg.channels, cfg.silent,
+                             cfg.priority == "urgent"))
         return out
 
-    def channels_for(self, item: Item) -> dict[str, bool]:
-        """Return the channels an item goes to, in rule order, each with whether to send silently.
+    def channels_for(self, item: Item) -> dict[str, Route]:
+        """Return the channels an item goes to, in rule order, each with how to send it.
 
-        An alert is silent only when every rule that sent it to that channel is silent.
+        An alert is silent only when every rule that sent it to that channel is silent, and
+        urgent when any of them is.
         """
-        channels: dict[str, bool] = {}
+        routes: dict[str, Route] = {}
         for match in self.matches(item.source, item.text):
             for channel in match.channels:
-                channels[channel] = channels.get(channel, True) and match.silent
-        return channels
+                old = routes.get(channel, Route(silent=True))
+                routes[channel] = Route(old.silent and match.silent, old.urgent or match.urgent)
+        return routes
+
+
+def _near(a: list[int] | None, b: list[int] | None, n: int) -> bool:
+    """Whether some position in a and some in b are at most n words apart."""
+    return bool(a and b) and any(abs(x - y) <= n for x in a for y in b)  # type: ignore[union-attr]

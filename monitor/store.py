@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     message_id TEXT,
     silent INTEGER NOT NULL DEFAULT 0,
     edit_of TEXT,
+    urgent INTEGER NOT NULL DEFAULT 0,
     UNIQUE (channel, source, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
@@ -174,10 +175,11 @@ class SqliteStore:
             for a in alerts:
                 i = a.item
                 queued += self.db.execute(
-                    "INSERT OR IGNORE INTO outbox (channel, source, fingerprint, text, link, created, silent, edit_of)"
-                    " SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL OR NOT EXISTS (SELECT 1 FROM outbox"
+                    "INSERT OR IGNORE INTO outbox"
+                    " (channel, source, fingerprint, text, link, created, silent, edit_of, urgent)"
+                    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL OR NOT EXISTS (SELECT 1 FROM outbox"
                     "  WHERE fingerprint = ? AND channel = ? AND created >= ?)",
-                    (a.channel, i.source, i.fingerprint, i.text, i.link, now, a.silent, a.edit_of,
+                    (a.channel, i.source, i.fingerprint, i.text, i.link, now, a.silent, a.edit_of, a.urgent,
                      a.edit_of, i.fingerprint, a.channel, now - same_line_window),
                 ).rowcount
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
@@ -195,11 +197,11 @@ class SqliteStore:
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]:
         """Return the channel's queued alerts, oldest first."""
         rows = self.db.execute(
-            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of FROM outbox"
+            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent FROM outbox"
             " WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
             (channel, limit),
         )
-        return [Alert(*row[:7], silent=bool(row[7]), edit_of=row[8]) for row in rows]
+        return [Alert(*row[:7], silent=bool(row[7]), edit_of=row[8], urgent=bool(row[9])) for row in rows]
 
     def count_queued(self, channel: str) -> int:
         """Return how many alerts wait for the channel."""

@@ -3,7 +3,7 @@ import pytest
 from monitor.config import RuleConfig
 from monitor.models import Item
 from monitor.normalize import fingerprint
-from monitor.rules import Matcher
+from monitor.rules import Matcher, Route
 
 
 def rule(name: str = "r", **kw: object) -> RuleConfig:
@@ -67,7 +67,7 @@ def test_silent_only_when_every_matching_rule_is_silent() -> None:
         ]
     )
     both = Item("en", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
-    assert matcher.channels_for(both) == {"a": False, "b": True}
+    assert matcher.channels_for(both) == {"a": Route(silent=False), "b": Route(silent=True)}
 
 
 def test_match_reports_rule_and_term() -> None:

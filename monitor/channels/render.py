@@ -34,6 +34,26 @@ HTML = Markup(
 PLAIN = Markup(escape=lambda text: text, link=lambda url, label: f"{label} {url}", bold=lambda text: text)
 
 
+URGENT = "🔴 URGENT"
+
+
+def quiet(config: ChannelConfig, at: float) -> bool:
+    """Whether a time falls in the channel's quiet hours (a window may wrap past midnight)."""
+    if config.quiet_hours is None:
+        return False
+    start, end, tz = config.quiet_hours
+    local = datetime.fromtimestamp(at, ZoneInfo(tz))
+    minute = local.hour * 60 + local.minute
+    return start <= minute < end if start <= end else minute >= start or minute < end
+
+
+def notify(config: ChannelConfig, alerts: Sequence[Alert], at: float) -> bool:
+    """Whether a message should ring: urgent always; otherwise not silent and not in quiet hours."""
+    if any(a.urgent for a in alerts):
+        return True
+    return not (config.silent or all(a.silent for a in alerts) or quiet(config, at))
+
+
 def size(text: str) -> int:
     """Telegram's measure of a message: UTF-16 code units (an upper bound before entity parsing)."""
     return len(text.encode("utf-16-le")) // 2
@@ -73,7 +93,8 @@ class Renderer:
         esc = self.markup.escape
         source_link = self.markup.link(alert.link, alert.source) if alert.link else esc(alert.source)
         when = datetime.fromtimestamp(alert.created, self.tz).strftime("%H:%M")
-        return self.template.format(
+        mark = self.markup.bold(URGENT) + " " if alert.urgent else ""
+        return mark + self.template.format(
             text=esc(text), source=esc(alert.source), link=esc(alert.link or ""), time=when,
             source_link=source_link,
         )

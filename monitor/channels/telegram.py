@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ from telegram.request import HTTPXRequest
 from ..config import ChannelConfig
 from ..errors import DeliveryError
 from ..models import Alert
-from .render import HTML, Renderer
+from .render import HTML, Renderer, notify
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
@@ -55,7 +56,7 @@ class TelegramChannel:
         """Send one alert, or several as one digest; raise DeliveryError saying if a retry can help."""
         first = alerts[0]
         texts = self.renderer.one(first) if len(alerts) == 1 else [self.renderer.digest(alerts)]
-        silent = self.config.silent or all(a.silent for a in alerts)
+        silent = not notify(self.config, alerts, time.time())
         preview = LinkPreviewOptions(is_disabled=True)
         try:
             if not self._ready:

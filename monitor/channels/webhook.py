@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -10,7 +11,7 @@ import aiohttp
 from ..config import ChannelConfig
 from ..errors import DeliveryError
 from ..models import Alert
-from .render import PLAIN, Renderer
+from .render import PLAIN, Renderer, notify
 
 BATCH = 50  # alerts in one POST when a burst is sent as a digest
 
@@ -33,7 +34,8 @@ class WebhookChannel:
         body = {
             "channel": self.config.name,
             "text": text,
-            "silent": self.config.silent or all(a.silent for a in alerts),
+            "silent": not notify(self.config, alerts, time.time()),
+            "urgent": any(a.urgent for a in alerts),
             "edit_of": alerts[0].edit_of,  # set when a ticker line was edited after it was sent
             "alerts": [
                 {"source": a.source, "text": a.text, "link": a.link,
