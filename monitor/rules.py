@@ -23,11 +23,15 @@ _ARABIC = re.compile(r"[\u0620-\u064a]")
 _MIN_STEM = 3
 
 
+_PROCLITIC_SET = frozenset(PROCLITICS)
+_LONGEST = max(map(len, PROCLITICS))
+
+
 def stems(word: str) -> list[str]:
     """Return a folded word and, for an Arabic word, the word without each proclitic it starts with."""
     out = [word]
     if _ARABIC.match(word):
-        out += [word[len(p):] for p in PROCLITICS if word.startswith(p) and len(word) - len(p) >= _MIN_STEM]
+        out += [word[k:] for k in range(1, min(_LONGEST, len(word) - _MIN_STEM) + 1) if word[:k] in _PROCLITIC_SET]
     return out
 
 
@@ -59,8 +63,8 @@ class Route:
 class _Rule:
     config: RuleConfig
     any: tuple[int, ...]
-    all: tuple[int, ...]
-    none: tuple[int, ...]
+    all: frozenset[int]
+    none: frozenset[int]
     near: tuple[tuple[int, int, int], ...]
     sources: frozenset[str] | None
 
@@ -81,8 +85,8 @@ class Matcher:
             rule = _Rule(
                 r,
                 tuple(map(self._term, r.any)),
-                tuple(map(self._term, r.all)),
-                tuple(map(self._term, r.none)),
+                frozenset(map(self._term, r.all)),
+                frozenset(map(self._term, r.none)),
                 tuple((self._term(a), self._term(b), n) for a, b, n in r.near),
                 frozenset(r.sources) if r.sources is not None else None,
             )
@@ -115,9 +119,10 @@ class Matcher:
         """Return, for every term found in a line, the word positions where it starts."""
         found: dict[int, list[int]] = {}
         tokens = words(text)
+        first = self._first
         for i, token in enumerate(tokens):
-            for stem in stems(token):
-                for term in self._first.get(stem, ()):
+            for stem in stems(token) if token[0] >= "\u0620" else (token,):
+                for term in first.get(stem, ()):
                     phrase = self._phrases[term]
                     if len(phrase) == 1 or tuple(tokens[i + 1 : i + len(phrase)]) == phrase[1:]:
                         found.setdefault(term, []).append(i)
@@ -139,15 +144,15 @@ class Matcher:
             rule = self.rules[index]
             if rule.sources is not None and source not in rule.sources:
                 continue
-            if any(t in found for t in rule.none) or not all(t in found for t in rule.all):
+            if (rule.none and not rule.none.isdisjoint(found)) or (rule.all and not rule.all.issubset(found)):
                 continue
-            if not all(_near(found.get(a), found.get(b), n) for a, b, n in rule.near):
+            if rule.near and not all(_near(found.get(a), found.get(b), n) for a, b, n in rule.near):
                 continue
             fired = next((t for t in rule.any if t in found), None)
             if rule.any and fired is None:
                 continue
             if fired is None:
-                fired = next(iter((*rule.all, *(a for a, _, _ in rule.near))), None)
+                fired = next(iter((*sorted(rule.all), *(a for a, _, _ in rule.near))), None)
             cfg = rule.config
             out.append(Match(cfg.name, None if fired is None else self.raw[fired], cfg.channels, cfg.silent,
                              cfg.priority == "urgent"))
