@@ -8,7 +8,8 @@ import sys
 
 from . import __version__, logs
 from . import config as config_mod
-from .config import Config
+from .config import DEFAULT_USER_AGENT, Config
+from .config_reader import parse_duration
 from .errors import ConfigError, MonitorError
 
 
@@ -33,6 +34,19 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="outbox counts per channel")
     sub.add_parser("demo", parents=[common],
                    help="replay bundled ticker pages through the pipeline to the console (no network)")
+    probe = sub.add_parser("probe", parents=[common], help="fetch a page once and show what each source kind extracts")
+    probe.add_argument("url")
+    probe.add_argument("--selector", help="CSS selector of the items (html)")
+    probe.add_argument("--items", help="dotted path to the list of items (json)")
+    probe.add_argument("--text", default="title", help="field of each item holding its text (json)")
+    probe.add_argument("--link", help="field of each item holding its link (json)")
+    probe.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
+    match = sub.add_parser("match", parents=[common], help="show which rules match a line, and the term that fired")
+    match.add_argument("line")
+    match.add_argument("--source", default="", help="match as an item of this source")
+    replay = sub.add_parser("replay", parents=[common],
+                            help="run the current rules over stored items; print what would go where")
+    replay.add_argument("--since", default="24h", help="how far back, e.g. 6h, 2d (default 24h)")
     return parser
 
 
@@ -47,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
             logs.setup(verbose, quiet=True)  # the demo narrates on its own; -v shows the log too
             return asyncio.run(run_demo())
+        if args.command == "probe":
+            logs.setup(verbose, quiet=True)
+            return asyncio.run(run_probe(args))
         config = config_mod.load(path)
         logs.setup(verbose, config.secrets())
         if args.command == "check-config":
@@ -54,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "status":
             return show_status(config)
+        if args.command == "match":
+            return show_match(config, args.line, args.source)
+        if args.command == "replay":
+            return replay(config, args.since)
         from .service import run_once, run_service
 
         if args.once or args.dry_run:
@@ -100,6 +121,64 @@ def show_status(config: Config) -> int:
             print(f"{s.channel:20} {s.queued:>7} {s.delivered:>10} {s.failed:>7}  {s.last_error or '-'}")
     finally:
         store.close()
+    return 0
+
+
+async def run_probe(args: argparse.Namespace) -> int:
+    """Fetch a URL once and print what each source kind would extract from it."""
+    from .http import new_session
+    from .probe import probe
+
+    async with new_session() as session:
+        print(await probe(args.url, selector=args.selector, items=args.items, text=args.text, link=args.link,
+                          session=session, user_agent=args.user_agent))
+    return 0
+
+
+def show_match(config: Config, line: str, source: str) -> int:
+    """Print the rules that match a line, the term that fired, and where it would go; 1 if none."""
+    from .rules import Matcher
+
+    matches = Matcher(config.rules).matches(source, line)
+    for m in matches:
+        fired = f"term {m.term!r}" if m.term else "matches every item"
+        flags = "".join(f", {f}" for f, on in (("urgent", m.urgent), ("silent", m.silent)) if on)
+        print(f"{m.rule}: {fired} -> {', '.join(m.channels)}{flags}")
+    if not matches:
+        print("no rule matches")
+    return 0 if matches else 1
+
+
+def replay(config: Config, since: str) -> int:
+    """Run the current rules over items stored since a time ago; print what would go where."""
+    import time
+
+    from .models import Item
+    from .rules import Matcher
+    from .store import SqliteStore
+
+    seconds = parse_duration(since)
+    if seconds is None:
+        print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
+        return 2
+    if not config.state_path.exists():
+        print(f"no state yet at {config.state_path}")
+        return 0
+    matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state_path)
+    try:
+        rows = store.seen_since(time.time() - seconds)
+    finally:
+        store.close()
+    counts: dict[str, int] = {}
+    for source, text, link, first_seen in rows:
+        routes = matcher.channels_for(Item(source, text, link, ""))
+        if routes:
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_seen))
+            print(f"{stamp} {source}: {text}\n    -> {', '.join(routes)}")
+        for channel in routes:
+            counts[channel] = counts.get(channel, 0) + 1
+    summary = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "nothing"
+    print(f"{len(rows)} items seen in the last {since}; would send {summary}")
     return 0
 
 

@@ -2,29 +2,43 @@
 
 from __future__ import annotations
 
-import asyncio
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from .errors import FetchError
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
+CHUNK = 64 * 1024
+_ENCODING = re.compile(r"decode content-encoding: (\w+)", re.IGNORECASE)
+_HINT = " (the site may refuse unknown clients: try user_agent)"
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A fetched response body with what is needed to decode it."""
+    """A fetched response: body and what is needed to decode it and to ask again conditionally."""
 
-    url: str
-    body: bytes
-    content_type: str | None
+    url: str  # final URL after redirects
+    body: bytes  # b"" when not modified
+    content_type: str | None = None
+    status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        """Whether the server answered 304: the page is as it was at the last fetch."""
+        return self.status == 304
 
 
-def new_session() -> aiohttp.ClientSession:
-    """Return the session all sources share (proxies from HTTP(S)_PROXY, a few connections per host)."""
-    connector = aiohttp.TCPConnector(limit=32, limit_per_host=2)
+def new_session(*, limit_per_host: int = 2) -> aiohttp.ClientSession:
+    """Return the session all sources share (HTTP(S)_PROXY/NO_PROXY honoured, gzip/deflate accepted)."""
+    connector = aiohttp.TCPConnector(limit=32, limit_per_host=limit_per_host)
     return aiohttp.ClientSession(connector=connector, trust_env=True)
 
 
@@ -33,33 +47,113 @@ async def fetch(
     url: str,
     *,
     timeout: float,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     max_bytes: int = MAX_BYTES,
+    proxy: str | None = None,
+    etag: str | None = None,
+    last_modified: str | None = None,
 ) -> Page:
-    """GET a URL and return its body, raising FetchError with a plain reason on any fault."""
+    """GET a URL (conditionally when validators are given), raising FetchError with a plain reason."""
+    sent = dict(headers)
+    if etag:
+        sent["If-None-Match"] = etag
+    if last_modified:
+        sent["If-Modified-Since"] = last_modified
+    connect = min(timeout, 10.0)
     try:
         async with session.get(
             url,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10)),
-            max_redirects=MAX_REDIRECTS,
+            headers=sent,
+            proxy=proxy,
+            timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect),
+            max_redirects=MAX_REDIRECTS + 1,  # aiohttp fails on the max_redirects-th redirect
         ) as resp:
-            if resp.status >= 400:
-                hint = " (the site may refuse unknown clients: try user_agent)" if resp.status in (401, 403) else ""
+            final = str(resp.url)
+            new_etag = resp.headers.get("ETag")
+            new_modified = resp.headers.get("Last-Modified")
+            if resp.status == 304:
+                return Page(final, b"", None, 304, new_etag or etag, new_modified or last_modified)
+            if not 200 <= resp.status < 300:
+                hint = _HINT if resp.status in (401, 403) else ""
                 raise FetchError(f"HTTP {resp.status} {resp.reason or ''}".rstrip() + hint)
             if (resp.content_length or 0) > max_bytes:
                 raise FetchError(f"response too large: {resp.content_length} bytes > {max_bytes}")
             body = bytearray()
-            async for chunk in resp.content.iter_chunked(64 * 1024):
+            # resp.content yields decoded bytes, so a gzip bomb is cut off at max_bytes too
+            async for chunk in resp.content.iter_chunked(CHUNK):
                 body += chunk
                 if len(body) > max_bytes:
                     raise FetchError(f"response too large: over {max_bytes} bytes")
-            return Page(str(resp.url), bytes(body), resp.headers.get("Content-Type"))
-    except asyncio.TimeoutError:
+            content_type = resp.headers.get("Content-Type")
+            return Page(final, bytes(body), content_type, resp.status, new_etag, new_modified)
+    except FetchError:
+        raise
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise FetchError(f"cannot connect to {_where(exc, url)}: timed out after {connect:g}s") from None
+    except TimeoutError:
         raise FetchError(f"timed out after {timeout:g}s") from None
-    except aiohttp.TooManyRedirects:
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects") from None
-    except aiohttp.ClientConnectorError as exc:
-        raise FetchError(f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}") from None
     except aiohttp.ClientError as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}") from None
+        raise FetchError(_reason(exc, url)) from None
+    except ValueError as exc:  # a malformed URL or proxy that aiohttp refuses before connecting
+        raise FetchError(_line(f"invalid URL or proxy: {exc}")) from None
+
+
+def _reason(exc: aiohttp.ClientError, url: str) -> str:
+    """Return one plain line for an aiohttp error."""
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return _line(f"TLS certificate of {_where(exc, url)} not accepted: {_tls(exc.certificate_error)}")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return _line(f"TLS error with {_where(exc, url)}: {_tls(exc.os_error)}")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve host name {exc.host}"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return _line(f"cannot connect to proxy {_where(exc, url)}: {_os(exc.os_error)}")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return _line(f"cannot connect to {_where(exc, url)}: {_os(exc.os_error)}")
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return _line(f"proxy refused the connection: HTTP {exc.status} {exc.message}".rstrip())
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection before answering"
+    if (coding := _ENCODING.search(str(exc))) is not None:
+        return f"cannot decode the page's {coding.group(1)} compression (corrupt or unsupported)"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the connection dropped before the whole page arrived"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return _line(f"connection error: {_os(exc)}")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return _line(f"invalid URL: {exc.url}")
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return _line(f"not an http(s) URL: {exc}")
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return _line(f"invalid response: {exc.message}")
+    return _line(f"request failed: {type(exc).__name__}")
+
+
+def _where(exc: aiohttp.ClientError, url: str) -> str:
+    """Return host:port of a connection error, else the URL."""
+    host, port = getattr(exc, "host", None), getattr(exc, "port", None)
+    if not host:
+        parsed = URL(url)
+        host, port = parsed.host, parsed.port
+    return f"{host}:{port}" if host else url
+
+
+def _os(error: BaseException) -> str:
+    """Return the plain words of an OS error ("Connection refused"), without errno or repr."""
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def _tls(error: BaseException) -> str:
+    """Return the plain words of an ssl error ("certificate has expired", "wrong version number")."""
+    words = getattr(error, "verify_message", None) or getattr(error, "reason", None)
+    return str(words).lower().replace("_", " ") if words else _os(error)
+
+
+def _line(text: str, limit: int = 200) -> str:
+    """Return text on one line, cut to limit characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -74,7 +74,15 @@ class Store(Protocol):
     def has_baseline(self, source: str) -> bool: ...
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
     def recent(self, source: str, since: float) -> list[tuple[str, str]]: ...
+    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]:
+        """Return (source, text, link, first seen) of every line first seen since a time, oldest first."""
+        return self.db.execute(
+            "SELECT source, text, link, first_seen FROM seen WHERE first_seen >= ? ORDER BY first_seen, source",
+            (since,),
+        ).fetchall()
+
     def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]: ...
+    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]: ...
     def record(
         self, source: str, items: Sequence[Item], alerts: Iterable[Outgoing], *,
         edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
@@ -138,6 +146,13 @@ class SqliteStore:
         return self.db.execute(
             "SELECT fingerprint, text FROM seen WHERE source = ? AND last_seen >= ? ORDER BY first_seen DESC",
             (source, since),
+        ).fetchall()
+
+    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]:
+        """Return (source, text, link, first seen) of every line first seen since a time, oldest first."""
+        return self.db.execute(
+            "SELECT source, text, link, first_seen FROM seen WHERE first_seen >= ? ORDER BY first_seen, source",
+            (since,),
         ).fetchall()
 
     def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]:

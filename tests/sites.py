@@ -53,6 +53,7 @@ class Page:
     body: bytes
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
+    etag: str | None = None  # when set, a request with If-None-Match: etag gets 304
 
 
 class Site(BackgroundServer):
@@ -64,6 +65,7 @@ class Site(BackgroundServer):
         super().__init__(app)
         self.pages: dict[str, Page] = {}
         self.hits: Counter[str] = Counter()
+        self.requests: list[tuple[str, dict[str, str], int]] = []  # (path, headers, status answered)
         self._lock = threading.Lock()
 
     def __enter__(self) -> Site:
@@ -77,10 +79,10 @@ class Site(BackgroundServer):
         return f"http://127.0.0.1:{self.port}{path}"
 
     def set(self, path: str, body: str | bytes, *, content_type: str = "text/html; charset=utf-8",
-            status: int = 200) -> None:
+            status: int = 200, etag: str | None = None) -> None:
         with self._lock:
             data = body.encode() if isinstance(body, str) else body
-            self.pages[path] = Page(data, content_type, status)
+            self.pages[path] = Page(data, content_type, status, etag)
 
     async def _handle(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]
@@ -88,8 +90,15 @@ class Site(BackgroundServer):
             self.hits[path] += 1
             page = self.pages.get(path)
         if page is None:
-            return web.Response(status=404, text="not found")
-        return web.Response(body=page.body, status=page.status, headers={"Content-Type": page.content_type})
+            response = web.Response(status=404, text="not found")
+        elif page.etag and request.headers.get("If-None-Match") == page.etag:
+            response = web.Response(status=304, headers={"ETag": page.etag})
+        else:
+            headers = {"Content-Type": page.content_type, **({"ETag": page.etag} if page.etag else {})}
+            response = web.Response(body=page.body, status=page.status, headers=headers)
+        with self._lock:
+            self.requests.append((path, dict(request.headers), response.status))
+        return response
 
 
 def ticker_page(lines: Sequence[str], *, heading: str = "BREAKING", links: bool = True) -> str:

@@ -1,14 +1,20 @@
-"""Source kinds behind one protocol: each turns a configured source into ticker entries."""
+"""Source kinds behind one protocol: each turns a configured source into ticker entries.
+
+A new kind is one module and one entry in SOURCES.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import aiohttp
 
 from ..config import SourceConfig
 from ..models import Entry
+from .feed import FeedSource
 from .html import HtmlSource
+from .json import JsonSource
 
 
 class Source(Protocol):
@@ -21,9 +27,13 @@ class Source(Protocol):
         ...
 
 
-SOURCES: dict[str, type[HtmlSource]] = {"html": HtmlSource}
+SOURCES: dict[str, Callable[[SourceConfig, aiohttp.ClientSession], Source]] = {
+    "html": HtmlSource,
+    "feed": FeedSource,
+    "json": JsonSource,
+}
 
 
 def make_source(config: SourceConfig, session: aiohttp.ClientSession) -> Source:
     """Build the source for a config entry."""
-    return SOURCES["html"](config, session)
+    return SOURCES[config.type](config, session)

@@ -6,8 +6,10 @@ import aiohttp
 
 from ..config import SourceConfig
 from ..extract import decode, extract
-from ..http import fetch
 from ..models import Entry
+from .fetcher import Fetcher
+
+HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
 
 class HtmlSource:
@@ -15,11 +17,12 @@ class HtmlSource:
 
     def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
         self.config = config
-        self.session = session
-        self.headers = {"User-Agent": config.user_agent, **dict(config.headers)}
+        self.fetcher = Fetcher(config, session, HTML_ACCEPT)
 
-    async def entries(self) -> list[Entry]:
-        """Fetch the page and return its ticker lines in page order."""
-        page = await fetch(self.session, self.config.url, timeout=self.config.timeout, headers=self.headers)
+    async def entries(self) -> list[Entry] | None:
+        """Fetch the page and return its ticker lines in page order; None if not modified."""
+        page = await self.fetcher.get()
+        if page is None:
+            return None
         html = decode(page.body, page.content_type)
         return extract(html, page.url, selector=self.config.selector, headings=self.config.headings)

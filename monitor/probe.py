@@ -1,0 +1,211 @@
+"""Fetch a URL once and report how it reads as an html, feed or json source, with a config snippet."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from .errors import ExtractError, FetchError
+from .extract import DEFAULT_HEADINGS, decode, extract
+from .http import fetch
+from .models import Entry
+from .sources.feed import feed_encoding, parse_feed
+from .sources.json import load_json, parse_json
+
+SHOWN = 10  # entries and candidate paths listed
+_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
+_TEXT_NAMES = ("title", "headline", "text", "name", "content", "body", "description")
+_LINK_NAMES = ("url", "link", "href", "permalink", "web_url", "share_url", "urls.web", "links.web")
+_NOT_JSON = object()
+
+
+async def probe(
+    url: str,
+    *,
+    selector: str | None = None,
+    items: str | None = None,
+    text: str = "title",
+    link: str | None = None,
+    session: aiohttp.ClientSession,
+    user_agent: str,
+    timeout: float = 20,
+) -> str:
+    """Fetch url once and return a plain-text report ending in a suggested source entry."""
+    out = [f"Probing {url}"]
+    try:
+        page = await fetch(session, url, timeout=timeout, headers={"User-Agent": user_agent, "Accept": "*/*"})
+    except FetchError as exc:
+        out.append(f"fetch failed: {exc}")
+        return "\n".join(out)
+    charset, origin = _charset(page.body, page.content_type)
+    out += [
+        f"final URL:    {page.url}",
+        f"HTTP status:  {page.status}",
+        f"content type: {page.content_type or '(none)'}",
+        f"charset:      {charset} ({origin})",
+        f"size:         {len(page.body)} bytes",
+    ]
+    json_error = ""
+    try:
+        data = load_json(page.body, page.content_type)
+    except ExtractError as exc:
+        data, json_error = _NOT_JSON, str(exc)
+    suggestion: dict[str, str] | None = None
+    if data is not _NOT_JSON or items:
+        suggestion = _as_json(out, page, data, json_error, items, text, link)
+    if data is _NOT_JSON:
+        suggestion = suggestion or _as_feed(out, page)
+        if selector or suggestion is None:
+            suggestion = suggestion or _as_html(out, page, selector)
+    out.append("")
+    if suggestion is None:
+        out.append("Nothing to suggest: no kind of source found items here.")
+    else:
+        host = (urlsplit(page.url).hostname or "source").removeprefix("www.")
+        out.append("Suggested source entry (under sources:):")
+        fields = {"name": re.sub(r"[^\w.-]+", "-", host), "url": url, **suggestion}
+        out += [f"{'  - ' if i == 0 else '    '}{k}: {json.dumps(v, ensure_ascii=False)}"
+                for i, (k, v) in enumerate(fields.items())]
+    return "\n".join(out)
+
+
+def _charset(body: bytes, content_type: str | None) -> tuple[str, str]:
+    """Return the charset an html source decodes the body with, and where it came from."""
+    labels = [(m.group(1), "from the HTTP header") for m in _HEADER_CHARSET.finditer(content_type or "")][:1]
+    labels += [(m.group(1).decode("ascii"), "from <meta>") for m in _META_CHARSET.finditer(body[:4096])]
+    for label, origin in labels:
+        try:
+            name = codecs.lookup(label.strip("\"'")).name
+        except LookupError:
+            continue
+        if origin == "from <meta>" and name.startswith(("utf-16", "utf-32")):
+            name = "utf-8"  # as browsers (and extract.decode) read an ASCII-readable <meta>
+        return {"iso8859-1": "cp1252", "ascii": "cp1252"}.get(name, name), origin
+    boms = [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+            (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+    found = [(name, "from the byte order mark") for bom, name in boms if body.startswith(bom)]
+    return found[0] if found else ("utf-8", "default")
+
+
+def _list(out: list[str], entries: list[Entry]) -> None:
+    for i, entry in enumerate(entries[:SHOWN], 1):
+        out.append(f"  {i:2}. {entry.text}")
+        out.append(f"      -> {entry.link or '(no link)'}")
+    more = f" (first {SHOWN} shown)" if len(entries) > SHOWN else ""
+    out.append(f"  {len(entries)} item{'s' * (len(entries) != 1)}{more}")
+
+
+def _as_html(out: list[str], page: Any, selector: str | None) -> dict[str, str] | None:
+    html = decode(page.body, page.content_type)
+    out.append("")
+    try:
+        entries = extract(html, page.url, selector=selector) if selector else extract(html, page.url)
+    except ExtractError as exc:
+        out.append(f"as html: {exc}")
+        return None
+    if selector:
+        out.append(f"as html, selector {selector!r} matches:")
+        found = {"selector": selector}
+    else:
+        heading = _heading(html, page.url, entries)
+        out.append(f"as html, heading {heading!r} found, items beside it:")
+        found = {"heading": heading} if heading else {}
+    _list(out, entries)
+    return found if entries else None
+
+
+def _heading(html: str, url: str, entries: list[Entry]) -> str | None:
+    """Return the default heading the ticker was found by: the one that alone gives these entries."""
+    first = None
+    for heading in DEFAULT_HEADINGS:
+        try:
+            alone = extract(html, url, headings=[heading])
+        except ExtractError:
+            continue
+        if alone == entries:
+            return heading
+        first = first or heading
+    return first
+
+
+def _as_feed(out: list[str], page: Any) -> dict[str, str] | None:
+    try:
+        entries = parse_feed(page.body, page.url, page.content_type)
+    except ExtractError as exc:
+        if "HTML page" not in str(exc):  # the html section below says more about a page
+            out += ["", f"as feed: {exc}"]
+        return None
+    out.append("")
+    encoding = feed_encoding(page.body, page.content_type)
+    out.append(f"as feed (decoded as {encoding}):")
+    _list(out, entries)
+    return {"type": "feed"}
+
+
+def _as_json(out: list[str], page: Any, data: Any, error: str, items: str | None, text: str,
+             link: str | None) -> dict[str, str] | None:
+    out.append("")
+    if data is _NOT_JSON:
+        out.append(f"as json: {error}")
+        return None
+    if not items:
+        if not (found := _candidates(data)):
+            out.append("as json: no list of objects with string fields found")
+            return None
+        out.append("as json, lists of objects (pick one as items, its fields as text and link):")
+        for path, length, fields, _ in found[:SHOWN]:
+            out.append(f"  {path}  ({length} element{'s' * (length != 1)}; string fields: {', '.join(fields[:12])})")
+        items, _, fields, sample = found[0]
+        text = next((f for f in _TEXT_NAMES if f in fields), fields[0])
+        link = next((f for f in _LINK_NAMES if f in fields), None) or next(
+            (f for f in fields if str(sample.get(f, "")).startswith(("http://", "https://", "/"))), None)
+    try:
+        entries = parse_json(page.body, items=items, text=text, link=link, base_url=page.url,
+                             content_type=page.content_type)
+    except ExtractError as exc:
+        out.append(f"as json: {exc}")
+        return None
+    out.append(f"as json, items {items!r}, text {text!r}, link {link!r}:")
+    _list(out, entries)
+    return {"type": "json", "items": items, "text": text, **({"link": link} if link else {})}
+
+
+def _candidates(data: Any) -> list[tuple[str, int, list[str], dict[str, Any]]]:
+    """Return (path, length, string fields, first element) of lists of objects, likeliest first."""
+    found = []
+    stack: list[tuple[Any, list[str]]] = [(data, [])]
+    budget = 20000
+    while stack and budget:
+        node, path = stack.pop()
+        budget -= 1
+        if isinstance(node, dict):
+            stack += [(v, [*path, str(k)]) for k, v in reversed(node.items()) if "." not in str(k)]
+        elif isinstance(node, list):
+            objects = [e for e in node[:50] if isinstance(e, dict)]
+            fields: Counter[str] = Counter()
+            for e in objects:
+                fields.update(k for k, v in _flat(e).items() if isinstance(v, str) and v.strip())
+            names = [k for k, _ in fields.most_common()]
+            if names:
+                found.append((".".join(path) or ".", len(node), names, _flat(objects[0])))
+            stack += [(e, [*path, str(i)]) for i, e in reversed(list(enumerate(node[:3])))]
+    found.sort(key=lambda c: (not any(f in c[2] for f in _TEXT_NAMES), -c[1]))
+    return found
+
+
+def _flat(element: dict[str, Any]) -> dict[str, Any]:
+    """Return an element's addressable fields, with one level of nested objects as dotted keys."""
+    flat: dict[str, Any] = {}
+    for k, v in element.items():
+        if "." not in str(k):
+            flat[str(k)] = v
+            if isinstance(v, dict):
+                flat.update({f"{k}.{k2}": v2 for k2, v2 in v.items() if "." not in str(k2)})
+    return flat

@@ -1,0 +1,127 @@
+"""RSS 0.9x, RSS 1.0 (RDF), RSS 2.0 and Atom feeds: each entry's title is a ticker line.
+
+feedparser is only ever handed the fetched bytes (wrapped in a stream: given a plain str or bytes
+it would take it for a URL or a file name and open it). It does not fetch external entities or
+DTDs: unsafe ENTITY declarations are dropped before parsing and expat's external entities are off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXParseException
+
+import aiohttp
+import feedparser
+from selectolax.lexbor import LexborHTMLParser
+
+from ..config import SourceConfig
+from ..errors import ExtractError
+from ..models import Entry
+from ..normalize import clean
+from .fetcher import Fetcher
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5"
+)
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# A '&' that starts no entity or character reference; CDATA sections are matched first and kept.
+_BARE_AMP = re.compile(rb"<!\[CDATA\[.*?\]\]>|&(?!#?\w+;)", re.DOTALL)
+_HTML_LIKE = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
+_BREAKS = "br, p, div, li, h1, h2, h3, h4, h5, h6, tr, td"
+
+
+class FeedSource:
+    """An RSS or Atom feed."""
+
+    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self.fetcher = Fetcher(config, session, FEED_ACCEPT)
+
+    async def entries(self) -> list[Entry] | None:
+        """Fetch the feed and return its entries in feed order; None if not modified."""
+        page = await self.fetcher.get()
+        if page is None:
+            return None
+        # feedparser is pure Python (about 0.2 s for 500 entries): keep the event loop free meanwhile
+        return await asyncio.to_thread(parse_feed, page.body, page.url, page.content_type)
+
+
+def parse_feed(body: bytes, base_url: str, content_type: str | None = None) -> list[Entry]:
+    """Return a feed's entries in feed order: cleaned title text and absolute link."""
+    result = _parse(body, base_url, content_type)
+    broken = result.bozo and not isinstance(result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe)
+    if not result.entries and (broken or not result.get("version")):
+        raise ExtractError(f"not an RSS or Atom feed: {_why(body, result)}")
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for item in result.entries:
+        title = item.get("title") or ""
+        kind = (item.get("title_detail") or {}).get("type", "text/plain")
+        text = clean(strip_html(title) if kind in _HTML_TYPES else title)
+        if text and text not in seen:
+            seen.add(text)
+            entries.append(Entry(text, absolute_link(item.get("link"), base_url)))
+    return entries
+
+
+def feed_encoding(body: bytes, content_type: str | None = None) -> str | None:
+    """Return the encoding feedparser decodes a feed with (for probe's report)."""
+    return _parse(body, "", content_type).get("encoding") or None
+
+
+def _parse(body: bytes, base_url: str, content_type: str | None) -> Any:
+    headers = {"content-location": base_url} if base_url else {}
+    if content_type:
+        headers["content-type"] = content_type
+    if b"\x00" not in body[:4] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Sloppy feeds put bare '&' in links (?a=1&lang=en); feedparser's lenient parser would read
+        # '&lang' as an HTML entity. Escaping them is a no-op for well-formed XML (ASCII-based only).
+        body = _BARE_AMP.sub(lambda m: m.group() if m.group().startswith(b"<") else b"&amp;", body)
+    # Only titles and links are used, and titles are reduced to text here: feedparser's sanitizing and
+    # relative-URI rewriting of HTML content is not needed (and takes half the parse time).
+    stream = io.BytesIO(body)
+    return feedparser.parse(stream, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+
+
+def _why(body: bytes, result: Any) -> str:
+    if not body.strip():
+        return "the response is empty"
+    if _HTML_LIKE.search(body[:2048]):
+        return "it looks like an HTML page (use type: html, or find the page's feed link)"
+    if body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"["):
+        return "it looks like JSON (use type: json)"
+    if result.bozo and not isinstance(result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe):
+        exc = result.get("bozo_exception")
+        return f"XML error: {exc.getMessage()}" if isinstance(exc, SAXParseException) else str(exc or "unreadable")
+    return "no <rss>, <rdf:RDF> or <feed> root element"
+
+
+def strip_html(markup: str) -> str:
+    """Return the text of an HTML fragment (entities decoded, a space at line breaks and blocks)."""
+    if "<" not in markup and "&" not in markup:
+        return markup
+    tree = LexborHTMLParser(f"<body>{markup}</body>")
+    tree.strip_tags(["script", "style", "noscript", "template"], recursive=True)
+    if tree.body is None:
+        return markup
+    for node in tree.body.css(_BREAKS):
+        node.insert_before(" ")
+        node.insert_after(" ")
+    return tree.body.text(deep=True)
+
+
+def absolute_link(link: Any, base_url: str) -> str | None:
+    """Return an absolute http(s) link, or None."""
+    if not isinstance(link, str) or not link.strip():
+        return None
+    try:
+        url = urljoin(base_url, re.sub(r"[\t\n\r]", "", link).strip())
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None

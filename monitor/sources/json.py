@@ -1,0 +1,150 @@
+"""JSON endpoints that a page's script loads its ticker from.
+
+`items` is the dotted path to the list (``data.breaking``, ``data.0.items``; ``.`` is the top level),
+`text` and `link` the (possibly dotted) fields of each element (``text: .`` for a list of strings).
+Repeated texts are kept once, as in html and feed sources. JSONP (``callback({...})``) is not
+supported: point the source at an endpoint that returns plain JSON.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from typing import Any
+
+import aiohttp
+
+from ..config import SourceConfig
+from ..errors import ExtractError
+from ..models import Entry
+from ..normalize import clean
+from .feed import absolute_link, strip_html
+from .fetcher import Fetcher
+
+JSON_ACCEPT = "application/json, text/javascript;q=0.9, */*;q=0.5"
+_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
+_JSONP = re.compile(r"^\s*[\w$.]+\s*\(")
+_INDEX = re.compile(r"^-?\d+$")
+
+
+class JsonSource:
+    """A JSON document holding a list of ticker items."""
+
+    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self.fetcher = Fetcher(config, session, JSON_ACCEPT)
+
+    async def entries(self) -> list[Entry] | None:
+        """Fetch the JSON and return its items in list order; None if not modified."""
+        page = await self.fetcher.get()
+        if page is None:
+            return None
+        c = self.config
+        return parse_json(
+            page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
+            content_type=page.content_type,
+        )
+
+
+def parse_json(
+    body: bytes, *, items: str, text: str, link: str | None, base_url: str, content_type: str | None = None
+) -> list[Entry]:
+    """Return the entries of the list at `items`: cleaned text and absolute link, repeats dropped."""
+    found = resolve(load_json(body, content_type), items)
+    if not isinstance(found, list):
+        raise ExtractError(f"{items!r} is not a list (it is {describe(found)})")
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    usable = 0
+    for element in found:
+        value = _field(element, text)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            continue
+        line = clean(strip_html(value)) if isinstance(value, str) else str(value)
+        if not line:
+            continue
+        usable += 1
+        if line not in seen:
+            seen.add(line)
+            href = _field(element, link) if link else None
+            entries.append(Entry(line, absolute_link(href, base_url)))
+    if found and not usable:
+        raise ExtractError(f"no element of {items!r} has a {text!r} string")
+    return entries
+
+
+def load_json(body: bytes, content_type: str | None = None) -> Any:
+    """Decode and parse a JSON body (charset from the header, else UTF-8/16/32; a BOM is skipped)."""
+    header = _CHARSET.search(content_type or "")
+    encoding = header.group(1) if header else json.detect_encoding(body)
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        encoding = json.detect_encoding(body)
+    try:
+        text = body.decode("utf-8-sig" if encoding == "utf-8" else encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise ExtractError(f"invalid JSON: not {encoding} text (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        hint = ""
+        if _JSONP.match(text):
+            hint = " (it looks like JSONP, a function call around the JSON: not supported)"
+        elif text.lstrip()[:1] == "<":
+            hint = " (it looks like HTML or XML: use type: html or type: feed)"
+        raise ExtractError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{hint}") from None
+    except RecursionError:
+        raise ExtractError("invalid JSON: nested too deeply") from None
+
+
+def resolve(data: Any, path: str) -> Any:
+    """Return the value at a dotted path, raising ExtractError that says where the path broke."""
+    parts = _parts(path)
+    value, failed = _walk(data, parts)
+    if failed is None:
+        return value
+    part, parent = parts[failed], value
+    if isinstance(parent, dict):
+        keys = ", ".join(list(map(str, parent))[:20]) + (", …" if len(parent) > 20 else "") or "none"
+        where = f"available keys: {keys}"
+    elif isinstance(parent, list):
+        where = f"a list of {len(parent)}" + (f", indexes 0 to {len(parent) - 1}" if parent else "")
+    else:
+        where = f"{'.'.join(parts[:failed]) or 'the top level'} is {describe(parent)}"
+    raise ExtractError(f"JSON path {path!r} not found (at {part!r}: {where})")
+
+
+def _parts(path: str | None) -> list[str]:
+    path = (path or "").strip()
+    return [] if path in ("", ".", "$") else path.removeprefix("$.").split(".")
+
+
+def _field(element: Any, path: str) -> Any:
+    """Return an element's (possibly dotted) field, or None if it has none."""
+    value, failed = _walk(element, _parts(path))
+    return value if failed is None else None
+
+
+def _walk(node: Any, parts: list[str]) -> tuple[Any, int | None]:
+    """Follow parts from node: (value, None), or (the last value reached, index of the failing part)."""
+    for i, part in enumerate(parts):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and _INDEX.match(part) and -len(node) <= int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return node, i
+    return node, None
+
+
+def describe(value: Any) -> str:
+    """Name a JSON value's kind for an error message."""
+    if isinstance(value, dict):
+        return f"an object with keys: {', '.join(list(map(str, value))[:10]) or 'none'}"
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a string" if isinstance(value, str) else "a number"
