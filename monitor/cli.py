@@ -19,7 +19,11 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (default: $MONITOR_CONFIG, then ./config.yaml)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log debug detail")
+                        help="log debug detail (same as --log-level debug)")
+    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
+                        help="default: info")
+    common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS,
+                        help="json: one object per line, for log shippers")
     parser = argparse.ArgumentParser(
         prog="monitor",
         parents=[common],
@@ -55,17 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     path = getattr(args, "config", None) or config_mod.default_path()
     verbose = getattr(args, "verbose", False)
+    level = "debug" if verbose else getattr(args, "log_level", None)
+    fmt = getattr(args, "log_format", "text")
     try:
         if args.command == "demo":
             from .demo import run_demo
 
-            logs.setup(verbose, quiet=True)  # the demo narrates on its own; -v shows the log too
+            logs.setup(level or "warning", fmt)  # the demo narrates on its own; -v shows the log too
             return asyncio.run(run_demo())
         if args.command == "probe":
-            logs.setup(verbose, quiet=True)
+            logs.setup(level or "warning", fmt)
             return asyncio.run(run_probe(args))
         config = config_mod.load(path)
-        logs.setup(verbose, config.secrets())
+        logs.setup(level or "info", fmt, config.secrets())
         if args.command == "check-config":
             print(describe(config))
             return 0
@@ -75,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             return show_match(config, args.line, args.source)
         if args.command == "replay":
             return replay(config, args.since)
-        from .service import run_once, run_service
+        from .runtime import run_once
+        from .service import run_service
 
-        if args.once or args.dry_run:
-            return asyncio.run(run_once(config, dry_run=args.dry_run))
-        return asyncio.run(run_service(config))
+        if args.dry_run:
+            return asyncio.run(run_once(config, dry_run=True))
+        if args.once:
+            return run_locked(config)
+        return asyncio.run(run_service(path, config))
     except ConfigError as exc:
         print(f"monitor: config error: {exc}", file=sys.stderr)
         return 2
@@ -122,6 +131,19 @@ def show_status(config: Config) -> int:
     finally:
         store.close()
     return 0
+
+
+def run_locked(config: Config) -> int:
+    """`monitor --once`, refused while another instance writes the same state."""
+    from .lock import StateLock
+    from .runtime import run_once
+
+    lock = StateLock(config.state_path)
+    lock.acquire()
+    try:
+        return asyncio.run(run_once(config))
+    finally:
+        lock.release()
 
 
 async def run_probe(args: argparse.Namespace) -> int:

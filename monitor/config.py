@@ -107,6 +107,8 @@ class Config:
     admin_channel: str | None = None  # where health alarms go
     same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
     edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
+    http_listen: str | None = None  # "127.0.0.1:9464": serve /healthz and /metrics
+    stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
@@ -176,6 +178,12 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         _rule(n, {s.name for s in sources}, {c.name for c in channels}) for n in root.items("rules")
     )
     _unique(root, "rules", [r.name for r in rules])
+    http = root.node("http")
+    http_listen = http.string("listen")
+    if http_listen is not None and not re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", http_listen):
+        raise http.error(f"expected host:port such as 127.0.0.1:9464, got {http_listen!r}", "listen")
+    http.done()
+    stop_timeout = root.duration("stop_timeout", 10.0)
     admin_channel = root.string("admin_channel")
     if admin_channel is not None and admin_channel not in {c.name for c in channels}:
         raise root.error(f"unknown channel {admin_channel!r}", "admin_channel")
@@ -185,6 +193,7 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     return Config(
         file, state_path, retention, sources, channels, rules, delivery_timeout, max_age,
         per_second_total, retry_base, retry_max, admin_channel, same_line_window, edit_window,
+        http_listen, stop_timeout,
     )
 
 

@@ -11,7 +11,7 @@ from importlib import resources
 from aiohttp import web
 
 from .config import parse
-from .service import open_runtime
+from .runtime import open_runtime
 
 ROUNDS = 3
 

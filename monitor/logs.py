@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable
 
@@ -29,16 +31,35 @@ class Redact(logging.Filter):
         return True
 
 
-def setup(verbose: bool = False, secrets: Iterable[str] = (), *, quiet: bool = False) -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, event and its key=value fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        event, _, rest = message.partition(" ")
+        fields = dict(_FIELD.findall(rest)) if "=" in rest else ({"detail": rest} if rest else {})
+        data = {"time": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
+                "event": event, **fields}
+        if record.exc_text or record.exc_info:
+            data["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(data, ensure_ascii=False)
+
+
+_FIELD = re.compile(r"(\w+)=(\S+)")
+
+
+def setup(level: str = "info", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Log to stderr; journald adds its own timestamps, so they are left out under systemd."""
-    under_journald = "JOURNAL_STREAM" in os.environ
-    fmt = "%(levelname)s %(name)s: %(message)s"
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt if under_journald else "%(asctime)s " + fmt))
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        line = "%(levelname)s %(name)s: %(message)s"
+        handler.setFormatter(logging.Formatter(line if "JOURNAL_STREAM" in os.environ else "%(asctime)s " + line))
     handler.addFilter(Redact(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    root.setLevel(level.upper())
     # httpx logs every request URL at INFO, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
@@ -87,7 +87,7 @@ async def poll_once(
         logger.exception("poll.crashed source=%s", cfg.name)
         return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}")
     if entries is None:
-        logger.info("poll.unchanged source=%s", cfg.name)
+        logger.debug("poll.unchanged source=%s", cfg.name)
         return PollResult(cfg.name, unchanged=True)
     items = to_items(cfg.name, entries)
     new = store.unseen(cfg.name, items)
@@ -112,7 +112,8 @@ async def poll_once(
     queued = len(alerts) if dry_run else store.record(
         cfg.name, items, alerts, edits=edits, same_line_window=same_line_window
     )
-    logger.info(
+    logger.log(
+        logging.INFO if new or baseline else logging.DEBUG,  # a poll with nothing new is routine
         "poll.done source=%s found=%d new=%d edits=%d queued=%d%s",
         cfg.name, len(items), len(new), len(edits), queued, " baseline=yes" if baseline else "",
     )
@@ -152,6 +153,7 @@ class Deliverer:
     _resume_at: dict[str, float] = field(default_factory=dict)
     _limits: dict[str, list[AsyncLimiter]] = field(default_factory=dict)
     _logged: dict[str, str] = field(default_factory=dict)
+    on_result: Callable[[str, int, int], None] | None = None  # (channel, sent, failed), for metrics
 
     def __post_init__(self) -> None:
         total = AsyncLimiter(self.per_second_total, 1)
@@ -183,6 +185,7 @@ class Deliverer:
         key = channel.config.chat_key
         if expired := self.store.expire(name, time.time() - self.max_age):
             tally.failed += expired
+            self._count(name, 0, expired)
             logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.max_age)
         while time.time() >= self._resume_at.get(key, 0.0):
             alerts = self.store.queued(name, limit=200)
@@ -204,6 +207,7 @@ class Deliverer:
                         for alert_id in ids:
                             self.store.failed(alert_id, str(exc))
                         tally.failed += len(ids)
+                        self._count(name, 0, len(ids))
                         continue
                     wait = exc.retry_after if exc.retry_after is not None else backoff(
                         group[0].attempts + 1, base=self.retry_base, cap=self.retry_max
@@ -217,8 +221,13 @@ class Deliverer:
                 # after a restart: the only window for a duplicate.
                 self.store.delivered(ids, message_id)
                 tally.sent += len(ids)
+                self._count(name, len(ids), 0)
                 self._logged.pop(name, None)  # after a recovery, the next fault is news again
                 logger.info("alert.sent channel=%s count=%d ids=%s", name, len(ids), _span(ids))
+
+    def _count(self, name: str, sent: int, failed: int) -> None:
+        if self.on_result is not None:
+            self.on_result(name, sent, failed)
 
     def _note_error(self, name: str, error: str) -> None:
         """Log a channel's error once, not once per alert or per retry."""

@@ -1,196 +1,163 @@
-"""Wiring: build the parts from a Config, then run them once (--once) or as a scheduled service."""
+"""The long-running service: APScheduler jobs, delivery loops, signals, reload, systemd, HTTP endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import sys
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from .channels import Channel, format_plain, make_channel
+from . import config as config_mod
 from .config import Config
-from .http import new_session
-from .models import Alert
-from .health import Health
-from .pipeline import Deliverer, PollResult, poll_once
-from .rules import Matcher
-from .sources import Source, make_source
-from .store import SqliteStore, Store
+from .errors import ConfigError, MonitorError
+from .lock import StateLock
+from .metrics import Metrics
+from .pipeline import PollResult
+from .runtime import Runtime, open_runtime, prune
+from .sources import Source
+from .systemd import Notifier
+from .web import WebServer
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class Runtime:
-    """Everything a run needs, built from one Config."""
+class Running:
+    """One Runtime's scheduler jobs and delivery loops, started and stopped as a unit (per config)."""
 
-    config: Config
-    session: aiohttp.ClientSession
-    store: Store
-    sources: list[Source]
-    channels: dict[str, Channel]
-    matcher: Matcher
-    deliverer: Deliverer
-    health: Health
-    wakes: dict[str, asyncio.Event] = field(default_factory=dict)
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.polls: set[asyncio.Task[PollResult]] = set()
+        self.workers: list[asyncio.Task[None]] = []
+        self.started = time.time()
 
-    async def poll(self, source: Source, *, dry_run: bool = False) -> PollResult:
-        """Poll one source, tell the admin channel about its health, and wake the deliverers."""
-        result = await poll_once(
-            source, self.store, self.matcher, dry_run=dry_run,
-            edit_window=self.config.edit_window, same_line_window=self.config.same_line_window,
-        )
-        message = self.health.observe(result, time.time())
-        if message:
-            logger.warning("source.health %s", message)
-            if self.config.admin_channel and not dry_run:
-                self.store.notify(self.config.admin_channel, message)
-        if result.queued or message:
-            for wake in self.wakes.values():
-                wake.set()
-        return result
-
-
-@contextlib.asynccontextmanager
-async def open_runtime(config: Config, *, dry_run: bool = False) -> AsyncIterator[Runtime]:
-    """Build the session, store, sources and channels; close them all on the way out."""
-    store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
-    session = new_session()
-    channels = {c.name: make_channel(c, session) for c in config.channels}
-    try:
-        yield Runtime(
-            config=config,
-            session=session,
-            store=store,
-            sources=[make_source(s, session) for s in config.sources],
-            channels=channels,
-            matcher=Matcher(config.rules),
-            health=Health(config.sources),
-            deliverer=Deliverer(
-                store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max
-            ),
-        )
-    finally:
-        for channel in channels.values():
-            await channel.close()
-        await session.close()
-        store.close()
-
-
-async def run_once(config: Config, *, dry_run: bool = False) -> int:
-    """Poll every source once, deliver, and return the exit code (0 all good, 1 something failed)."""
-    async with open_runtime(config, dry_run=dry_run) as rt:
-        results = await asyncio.gather(
-            *(rt.poll(s, dry_run=dry_run) for s in rt.sources)
-        )
-        for r in results:
-            _print_result(r)
-        if dry_run:
-            for r in results:
-                for a in r.alerts:
-                    alert = Alert(0, a.channel, a.item.source, a.item.text, a.item.link, time.time(), edit_of=a.edit_of)
-                    print(format_plain(alert))
-            return 1 if any(r.error for r in results) else 0
-        await rt.deliverer.run_until_empty(time.time() + config.delivery_timeout)
-        return _summary(rt, results)
-
-
-def _print_result(r: PollResult) -> None:
-    if r.error:
-        print(f"{r.source}: FAILED: {r.error}", file=sys.stderr)
-    elif r.baseline:
-        print(
-            f"{r.source}: {r.found} items, first poll: recorded as the baseline, {r.queued} queued"
-            " (set backfill: N on the source to send its newest N)",
-            file=sys.stderr,
-        )
-    else:
-        print(f"{r.source}: {r.found} items, {r.new} new, {r.queued} alerts queued", file=sys.stderr)
-
-
-def _summary(rt: Runtime, results: list[PollResult]) -> int:
-    """Print what went wrong, if anything, and return the exit code."""
-    problems = [f"source {r.source} failed: {r.error}" for r in results if r.error]
-    for name in rt.channels:
-        tally = rt.deliverer.tally[name]
-        queued = rt.store.count_queued(name)
-        if tally.failed:
-            problems.append(f"channel {name}: {tally.failed} alerts failed: {tally.last_error}")
-        if queued:
-            problems.append(
-                f"channel {name}: {queued} alerts still queued (last error: {tally.last_error});"
-                " the next run sends them"
-            )
-    for line in problems:
-        print(line, file=sys.stderr)
-    return 1 if problems else 0
-
-
-async def run_service(config: Config) -> int:
-    """Run until SIGTERM or SIGINT: one scheduler job per source, one delivery loop per channel."""
-    async with open_runtime(config) as rt:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        polls: set[asyncio.Task[PollResult]] = set()
-
-        async def poll_job(source: Source) -> None:
-            # Shielded: the scheduler cancels running jobs on shutdown, but a poll that has
-            # started must finish and commit; shutdown waits for it below.
-            if not rt.health.due(source.config.name, time.time()):
-                return  # backing off a failing source
-            task = asyncio.ensure_future(rt.poll(source))
-            polls.add(task)
-            task.add_done_callback(polls.discard)
-            await asyncio.shield(task)
-
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        for source in rt.sources:
+    def start(self) -> None:
+        """Schedule every source, spread over its interval, and start one delivery loop per channel."""
+        now = datetime.now(UTC)
+        for n, source in enumerate(self.rt.sources):
             interval = source.config.interval
-            scheduler.add_job(
-                poll_job,
-                "interval",
-                args=[source],
-                id=source.config.name,
-                seconds=interval,
-                jitter=min(5.0, interval * 0.1),
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=max(1, int(interval)),
-                next_run_time=datetime.now(UTC),
+            # The first polls are spread over a few seconds rather than all at second 0.
+            first = now.timestamp() + min(interval, 5.0) * n / max(len(self.rt.sources), 1)
+            self.scheduler.add_job(
+                self._poll, "interval", args=[source], id=source.config.name, seconds=interval,
+                jitter=min(5.0, interval * 0.1), max_instances=1, coalesce=True,
+                misfire_grace_time=max(1, int(interval)), next_run_time=datetime.fromtimestamp(first, UTC),
             )
-        scheduler.add_job(
-            _prune, "interval", args=[rt], hours=6, next_run_time=datetime.now(UTC)
-        )
-        workers = []
-        for name in rt.channels:
-            rt.wakes[name] = asyncio.Event()
-            workers.append(asyncio.create_task(rt.deliverer.run_forever(name, rt.wakes[name])))
-        scheduler.start()
-        logger.info(
-            "service.started sources=%d channels=%d rules=%d",
-            len(rt.sources), len(rt.channels), len(config.rules),
-        )
-        await stop.wait()
-        logger.info("service.stopping polls_running=%d", len(polls))
-        scheduler.shutdown(wait=False)
-        await asyncio.gather(*polls, return_exceptions=True)
-        rt.deliverer.stopping.set()
-        await asyncio.gather(*workers, return_exceptions=True)
-        logger.info("service.stopped")
+        self.scheduler.add_job(prune, "interval", args=[self.rt], hours=6, next_run_time=now)
+        for name in self.rt.channels:
+            self.rt.wakes[name] = asyncio.Event()
+            self.workers.append(asyncio.create_task(self.rt.deliverer.run_forever(name, self.rt.wakes[name])))
+        self.scheduler.start()
+
+    async def _poll(self, source: Source) -> None:
+        if not self.rt.health.due(source.config.name, time.time()):
+            return  # backing off a failing source
+        # Shielded: the scheduler cancels running jobs on shutdown, but a poll that has started
+        # must finish and commit; stop() waits for it.
+        task = asyncio.ensure_future(self.rt.poll(source))
+        self.polls.add(task)
+        task.add_done_callback(self.polls.discard)
+        await asyncio.shield(task)
+
+    async def stop(self, timeout: float) -> None:
+        """No new polls; running polls and sends finish within timeout, else they are cancelled (and stay queued)."""
+        self.scheduler.shutdown(wait=False)
+        self.rt.deliverer.stopping.set()
+        pending = [*self.polls, *self.workers]
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            logger.warning("service.stop_timeout cancelled=%d after=%gs", len(late), timeout)
+            await asyncio.gather(*late, return_exceptions=True)
+
+    def summary(self) -> str:
+        """One line for `systemctl status`."""
+        queued = sum(self.rt.store.count_queued(name) for name in self.rt.channels)
+        failing = sum(1 for s in self.rt.health.states.values() if s.streak)
+        sent = sum(t.sent for t in self.rt.deliverer.tally.values())
+        return (f"{len(self.rt.sources)} sources ({failing} failing), {len(self.rt.channels)} channels; "
+                f"sent {sent}, queued {queued}")
+
+
+async def run_service(path: str, config: Config) -> int:
+    """Run until SIGTERM or SIGINT; SIGHUP reloads the config file. Return the exit code."""
+    lock = StateLock(config.state_path)
+    lock.acquire()
+    notifier, metrics = Notifier(), Metrics()
+    stop, reload = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    current: list[Running] = []
+    web = WebServer(metrics, lambda: current[0] if current else None)
+    if config.http_listen:
+        await web.start(config.http_listen)
+    watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
+    try:
+        while True:
+            async with open_runtime(config, metrics=metrics) as rt:
+                running = Running(rt)
+                running.start()
+                current[:] = [running]
+                notifier.ready(running.summary())
+                logger.info("service.started sources=%d channels=%d rules=%d",
+                            len(rt.sources), len(rt.channels), len(config.rules))
+                new_config = await _wait(stop, reload, path, config, running, notifier)
+                if new_config is None:
+                    notifier.stopping()
+                    logger.info("service.stopping polls_running=%d", len(running.polls))
+                else:
+                    notifier.reloading()
+                await running.stop(config.stop_timeout)
+            if new_config is None:
+                break
+            config = new_config
+            logger.info("service.reloaded file=%s", path)
+    finally:
+        if watchdog:
+            watchdog.cancel()
+        await web.stop()
+        lock.release()
+    logger.info("service.stopped")
     return 0
 
 
-async def _prune(rt: Runtime) -> None:
-    removed = rt.store.prune(time.time() - rt.config.retention)
-    if removed:
-        logger.info("store.pruned rows=%d", removed)
+async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: Config, running: Running,
+                notifier: Notifier) -> Config | None:
+    """Wait for a signal; return the new config on a valid reload, None on stop."""
+    while True:
+        waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(reload.wait())}
+        await asyncio.wait(waiters, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        if stop.is_set():
+            return None
+        notifier.status(running.summary())
+        if not reload.is_set():
+            continue
+        reload.clear()
+        try:
+            new = config_mod.load(path)
+            if new.state_path != config.state_path:
+                raise MonitorError("state.path cannot change on reload: restart the service instead")
+        except (ConfigError, MonitorError) as exc:
+            # The same clear error as check-config; the running config stays.
+            logger.error("service.reload_refused error=%s", exc)
+            notifier.status(f"reload refused: {exc}")
+            continue
+        return new
+
+
+async def _watchdog(notifier: Notifier) -> None:
+    """Ping systemd from the event loop: if the loop hangs, the pings stop and systemd restarts us."""
+    assert notifier.watchdog_interval
+    while True:
+        notifier.watchdog()
+        await asyncio.sleep(notifier.watchdog_interval)

@@ -29,6 +29,15 @@ CREATE TABLE IF NOT EXISTS seen (
     PRIMARY KEY (source, fingerprint)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_last ON seen (last_seen);
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT PRIMARY KEY,
+    last_poll REAL,
+    last_ok REAL,
+    last_new REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_poll REAL
+);
 CREATE TABLE IF NOT EXISTS baseline (
     source TEXT PRIMARY KEY,
     at REAL NOT NULL
@@ -55,6 +64,19 @@ CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
 PRAGMA user_version = 1;
 """
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What the last polls of one source did."""
+
+    source: str
+    last_poll: float | None
+    last_ok: float | None
+    last_new: float | None
+    failures: int
+    last_error: str | None
+    next_poll: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +110,8 @@ class Store(Protocol):
         edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
     ) -> int: ...
     def notify(self, channel: str, text: str) -> None: ...
+    def note_poll(self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None) -> None: ...
+    def source_states(self) -> list[SourceStatus]: ...
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
     def count_queued(self, channel: str) -> int: ...
     def delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
@@ -257,6 +281,28 @@ class SqliteStore:
             " WHERE channel = ? AND status = 'queued' AND created < ?",
             (time.time(), channel, older_than),
         ).rowcount
+
+    def note_poll(self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None) -> None:
+        """Remember how a poll went, for `monitor status`."""
+        self.db.execute(
+            "INSERT INTO source_state (source, last_poll, last_ok, last_new, failures, last_error, next_poll)"
+            " VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?4 > 0 THEN ?2 END,"
+            "  CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END, ?3, ?5)"
+            " ON CONFLICT (source) DO UPDATE SET last_poll = ?2,"
+            "  last_ok = CASE WHEN ?3 IS NULL THEN ?2 ELSE last_ok END,"
+            "  last_new = CASE WHEN ?4 > 0 THEN ?2 ELSE last_new END,"
+            "  failures = CASE WHEN ?3 IS NULL THEN 0 ELSE failures + 1 END,"
+            "  last_error = COALESCE(?3, last_error), next_poll = ?5",
+            (source, at, error, new, next_poll),
+        )
+
+    def source_states(self) -> list[SourceStatus]:
+        """Return what is known of every source's polls."""
+        rows = self.db.execute(
+            "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll FROM source_state"
+            " ORDER BY source"
+        )
+        return [SourceStatus(*row) for row in rows]
 
     def status(self) -> list[ChannelStatus]:
         """Return outbox counts per channel."""

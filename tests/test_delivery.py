@@ -19,7 +19,7 @@ from sites import Site, ticker_page
 from monitor.channels.render import size
 from monitor.config import load
 from monitor.pipeline import poll_once
-from monitor.service import Runtime, open_runtime
+from monitor.runtime import Runtime, open_runtime
 
 
 def lines(n: int, prefix: str = "Line") -> list[str]:

@@ -14,7 +14,7 @@ from sites import Site, ticker_page
 from monitor.config import SourceConfig, load
 from monitor.health import BACKOFF_MAX, Health
 from monitor.pipeline import PollResult
-from monitor.service import Runtime, open_runtime
+from monitor.runtime import Runtime, open_runtime
 
 LINE = "Lebanon: Al Mayadeen's correspondent: Israeli drone strikes a motorcycle in Aitaroun"
 EDITED = "Lebanon: Al Mayadeen's correspondent: Israeli drone strikes a motorcycle in Aitaroun, one killed"

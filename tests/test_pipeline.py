@@ -12,7 +12,7 @@ from sites import Site, seed_names, seed_ticker, ticker_page
 
 from monitor.config import load
 from monitor.pipeline import poll_once
-from monitor.service import Runtime, open_runtime
+from monitor.runtime import Runtime, open_runtime
 
 needs_seeds = pytest.mark.skipif(not seed_names(), reason="../shared/seeds not found beside the clone")
 

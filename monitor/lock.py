@@ -1,0 +1,41 @@
+"""One writer per state database: a second instance refuses to start and names the first one's PID."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from .errors import MonitorError
+
+
+class StateLock:
+    """An exclusive lock on `<state file>.lock`, held while the process runs, released by the kernel at exit."""
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self.state_path = state_path
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise MonitorError naming the process that holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise MonitorError(
+                f"another monitor (PID {holder}) is already using {self.state_path}; stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self.fd = fd
+
+    def release(self) -> None:
+        """Let another instance start."""
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None

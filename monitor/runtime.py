@@ -1,0 +1,153 @@
+"""Build the parts of a run from a Config; run them once (`monitor --once`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from .channels import Channel, format_plain, make_channel
+from .config import Config
+from .health import Health
+from .http import new_session
+from .metrics import Metrics
+from .models import Alert
+from .pipeline import Deliverer, PollResult, poll_once
+from .rules import Matcher
+from .sources import Source, make_source
+from .store import SqliteStore, Store
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a run needs, built from one Config."""
+
+    config: Config
+    session: aiohttp.ClientSession
+    store: Store
+    sources: list[Source]
+    channels: dict[str, Channel]
+    matcher: Matcher
+    deliverer: Deliverer
+    health: Health
+    metrics: Metrics | None = None
+    wakes: dict[str, asyncio.Event] = field(default_factory=dict)
+    last_polled: dict[str, float] = field(default_factory=dict)
+
+    async def poll(self, source: Source, *, dry_run: bool = False) -> PollResult:
+        """Poll one source, tell the admin channel about its health, and wake the deliverers."""
+        started = time.monotonic()
+        result = await poll_once(
+            source, self.store, self.matcher, dry_run=dry_run,
+            edit_window=self.config.edit_window, same_line_window=self.config.same_line_window,
+        )
+        now = time.time()
+        self.last_polled[result.source] = now
+        message = self.health.observe(result, now)
+        if self.metrics is not None:
+            self.metrics.poll(result, time.monotonic() - started, now)
+        if not dry_run:
+            next_poll = max(now + source.config.interval, self.health.states[result.source].skip_until)
+            self.store.note_poll(result.source, at=now, error=result.error, new=result.new, next_poll=next_poll)
+        if message:
+            logger.warning("source.health %s", message)
+            if self.config.admin_channel and not dry_run:
+                self.store.notify(self.config.admin_channel, message)
+        if result.queued or message:
+            for wake in self.wakes.values():
+                wake.set()
+        return result
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(
+    config: Config, *, dry_run: bool = False, metrics: Metrics | None = None
+) -> AsyncIterator[Runtime]:
+    """Build the session, store, sources and channels; close them all on the way out."""
+    store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
+    session = new_session()
+    channels = {c.name: make_channel(c, session) for c in config.channels}
+    try:
+        yield Runtime(
+            config=config,
+            session=session,
+            store=store,
+            sources=[make_source(s, session) for s in config.sources],
+            channels=channels,
+            matcher=Matcher(config.rules),
+            health=Health(config.sources),
+            metrics=metrics,
+            deliverer=Deliverer(
+                store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max,
+                on_result=metrics.delivery if metrics else None,
+            ),
+        )
+    finally:
+        for channel in channels.values():
+            await channel.close()
+        await session.close()
+        store.close()
+
+
+async def run_once(config: Config, *, dry_run: bool = False) -> int:
+    """Poll every source once, deliver, and return the exit code (0 all good, 1 something failed)."""
+    async with open_runtime(config, dry_run=dry_run) as rt:
+        results = await asyncio.gather(
+            *(rt.poll(s, dry_run=dry_run) for s in rt.sources)
+        )
+        for r in results:
+            _print_result(r)
+        if dry_run:
+            for r in results:
+                for a in r.alerts:
+                    alert = Alert(0, a.channel, a.item.source, a.item.text, a.item.link, time.time(), edit_of=a.edit_of)
+                    print(format_plain(alert))
+            return 1 if any(r.error for r in results) else 0
+        await rt.deliverer.run_until_empty(time.time() + config.delivery_timeout)
+        return _summary(rt, results)
+
+
+def _print_result(r: PollResult) -> None:
+    if r.error:
+        print(f"{r.source}: FAILED: {r.error}", file=sys.stderr)
+    elif r.baseline:
+        print(
+            f"{r.source}: {r.found} items, first poll: recorded as the baseline, {r.queued} queued"
+            " (set backfill: N on the source to send its newest N)",
+            file=sys.stderr,
+        )
+    else:
+        print(f"{r.source}: {r.found} items, {r.new} new, {r.queued} alerts queued", file=sys.stderr)
+
+
+def _summary(rt: Runtime, results: list[PollResult]) -> int:
+    """Print what went wrong, if anything, and return the exit code."""
+    problems = [f"source {r.source} failed: {r.error}" for r in results if r.error]
+    for name in rt.channels:
+        tally = rt.deliverer.tally[name]
+        queued = rt.store.count_queued(name)
+        if tally.failed:
+            problems.append(f"channel {name}: {tally.failed} alerts failed: {tally.last_error}")
+        if queued:
+            problems.append(
+                f"channel {name}: {queued} alerts still queued (last error: {tally.last_error});"
+                " the next run sends them"
+            )
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 1 if problems else 0
+
+
+async def prune(rt: Runtime) -> None:
+    """Forget old lines and finished alerts (state.retention)."""
+    removed = rt.store.prune(time.time() - rt.config.retention)
+    if removed:
+        logger.info("store.pruned rows=%d", removed)
