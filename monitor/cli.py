@@ -117,19 +117,34 @@ def describe(config: Config) -> str:
 
 
 def show_status(config: Config) -> int:
-    """Print outbox counts per channel from the state file."""
+    """Print per-source poll state and per-channel outbox counts from the state file (safe while running)."""
+    import time
+
     from .store import SqliteStore
 
     if not config.state_path.exists():
         print(f"no state yet at {config.state_path}")
         return 0
+
+    def ago(t: float | None) -> str:
+        if t is None:
+            return "never"
+        seconds = time.time() - t
+        return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
+
     store = SqliteStore.open_readonly(config.state_path)
     try:
-        print(f"{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")
-        for s in store.status():
-            print(f"{s.channel:20} {s.queued:>7} {s.delivered:>10} {s.failed:>7}  {s.last_error or '-'}")
+        sources, channels = store.source_states(), store.status()
     finally:
         store.close()
+    print(f"{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
+    for s in sources:
+        error = s.last_error if s.failures else "-"
+        print(f"{s.source:20} {ago(s.last_poll):>12} {ago(s.last_new):>12} {s.failures:>8} "
+              f"{ago(s.next_poll):>12}  {error}")
+    print(f"\n{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")
+    for c in channels:
+        print(f"{c.channel:20} {c.queued:>7} {c.delivered:>10} {c.failed:>7}  {c.last_error or '-'}")
     return 0
 
 

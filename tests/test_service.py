@@ -1,0 +1,220 @@
+"""The service as systemd runs it: notify socket, /metrics and /healthz, SIGHUP reload, SIGTERM, one instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import run_monitor, telegram_channel, write_config
+from fake_telegram import FakeTelegram
+from sites import Site, ticker_page
+
+
+def wait(condition: Callable[[], Any], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """`monitor --config PATH` as a subprocess, with a notify socket the test owns."""
+
+    def __init__(self, tmp_path: Path, config: Path) -> None:
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify_path = str(tmp_path / f"notify-{len(list(tmp_path.glob('notify-*')))}.sock")
+        self.notify.bind(self.notify_path)
+        self.messages: list[dict[str, str]] = []
+        self.stderr = open(tmp_path / f"service-{len(list(tmp_path.glob('service-*')))}.log", "w+")  # noqa: SIM115
+        env = {**os.environ, "NOTIFY_SOCKET": self.notify_path}
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config)],
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env=env)
+
+    def notified(self, key: str, timeout: float = 30) -> dict[str, str]:
+        """Wait for a notify message carrying key, with a deadline (read the socket until one comes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((m for m in self.messages if key in m), None)
+            if found:
+                self.messages.remove(found)
+                return found
+            self.notify.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                data = self.notify.recv(4096).decode()
+            except TimeoutError:
+                raise AssertionError(f"no {key} from the service; log:\n{self.log()}") from None
+            self.messages.append(dict(line.split("=", 1) for line in data.splitlines()))
+
+    def log(self) -> str:
+        self.stderr.flush()
+        return Path(self.stderr.name).read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        self.stop()
+        self.notify.close()
+        self.stderr.close()
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.close()
+
+
+def scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    label = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    m = re.search(rf"^{name}\{{{label}\}} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_ready_metrics_health_and_clean_stop(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                             services: list[Service]) -> None:
+    site.set("/", ticker_page(["Old"]))
+    port = free_port()
+    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+                        http={"listen": f"127.0.0.1:{port}"})
+    service = Service(tmp_path, path)
+    services.append(service)
+    ready = service.notified("READY")
+    assert ready["READY"] == "1" and "1 sources" in ready["STATUS"]
+    wait(lambda: metric(scrape(port)[1], "monitor_polls_total", source="en") >= 1, "a poll in /metrics")
+    site.set("/", ticker_page(["Two", "One", "Old"]))
+    telegram.wait_for(2, timeout=20)
+    wait(lambda: metric(scrape(port)[1], "monitor_alerts_sent_total", channel="alerts") == 2, "sent in /metrics")
+    text = scrape(port)[1]
+    assert metric(text, "monitor_items_new_total", source="en") == 3  # "Old" on the baseline poll, then two
+    assert metric(text, "monitor_last_success_timestamp_seconds", source="en") > time.time() - 60
+    status, body = scrape(port, "/healthz")
+    assert status == 200 and json.loads(body) == {"ok": True, "problems": []}
+    out = run_monitor("status", "--config", str(path))  # read-only, while the service runs
+    assert re.search(r"^en\s+\d+s ago\s+\d+s ago\s+0 ", out.stdout, re.M), out.stdout
+    assert re.search(r"^alerts\s+0\s+2\s+0", out.stdout, re.M), out.stdout
+    assert service.stop() == 0
+    assert "STOPPING" in service.notified("STOPPING")
+
+
+def test_sighup_reload_and_broken_config_refused(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                 services: list[Service]) -> None:
+    for p in ("/a", "/b"):
+        site.set(p, ticker_page(["Old"]))
+    channels = [telegram_channel(telegram)]
+    rules = [{"name": "all", "channels": ["alerts"]}]
+    path = write_config(tmp_path, sources=[{"name": "a", "url": site.url("/a"), "interval": 1}],
+                        channels=channels, rules=rules)
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    wait(lambda: site.hits["/a"] >= 2, "source a polling")
+    good = path.read_text()
+    data = yaml.safe_load(good)
+    data["sources"] = [{"name": "b", "url": site.url("/b"), "interval": 1}]
+    path.write_text(yaml.safe_dump(data))
+    service.proc.send_signal(signal.SIGHUP)
+    service.notified("RELOADING")
+    service.notified("READY")
+    a_after = site.hits["/a"]
+    wait(lambda: site.hits["/b"] >= 3, "the new source polling")
+    assert site.hits["/a"] <= a_after + 1  # the removed source stopped (one poll may have been under way)
+    # A broken config is refused with check-config's error; the running one keeps going.
+    path.write_text(good.replace("channels:\n  - alerts", "channels:\n  - alrets"))
+    service.proc.send_signal(signal.SIGHUP)
+    wait(lambda: "reload_refused" in service.log(), "the refusal")
+    assert "rules[0].channels[0]: unknown channel 'alrets'" in service.log()
+    b_before = site.hits["/b"]
+    wait(lambda: site.hits["/b"] >= b_before + 2, "polling to go on")
+    site.set("/b", ticker_page(["New on b", "Old"]))
+    telegram.wait_for(1, timeout=20)
+    assert service.stop() == 0
+
+
+def test_sigterm_mid_burst_then_restart_delivers_rest_once(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                          services: list[Service]) -> None:
+    site.set("/", ticker_page(["Old"]))
+    channel = telegram_channel(telegram, per_second=5, digest_after=1000)
+    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+                        channels=[channel], rules=[{"name": "all", "channels": ["alerts"]}], stop_timeout=5)
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    wait(lambda: site.hits["/"] >= 1 and "baseline=yes" in service.log(), "the baseline")
+    lines = [f"Burst line {i}: something happened in town {i}" for i in range(20, 0, -1)]
+    site.set("/", ticker_page([*lines, "Old"]))
+    telegram.wait_for(4, timeout=20)
+    started = time.monotonic()
+    assert service.stop() == 0
+    assert time.monotonic() - started < 10  # stop_timeout 5 s, plus start-up margin
+    stopped_at = len(telegram.sent)
+    assert stopped_at < 20
+    again = Service(tmp_path, path)
+    services.append(again)
+    telegram.wait_for(lambda sent: len({m.plain.split("\n")[0] for m in sent}) == 20, timeout=30)
+    assert again.stop() == 0
+    counts = Counter(m.plain.split("\n")[0] for m in telegram.sent)
+    assert set(counts) == set(lines) and max(counts.values()) == 1  # a clean stop leaves no duplicate
+
+
+def test_second_instance_refused(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                 services: list[Service]) -> None:
+    site.set("/", ticker_page(["Old"]))
+    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 5}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    for args in ([], ["--once"]):
+        second = run_monitor(*args, "--config", str(path))
+        assert second.returncode == 1
+        assert f"another monitor (PID {service.proc.pid}) is already using" in second.stderr
+    assert service.stop() == 0
+    assert run_monitor("--once", "--config", str(path)).returncode == 0  # free again
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_unit_sandboxing_rated_ok() -> None:
+    unit = Path(__file__).parents[1] / "systemd" / "monitor.service"
+    out = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)],
+                         capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
+    assert m, out.stdout + out.stderr
+    assert float(m.group(1)) <= 2.0, out.stdout
