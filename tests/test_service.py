@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -40,30 +42,37 @@ def free_port() -> int:
 class Service:
     """`monitor --config PATH` as a subprocess, with a notify socket the test owns."""
 
-    def __init__(self, tmp_path: Path, config: Path) -> None:
+    def __init__(self, tmp_path: Path, config: Path, **env: str) -> None:
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify_path = str(tmp_path / f"notify-{len(list(tmp_path.glob('notify-*')))}.sock")
         self.notify.bind(self.notify_path)
         self.messages: list[dict[str, str]] = []
+        self.arrived = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
         self.stderr = open(tmp_path / f"service-{len(list(tmp_path.glob('service-*')))}.log", "w+")  # noqa: SIM115
-        env = {**os.environ, "NOTIFY_SOCKET": self.notify_path}
+        env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, **env}
         self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config)],
                                      stdout=subprocess.DEVNULL, stderr=self.stderr, env=env)
 
-    def notified(self, key: str, timeout: float = 30) -> dict[str, str]:
-        """Wait for a notify message carrying key, with a deadline (read the socket until one comes)."""
-        deadline = time.monotonic() + timeout
+    def _read(self) -> None:
+        """Drain the notify socket as systemd would (its queue holds only ~10 datagrams)."""
         while True:
-            found = next((m for m in self.messages if key in m), None)
-            if found:
-                self.messages.remove(found)
-                return found
-            self.notify.settimeout(max(0.01, deadline - time.monotonic()))
             try:
                 data = self.notify.recv(4096).decode()
-            except TimeoutError:
-                raise AssertionError(f"no {key} from the service; log:\n{self.log()}") from None
-            self.messages.append(dict(line.split("=", 1) for line in data.splitlines()))
+            except OSError:
+                return  # closed
+            with self.arrived:
+                self.messages.append(dict(line.split("=", 1) for line in data.splitlines()))
+                self.arrived.notify_all()
+
+    def notified(self, key: str, timeout: float = 30) -> dict[str, str]:
+        """Wait, with a deadline, for a notify message carrying key; take it off the list."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: any(key in m for m in self.messages), timeout=timeout):
+                raise AssertionError(f"no {key} from the service; log:\n{self.log()}")
+            found = next(m for m in self.messages if key in m)
+            self.messages.remove(found)
+            return found
 
     def log(self) -> str:
         self.stderr.flush()
@@ -81,6 +90,8 @@ class Service:
 
     def close(self) -> None:
         self.stop()
+        with contextlib.suppress(OSError):
+            self.notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
         self.notify.close()
         self.stderr.close()
 
@@ -114,10 +125,12 @@ def test_ready_metrics_health_and_clean_stop(tmp_path: Path, site: Site, telegra
     path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
                         channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
                         http={"listen": f"127.0.0.1:{port}"})
-    service = Service(tmp_path, path)
+    service = Service(tmp_path, path, WATCHDOG_USEC="200000")
     services.append(service)
     ready = service.notified("READY")
     assert ready["READY"] == "1" and "1 sources" in ready["STATUS"]
+    service.notified("WATCHDOG")
+    service.notified("WATCHDOG")  # pinged again: the loop is alive
     wait(lambda: metric(scrape(port)[1], "monitor_polls_total", source="en") >= 1, "a poll in /metrics")
     site.set("/", ticker_page(["Two", "One", "Old"]))
     telegram.wait_for(2, timeout=20)
