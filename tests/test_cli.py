@@ -129,3 +129,15 @@ def test_demo_shows_alerts_without_network() -> None:
     assert len(alerts) >= 4
     assert any("demo-ar" in a and "العراق" in a for a in alerts)
     assert not any("Football" in a for a in alerts)  # the `none` term kept it out
+
+
+def test_json_logs(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    import json
+
+    site.set("/ok", ticker_page(["Old"]))
+    path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    out = run_monitor("--once", "--log-format", "json", "--log-level", "debug", "--config", str(path))
+    records = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
+    done = next(r for r in records if r["event"] == "poll.done")
+    assert (done["level"], done["source"], done["found"], done["baseline"]) == ("info", "ok", "1", "yes")

@@ -141,3 +141,61 @@ def test_config_from_environment_variable(tmp_path: Path) -> None:
 
 def test_usage_error_exits_2() -> None:
     assert run_cli("--no-such-flag").returncode == 2
+
+
+@pytest.mark.parametrize(
+    "examples, fault",
+    [
+        ("{match: ['Ukrainian army retreats']}", "rules[0].examples.match[0]: rule does not match its example "
+                                                  "'Ukrainian army retreats'"),
+        ("{no_match: ['Kyiv mayor speaks']}", "rules[0].examples.no_match[0]: rule matches its example "
+                                                    "'Kyiv mayor speaks'"),
+        ("{match: ['Kyiv says'], no_match: ['Moscow says']}", None),
+    ],
+)
+def test_rule_examples_are_checked(tmp_path: Path, examples: str, fault: str | None) -> None:
+    text = GOOD.replace("none: [football]", "none: [club]").replace(
+        "    channels: [alerts]\n", f"    channels: [alerts]\n    examples: {examples}\n")
+    path = write(tmp_path, text)
+    if fault is None:
+        assert load(path).rules[0].examples_match == ("Kyiv says",)
+        return
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value) == f"{path}: {fault}"
+
+
+@pytest.mark.parametrize(
+    "change, fault",
+    [
+        ("    channels: [alerts]\n", "    channels: [alerts]\n    near: [[drone, south]]\n"),
+        ("    channels: [alerts]\n", "    channels: [alerts]\n    priority: high\n"),
+        ("    api_base_url: null\n", "    api_base_url: null\n    quiet_hours: {from: '25:00', to: '07:00'}\n"),
+        ("    api_base_url: null\n", "    api_base_url: null\n    quiet_hours: {from: '23:00', to: '07:00', tz: Mars/Base}\n"),
+    ],
+    ids=["near", "priority", "quiet-time", "quiet-tz"],
+)
+def test_rule_and_channel_extras_refused_when_wrong(tmp_path: Path, change: str, fault: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, GOOD.replace(change, fault, 1)))
+    assert any(key in str(info.value) for key in ("near[0]", "priority", "quiet_hours.from", "quiet_hours.tz"))
+
+
+def test_match_and_replay_commands(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    hit = run_cli("match", "Kiev asks allies for help", "--source", "almayadeen-en", "--config", str(path))
+    assert hit.returncode == 0 and hit.stdout.strip() == "ukraine: term 'Kiev' -> alerts"
+    miss = run_cli("match", "Kiev football club wins", "--config", str(path))
+    assert miss.returncode == 1 and "no rule matches" in miss.stdout
+    from monitor.models import Item
+    from monitor.normalize import fingerprint
+    from monitor.store import SqliteStore
+
+    store = SqliteStore(tmp_path / "state" / "monitor.db")
+    lines = ["Kyiv: air raid alert", "Oil prices rise", "Ukraine and Kiev talks"]
+    store.record("almayadeen-en", [Item("almayadeen-en", t, None, fingerprint(t)) for t in lines], [])
+    store.close()
+    out = run_cli("replay", "--since", "1h", "--config", str(path))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("-> alerts") == 2 and "Oil prices" not in out.stdout
+    assert out.stdout.strip().endswith("3 items seen in the last 1h; would send alerts: 2")

@@ -228,3 +228,23 @@ async def test_webhook_channel_retries_5xx_and_fails_4xx_alone(tmp_path: Path, s
     assert (status["hook"].delivered, status["hook"].failed) == (2, 0)
     assert (status["gone"].delivered, status["gone"].failed, status["gone"].queued) == (0, 2, 0)
     assert "HTTP 404" in (status["gone"].last_error or "")
+
+
+@pytest.mark.parametrize("quiet_now", [True, False])
+async def test_quiet_hours_and_urgent(tmp_path: Path, site: Site, telegram: FakeTelegram, quiet_now: bool) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    start = now - timedelta(hours=1) if quiet_now else now + timedelta(hours=1)
+    window = {"from": start.strftime("%H:%M"), "to": (start + timedelta(hours=2)).strftime("%H:%M"), "tz": "UTC"}
+    path = write_config(
+        tmp_path, sources=[{"name": "en", "url": site.url("/")}],
+        channels=[telegram_channel(telegram, quiet_hours=window)],
+        rules=[{"name": "urgent", "any": ["ceasefire"], "priority": "urgent", "channels": ["alerts"]},
+               {"name": "rest", "any": ["Lebanon"], "channels": ["alerts"]}],
+    )
+    async with open_runtime(load(path)) as rt:
+        await queue(rt, site, ["Lebanon: ceasefire holds", "Lebanon: talks go on"])
+        await rt.deliverer.run_until_empty(time.time() + 15)
+    rings = {m.plain.split("\n")[0]: not m.disable_notification for m in telegram.sent}
+    assert rings == {"🔴 URGENT Lebanon: ceasefire holds": True, "Lebanon: talks go on": not quiet_now}
