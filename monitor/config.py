@@ -107,6 +107,8 @@ class Config:
     admin_channel: str | None = None  # where health alarms go
     same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
     edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
+    connections: int = 32  # HTTP connections open at once, in all
+    per_host: int = 2  # ... and to one host
     http_listen: str | None = None  # "127.0.0.1:9464": serve /healthz and /metrics
     stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
 
@@ -153,6 +155,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     interval = defaults.duration("interval", 60.0)
     timeout = defaults.duration("timeout", 20.0)
     user_agent = defaults.string("user_agent", DEFAULT_USER_AGENT)
+    connections = _whole(defaults, "connections", 32, minimum=1)
+    per_host = _whole(defaults, "per_host", 2, minimum=1)
     defaults.done()
 
     delivery = root.node("delivery")
@@ -193,7 +197,7 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     return Config(
         file, state_path, retention, sources, channels, rules, delivery_timeout, max_age,
         per_second_total, retry_base, retry_max, admin_channel, same_line_window, edit_window,
-        http_listen, stop_timeout,
+        connections, per_host, http_listen, stop_timeout,
     )
 
 

@@ -36,9 +36,13 @@ class Page:
         return self.status == 304
 
 
-def new_session(*, limit_per_host: int = 2) -> aiohttp.ClientSession:
-    """Return the session all sources share (HTTP(S)_PROXY/NO_PROXY honoured, gzip/deflate accepted)."""
-    connector = aiohttp.TCPConnector(limit=32, limit_per_host=limit_per_host)
+def new_session(*, limit: int = 32, limit_per_host: int = 2) -> aiohttp.ClientSession:
+    """Return the session all sources share (HTTP(S)_PROXY/NO_PROXY honoured, gzip/deflate accepted).
+
+    limit caps connections in all, limit_per_host those to one host, so one slow host cannot take
+    every connection from the others.
+    """
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
     return aiohttp.ClientSession(connector=connector, trust_env=True)
 
 

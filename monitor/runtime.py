@@ -73,7 +73,7 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Build the session, store, sources and channels; close them all on the way out."""
     store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
-    session = new_session()
+    session = new_session(limit=config.connections, limit_per_host=config.per_host)
     channels = {c.name: make_channel(c, session) for c in config.channels}
     try:
         yield Runtime(

@@ -39,8 +39,9 @@ class Running:
         now = datetime.now(UTC)
         for n, source in enumerate(self.rt.sources):
             interval = source.config.interval
-            # The first polls are spread over a few seconds rather than all at second 0.
-            first = now.timestamp() + min(interval, 5.0) * n / max(len(self.rt.sources), 1)
+            # First polls are spread evenly over the interval, not all at second 0: thousands of
+            # sources then load the machine and the network evenly.
+            first = now.timestamp() + interval * n / max(len(self.rt.sources), 1)
             self.scheduler.add_job(
                 self._poll, "interval", args=[source], id=source.config.name, seconds=interval,
                 jitter=min(5.0, interval * 0.1), max_instances=1, coalesce=True,
