@@ -55,12 +55,16 @@ def _config(base: str, state: str) -> dict[str, object]:
     }
 
 
+def say(text: str) -> None:
+    """Narrate on stderr; the alerts themselves go to stdout."""
+    print(text, file=sys.stderr, flush=True)
+
+
 async def run_demo() -> int:
     """Run three polls of two bundled tickers into the console; return 0."""
     pages = {"en": _pages("en"), "ar": _pages("ar")}
     runner = await _serve(pages, {})
     port = runner.addresses[0][1]
-    say = lambda text: print(text, file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="monitor-demo-") as tmp:
         config = parse(_config(f"http://127.0.0.1:{port}", f"{tmp}/demo.db"), file="(demo config)")
         say(f"demo: two tickers served at http://127.0.0.1:{port}/en and /ar (the Arabic one in windows-1256)")

@@ -30,15 +30,47 @@ _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
 _NO_TEXT = frozenset({"title", "textarea", "option", "select"}) | _TOP
 _BLOCK = frozenset(
-    ["address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "marquee", "nav", "ol", "p", "section", "table", "td", "th", "tr", "ul"]
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "marquee",
+        "nav",
+        "ol",
+        "p",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
 )
-_HEADING_TAGS = frozenset(["h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "label", "p", "th", "dt", "legend"])
+_HEADING_TAGS = frozenset(
+    ["h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "label", "p", "th", "dt", "legend"]
+)
 _WRAPPERS = frozenset(["div", "section", "aside", "header", "footer", "article", "marquee", "span", "td", "body"])
 _LISTS = frozenset({"ul", "ol", "marquee"})
 _NO_DESCEND = frozenset({"article", "main", "nav", "footer", "form"})
-_HINT = re.compile(
-    r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.IGNORECASE
-)
+_HINT = re.compile(r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.IGNORECASE)
 _MENU = re.compile(r"\b(?:nav|menu|navbar|navigation)\b", re.IGNORECASE)
 _KEY_JUNK = re.compile(r"[\W_]+")
 _WORD = re.compile(r"\w")
@@ -141,9 +173,7 @@ def _candidates(root: LexborNode, keys: dict[str, str]) -> list[tuple[int, int, 
     return sorted(found.values(), key=lambda c: (-c[0], c[1]))
 
 
-def _whole_text_match(
-    node: LexborNode | None, keys: dict[str, str], limit: int
-) -> tuple[LexborNode, str] | None:
+def _whole_text_match(node: LexborNode | None, keys: dict[str, str], limit: int) -> tuple[LexborNode, str] | None:
     """Return the outermost small element around a text's parent whose whole text is a heading."""
     best = None
     for _ in range(4):
@@ -190,9 +220,14 @@ def _score(element: LexborNode) -> int | None:
         menu = menu or node.tag == "nav" or attrs.get("role") == "navigation"
         menu = menu or bool(_MENU.search(marks))
         in_link = in_link or node.tag == "a"
-        if in_link and node.tag == "li" and node.parent is not None:
-            if sum(1 for s in node.parent.iter() if s.tag == "li") >= 3:
-                return None
+        # A link that is one of 3+ list items is a menu entry, not a heading.
+        if (
+            in_link
+            and node.tag == "li"
+            and node.parent is not None
+            and sum(1 for s in node.parent.iter() if s.tag == "li") >= 3
+        ):
+            return None
         node = node.parent
     return (element.tag in _HEADING_TAGS) + 3 * hinted - 4 * menu - 2 * in_link
 

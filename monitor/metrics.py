@@ -21,8 +21,10 @@ class Metrics:
         self.items_new = Counter("monitor_items_new", "Ticker lines never seen before", ["source"], registry=r)
         self.last_success = Gauge("monitor_last_success_timestamp_seconds", "Last successful poll",
                                   ["source"], registry=r)
-        self.queued = Counter("monitor_alerts_queued", "Alerts the rules routed to a channel (before the same-line window)",
-                              ["channel"], registry=r)
+        self.queued = Counter(
+            "monitor_alerts_queued", "Alerts the rules routed to a channel (before the same-line window)",
+            ["channel"], registry=r,
+        )
         self.sent = Counter("monitor_alerts_sent", "Alerts delivered", ["channel"], registry=r)
         self.failed = Counter("monitor_alerts_failed", "Alerts given up on", ["channel"], registry=r)
 

@@ -11,7 +11,9 @@ import re
 import unicodedata
 
 # Zero-width and invisible formatting characters that sites sprinkle into text.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\ufeff"))
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\ufeff")
+)
 _SPACE = re.compile(r"\s+")
 
 # Letter forms that readers treat as the same letter (after diacritics are stripped).

@@ -96,13 +96,6 @@ class Store(Protocol):
     def has_baseline(self, source: str) -> bool: ...
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
     def recent(self, source: str, since: float) -> list[tuple[str, str]]: ...
-    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]:
-        """Return (source, text, link, first seen) of every line first seen since a time, oldest first."""
-        return self.db.execute(
-            "SELECT source, text, link, first_seen FROM seen WHERE first_seen >= ? ORDER BY first_seen, source",
-            (since,),
-        ).fetchall()
-
     def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]: ...
     def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]: ...
     def record(
@@ -229,7 +222,8 @@ class SqliteStore:
         now = time.time()
         key = hashlib.blake2b(f"{text}{now}".encode(), digest_size=16).hexdigest()
         self.db.execute(
-            "INSERT INTO outbox (channel, source, fingerprint, text, link, created) VALUES (?, 'monitor', ?, ?, NULL, ?)",
+            "INSERT INTO outbox (channel, source, fingerprint, text, link, created)"
+            " VALUES (?, 'monitor', ?, ?, NULL, ?)",
             (channel, key, text, now),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -114,7 +115,5 @@ class TelegramChannel:
     async def close(self) -> None:
         """Close the bot's HTTP connections."""
         if self._ready:
-            try:
+            with contextlib.suppress(TelegramError):
                 await self.bot.shutdown()
-            except TelegramError:
-                pass

@@ -44,7 +44,8 @@ class WebhookChannel:
             ],
         }
         try:
-            async with self.session.post(self.config.url or "", json=body, timeout=aiohttp.ClientTimeout(total=20)) as resp:
+            timeout = aiohttp.ClientTimeout(total=20)
+            async with self.session.post(self.config.url or "", json=body, timeout=timeout) as resp:
                 if resp.status == 429:
                     retry_after = resp.headers.get("Retry-After", "")
                     wait = float(retry_after) if retry_after.isdigit() else None
