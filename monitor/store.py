@@ -234,7 +234,10 @@ class SqliteStore:
             " WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
             (channel, limit),
         )
-        return [Alert(*row[:7], silent=bool(row[7]), edit_of=row[8], urgent=bool(row[9])) for row in rows]
+        return [
+            Alert(id_, ch, source, text, link, created, attempts, bool(silent), edit_of, bool(urgent))
+            for id_, ch, source, text, link, created, attempts, silent, edit_of, urgent in rows
+        ]
 
     def count_queued(self, channel: str) -> int:
         """Return how many alerts wait for the channel."""
