@@ -119,6 +119,7 @@ def extract(
     headings: Sequence[str] = DEFAULT_HEADINGS,
 ) -> list[Entry]:
     """Return the ticker lines of a page in page order, found by selector or by heading."""
+    _check_nesting(html)
     tree = LexborHTMLParser(html)
     tree.strip_tags(_INVISIBLE, recursive=True)
     base = base_url
@@ -140,6 +141,21 @@ def extract(
         if entries := _entries(_items_near(anchor), base):
             return entries
     raise ExtractError(f"heading {candidates[0][3]!r} found but no items beside it")
+
+
+MAX_DIV_DEPTH = 3000  # real pages nest a few dozen levels; lexbor slows quadratically on deep <div>s
+_DIV = re.compile(r"<(/?)div\b", re.IGNORECASE)
+
+
+def _check_nesting(html: str) -> None:
+    """Refuse pages whose <div>s nest absurdly deep, before lexbor spends minutes on them."""
+    if len(_DIV.findall(html)) <= MAX_DIV_DEPTH:
+        return  # too few <div>s to nest that deep: the common case, decided at C speed
+    depth = 0
+    for m in _DIV.finditer(html):
+        depth = max(depth - 1, 0) if m.group(1) else depth + 1
+        if depth > MAX_DIV_DEPTH:
+            raise ExtractError(f"page nests <div> more than {MAX_DIV_DEPTH} levels deep; not parsed")
 
 
 def _key(text: str) -> str:

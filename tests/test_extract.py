@@ -681,3 +681,17 @@ def test_default_headings() -> None:
 def test_list_with_a_single_item_is_a_ticker() -> None:
     page = '<div><h3>BREAKING</h3><ul><li><a href="/n/1">Only line for now</a></li></ul></div>'
     assert extract(page, "https://site.example/") == [Entry("Only line for now", "https://site.example/n/1")]
+
+
+@pytest.mark.parametrize("depth", [100_000, 1_000_000])
+def test_absurdly_deep_div_nesting_is_refused_not_parsed(depth: int) -> None:
+    # lexbor takes minutes on ~1M nested <div>s (quadratic); the guard answers at once.
+    page = "<div>" * depth + "<h3>BREAKING</h3><ul><li>a</li><li>b</li></ul>" + "</div>" * depth
+    with pytest.raises(ExtractError, match="more than 3000 levels deep"):
+        extract(page, "https://site.example/")
+
+
+def test_many_sibling_divs_are_fine() -> None:
+    rows = "".join(f"<div><a href='/n/{i}'>Item {i}</a></div>" for i in range(5000))
+    page = f"<div><h3>BREAKING</h3><div>{rows}</div></div>"
+    assert len(extract(page, "https://site.example/")) == 5000
