@@ -82,7 +82,8 @@ async def run_demo() -> int:
                         await asyncio.sleep(1)  # let a reader follow the rounds
         finally:
             await runner.cleanup()
-    say("\ndemo: done. Try `monitor check-config --config config.yaml`, then `monitor --once --dry-run`.")
+    say("\ndemo: done. Next: export TELEGRAM_BOT_TOKEN, edit config.yaml, run `monitor check-config`,")
+    say("then `monitor --once --dry-run`.")
     return 0
 
 
