@@ -24,8 +24,8 @@ from monitor.runtime import Runtime, open_runtime
 
 def lines(n: int, prefix: str = "Line") -> list[str]:
     """n ticker lines, newest first as tickers list them."""
-    return [f"{prefix} {i}: Al Mayadeen's correspondent: an event of some length happened in town {i}"
-            for i in range(n, 0, -1)]
+    return [f"{prefix} {i}: Al Mayadeen's correspondent: an event of some length happened in town {i}, "
+            "officials said, with more details to follow" for i in range(n, 0, -1)]
 
 
 async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
@@ -88,6 +88,7 @@ async def test_burst_arrives_as_digests_within_limits(tmp_path: Path, site: Site
         await queue(rt, site, new)
         await rt.deliverer.run_until_empty(time.time() + 30)
     sent = telegram.sent
+    print(f"burst of 40: {len(sent)} digests, sizes {[size(m.plain) for m in sent]}")
     assert 2 <= len(sent) <= 4, len(sent)
     assert all(m.plain.startswith(f"{m.plain.split()[0]} new lines") for m in sent)
     body = "\n".join(m.plain for m in sent)

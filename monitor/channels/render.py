@@ -8,6 +8,7 @@ before escaping, so a split never falls inside an HTML entity or tag.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from ..config import ChannelConfig
 from ..models import Alert
+
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,14 +27,19 @@ class Markup:
     escape: Callable[[str], str]
     link: Callable[[str, str], str]  # (url, label) -> markup
     bold: Callable[[str], str]
+    visible: Callable[[str], str]  # the text a reader sees: what Telegram's 4096 limit counts
 
 
 HTML = Markup(
     escape=lambda text: html.escape(text, quote=False),
     link=lambda url, label: f'<a href="{html.escape(url)}">{html.escape(label, quote=False)}</a>',
     bold=lambda text: f"<b>{html.escape(text, quote=False)}</b>",
+    visible=lambda text: html.unescape(_TAG.sub("", text)),
 )
-PLAIN = Markup(escape=lambda text: text, link=lambda url, label: f"{label} {url}", bold=lambda text: text)
+PLAIN = Markup(
+    escape=lambda text: text, link=lambda url, label: f"{label} {url}", bold=lambda text: text,
+    visible=lambda text: text,
+)
 
 
 URGENT = "🔴 URGENT"
@@ -69,10 +77,10 @@ class Renderer:
     def one(self, alert: Alert) -> list[str]:
         """Return the messages for one alert: one, unless its text alone is over the limit."""
         message = self._fill(alert, alert.text)
-        if size(message) <= self.limit:
+        if self._size(message) <= self.limit:
             return [message]
-        budget = self.limit - size(self._fill(alert, ""))
-        return [self._fill(alert, piece) for piece in _split(alert.text, budget, self.markup.escape)]
+        budget = self.limit - self._size(self._fill(alert, ""))
+        return [self._fill(alert, piece) for piece in _split(alert.text, budget)]
 
     def digest(self, alerts: Sequence[Alert]) -> str:
         """Return one message holding several alerts, oldest first."""
@@ -83,11 +91,14 @@ class Renderer:
         """Group alerts, in order, into digests that each fit in one message."""
         groups: list[list[Alert]] = []
         for alert in alerts:
-            if groups and size(self.digest([*groups[-1], alert])) <= self.limit:
+            if groups and self._size(self.digest([*groups[-1], alert])) <= self.limit:
                 groups[-1].append(alert)
             else:
                 groups.append([alert])
         return groups
+
+    def _size(self, message: str) -> int:
+        return size(self.markup.visible(message))
 
     def _fill(self, alert: Alert, text: str) -> str:
         esc = self.markup.escape
@@ -100,22 +111,22 @@ class Renderer:
         )
 
 
-def _split(text: str, budget: int, escape: Callable[[str], str]) -> list[str]:
-    """Split text between words into pieces whose escaped size fits the budget."""
+def _split(text: str, budget: int) -> list[str]:
+    """Split raw text between words into pieces of at most budget (escaping happens after)."""
     budget = max(budget, 16)
     pieces: list[str] = []
     current = ""
     for word in text.split(" "):
         candidate = f"{current} {word}" if current else word
-        if size(escape(candidate)) <= budget:
+        if size(candidate) <= budget:
             current = candidate
             continue
         if current:
             pieces.append(current)
-        while size(escape(word)) > budget:  # a "word" longer than a message: cut it
-            cut = len(word)
-            while size(escape(word[:cut])) > budget:
-                cut = max(1, cut * budget // max(size(escape(word[:cut])), 1) - 1)
+        while size(word) > budget:  # a "word" longer than a message: cut it
+            cut = budget
+            while size(word[:cut]) > budget:  # astral characters count twice
+                cut -= 1
             pieces.append(word[:cut])
             word = word[cut:]
         current = word
