@@ -52,7 +52,8 @@ def fold(text: str) -> str:
     """Return text for comparison: lower case, no accents or Arabic diacritics, one letter form."""
     # NFKD splits accented Latin letters and hamza/madda alef forms into base + combining mark;
     # dropping the marks folds both, and Arabic harakat are marks too.
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", text.casefold()).translate(_FOLD))
+    # casefold after NFKD: compatibility forms such as "℠" decompose into letters that need folding too.
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", text).casefold().translate(_FOLD))
 
 
 def words(text: str) -> list[str]:

@@ -68,7 +68,8 @@ def test_normaliser_and_matcher_on_any_text(text: str) -> None:
 
 def test_giant_page_bounded_memory() -> None:
     # 5 MB: the fetch size cap. A ticker of 10 lines inside 40,000 navigation and article rows.
-    filler = "".join(f"<div class='row'><a href='/a/{i}'>Article {i}</a><p>{'text ' * 20}</p></div>" for i in range(40_000))
+    row = "<div class='row'><a href='/a/{i}'>Article {i}</a><p>" + "text " * 20 + "</p></div>"
+    filler = "".join(row.format(i=i) for i in range(40_000))
     page = ticker_page(LINES).replace("<article>", f"<article>{filler}")
     assert len(page) > 5_000_000
     tracemalloc.start()
