@@ -38,11 +38,34 @@ def compare(a: Sequence[str], b: Sequence[str]) -> tuple[float, int]:
 
 def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether word lists a and b are one ticker line before and after an edit."""
+    if not a or not b:
+        return False
+    # Cheap tests first, so most pairs of distinct lines never build a SequenceMatcher: after
+    # exact pairing, one side's leftover words must all be able to pair as typos (no swap), and
+    # even then the pair must be able to reach the threshold.
+    common = Counter(a) & Counter(b)
+    rest_a = list((Counter(a) - common).elements())
+    rest_b = list((Counter(b) - common).elements())
+    if rest_a and rest_b and not (_may_pair_all(rest_a, rest_b) or _may_pair_all(rest_b, rest_a)):
+        return False
+    if 2 * (sum(common.values()) + min(len(rest_a), len(rest_b))) / (len(a) + len(b)) < THRESHOLD:
+        return False
     similarity, swapped = compare(a, b)
     return swapped == 0 and similarity >= THRESHOLD
 
 
+def _may_pair_all(mine: list[str], theirs: list[str]) -> bool:
+    """Whether every word of mine could have a typo partner in theirs (a necessary condition)."""
+    return len(mine) <= len(theirs) and all(_typo_candidate(w) for w in mine)
+
+
+def _typo_candidate(word: str) -> bool:
+    return len(word) >= _TYPO_MIN_LEN and not word.isdigit()
+
+
 def _typo(x: str, y: str) -> bool:
-    if min(len(x), len(y)) < _TYPO_MIN_LEN or x.isdigit() or y.isdigit():
+    if not (_typo_candidate(x) and _typo_candidate(y)):
         return False
-    return SequenceMatcher(None, x, y).ratio() >= TYPO_RATIO
+    matcher = SequenceMatcher(None, x, y)
+    # quick_ratio is an upper bound of ratio, and far cheaper.
+    return matcher.quick_ratio() >= TYPO_RATIO and matcher.ratio() >= TYPO_RATIO
