@@ -56,7 +56,10 @@ class Runtime:
             self.metrics.poll(result, time.monotonic() - started, now)
         if not dry_run:
             next_poll = max(now + source.config.interval, self.health.states[result.source].skip_until)
-            self.store.note_poll(result.source, at=now, error=result.error, new=result.new, next_poll=next_poll)
+            validators = (source.fetcher.etag, source.fetcher.last_modified)
+            self.store.note_poll(
+                result.source, at=now, error=result.error, new=result.new, next_poll=next_poll, validators=validators
+            )
         if message:
             logger.warning("source.health %s", message)
             if self.config.admin_channel and not dry_run:
@@ -75,12 +78,15 @@ async def open_runtime(
     store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
     session = new_session(limit=config.connections, limit_per_host=config.per_host)
     channels = {c.name: make_channel(c, session) for c in config.channels}
+    sources = [make_source(s, session) for s in config.sources]
+    for source in sources:  # a restart (or the next --once) still asks "changed since?"
+        source.fetcher.etag, source.fetcher.last_modified = store.validators(source.config.name)
     try:
         yield Runtime(
             config=config,
             session=session,
             store=store,
-            sources=[make_source(s, session) for s in config.sources],
+            sources=sources,
             channels=channels,
             matcher=Matcher(config.rules),
             health=Health(config.sources),

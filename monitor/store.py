@@ -36,7 +36,9 @@ CREATE TABLE IF NOT EXISTS source_state (
     last_new REAL,
     failures INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    next_poll REAL
+    next_poll REAL,
+    etag TEXT,  -- validators of the last page read, so a restart can still ask "changed since?"
+    last_modified TEXT
 );
 CREATE TABLE IF NOT EXISTS baseline (
     source TEXT PRIMARY KEY,
@@ -103,7 +105,11 @@ class Store(Protocol):
         edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
     ) -> int: ...
     def notify(self, channel: str, text: str) -> None: ...
-    def note_poll(self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None) -> None: ...
+    def note_poll(
+        self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
+        validators: tuple[str | None, str | None] = (None, None),
+    ) -> None: ...
+    def validators(self, source: str) -> tuple[str | None, str | None]: ...
     def source_states(self) -> list[SourceStatus]: ...
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
     def count_queued(self, channel: str) -> int: ...
@@ -279,19 +285,28 @@ class SqliteStore:
             (time.time(), channel, older_than),
         ).rowcount
 
-    def note_poll(self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None) -> None:
-        """Remember how a poll went, for `monitor status`."""
+    def note_poll(
+        self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
+        validators: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """Remember how a poll went (for `monitor status`) and the page's validators."""
         self.db.execute(
-            "INSERT INTO source_state (source, last_poll, last_ok, last_new, failures, last_error, next_poll)"
+            "INSERT INTO source_state"
+            " (source, last_poll, last_ok, last_new, failures, last_error, next_poll, etag, last_modified)"
             " VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?4 > 0 THEN ?2 END,"
-            "  CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END, ?3, ?5)"
+            "  CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END, ?3, ?5, ?6, ?7)"
             " ON CONFLICT (source) DO UPDATE SET last_poll = ?2,"
             "  last_ok = CASE WHEN ?3 IS NULL THEN ?2 ELSE last_ok END,"
             "  last_new = CASE WHEN ?4 > 0 THEN ?2 ELSE last_new END,"
             "  failures = CASE WHEN ?3 IS NULL THEN 0 ELSE failures + 1 END,"
-            "  last_error = COALESCE(?3, last_error), next_poll = ?5",
-            (source, at, error, new, next_poll),
+            "  last_error = COALESCE(?3, last_error), next_poll = ?5, etag = ?6, last_modified = ?7",
+            (source, at, error, new, next_poll, *validators),
         )
+
+    def validators(self, source: str) -> tuple[str | None, str | None]:
+        """Return the ETag and Last-Modified of the source's last page read, if any."""
+        row = self.db.execute("SELECT etag, last_modified FROM source_state WHERE source = ?", (source,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
 
     def source_states(self) -> list[SourceStatus]:
         """Return what is known of every source's polls."""

@@ -141,3 +141,16 @@ def test_json_logs(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     records = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
     done = next(r for r in records if r["event"] == "poll.done")
     assert (done["level"], done["source"], done["found"], done["baseline"]) == ("info", "ok", "1", "yes")
+
+
+def test_once_runs_ask_changed_since_the_last_run(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Old"]), etag='"v1"')
+    path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    for _ in range(2):
+        assert run_monitor("--once", "--config", str(path)).returncode == 0
+    site.set("/ok", ticker_page(["New", "Old"]), etag='"v2"')
+    assert run_monitor("--once", "--config", str(path)).returncode == 0
+    answered = [(headers.get("If-None-Match"), status) for _, headers, status in site.requests]
+    assert answered == [(None, 200), ('"v1"', 304), ('"v1"', 200)]  # validators kept in the state file
+    assert [m.plain.split("\n")[0] for m in telegram.sent] == ["New"]

@@ -74,17 +74,19 @@ async def test_same_line_on_two_sources_reaches_channel_once(tmp_path: Path, sit
 
 async def test_broken_markup_alarms_once_then_recovers_once(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     good = ticker_page(["Old"])
-    site.set("/", good)
+    site.set("/", good, etag='"v1"')
     async with open_runtime(load(one_source(tmp_path, site, telegram, alarm_after=2))) as rt:
         await cycle(rt)
-        site.set("/", good.replace("BREAKING", "LIVE UPDATES"))  # the site's redesign
+        # The site's redesign, behind an ETag: a page that failed to parse must not then come back
+        # as "304, nothing changed" and pass for healthy.
+        site.set("/", good.replace("BREAKING", "LIVE UPDATES"), etag='"v2"')
         for _ in range(5):
             rt.health.states["en"].skip_until = 0  # poll now, whatever the backoff says
             await cycle(rt)
         admin = [m.plain for m in telegram.sent_to("@second")]
         assert len(admin) == 1
         assert "en: 2 bad polls in a row: heading not found" in admin[0]
-        site.set("/", ticker_page(["Fresh", "Old"]))
+        site.set("/", ticker_page(["Fresh", "Old"]), etag='"v3"')
         rt.health.states["en"].skip_until = 0
         await cycle(rt)
         await cycle(rt)

@@ -13,6 +13,7 @@ import aiohttp
 from ..config import SourceConfig
 from ..models import Entry
 from .feed import FeedSource
+from .fetcher import Fetcher
 from .html import HtmlSource
 from .json import JsonSource
 
@@ -21,6 +22,7 @@ class Source(Protocol):
     """Something that can be asked for its current ticker entries, newest first."""
 
     config: SourceConfig
+    fetcher: Fetcher  # holds the validators of the last page read
 
     async def entries(self) -> list[Entry] | None:
         """Return the entries in page order, or None when the page has not changed (HTTP 304)."""

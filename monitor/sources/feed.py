@@ -20,6 +20,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ..config import SourceConfig
 from ..errors import ExtractError
+from ..http import Page
 from ..models import Entry
 from ..normalize import clean
 from .fetcher import Fetcher
@@ -44,9 +45,9 @@ class FeedSource:
 
     async def entries(self) -> list[Entry] | None:
         """Fetch the feed and return its entries in feed order; None if not modified."""
-        page = await self.fetcher.get()
-        if page is None:
-            return None
+        return await self.fetcher.read(self._parse)
+
+    async def _parse(self, page: Page) -> list[Entry]:
         # feedparser is pure Python (about 0.2 s for 500 entries): keep the event loop free meanwhile
         return await asyncio.to_thread(parse_feed, page.body, page.url, page.content_type)
 

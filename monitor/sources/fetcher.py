@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import aiohttp
 
 from ..config import SourceConfig
 from ..http import Page, fetch
+from ..models import Entry
 
 
 class Fetcher:
@@ -18,8 +21,8 @@ class Fetcher:
         self.etag: str | None = None
         self.last_modified: str | None = None
 
-    async def get(self) -> Page | None:
-        """Return the fetched Page, or None when the server answered 304 Not Modified."""
+    async def read(self, parse: Callable[[Page], Awaitable[list[Entry]]]) -> list[Entry] | None:
+        """Fetch and parse the page; None when the server answered 304 Not Modified."""
         page = await fetch(
             self.session,
             self.config.url,
@@ -30,5 +33,10 @@ class Fetcher:
             etag=self.etag,
             last_modified=self.last_modified,
         )
+        if page.not_modified:
+            return None
+        entries = await parse(page)
+        # Keep the validators only once the page was read: a page that failed to parse (a changed
+        # markup) must come whole again next time, not as a 304 taken for "nothing changed".
         self.etag, self.last_modified = page.etag, page.last_modified
-        return None if page.not_modified else page
+        return entries

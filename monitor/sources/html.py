@@ -6,6 +6,7 @@ import aiohttp
 
 from ..config import SourceConfig
 from ..extract import decode, extract
+from ..http import Page
 from ..models import Entry
 from .fetcher import Fetcher
 
@@ -21,8 +22,8 @@ class HtmlSource:
 
     async def entries(self) -> list[Entry] | None:
         """Fetch the page and return its ticker lines in page order; None if not modified."""
-        page = await self.fetcher.get()
-        if page is None:
-            return None
+        return await self.fetcher.read(self._parse)
+
+    async def _parse(self, page: Page) -> list[Entry]:
         html = decode(page.body, page.content_type)
         return extract(html, page.url, selector=self.config.selector, headings=self.config.headings)

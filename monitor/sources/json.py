@@ -17,6 +17,7 @@ import aiohttp
 
 from ..config import SourceConfig
 from ..errors import ExtractError
+from ..http import Page
 from ..models import Entry
 from ..normalize import clean
 from .feed import absolute_link, strip_html
@@ -37,9 +38,9 @@ class JsonSource:
 
     async def entries(self) -> list[Entry] | None:
         """Fetch the JSON and return its items in list order; None if not modified."""
-        page = await self.fetcher.get()
-        if page is None:
-            return None
+        return await self.fetcher.read(self._parse)
+
+    async def _parse(self, page: Page) -> list[Entry]:
         c = self.config
         return parse_json(
             page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
