@@ -33,7 +33,16 @@ HUGE = 50 * 1024 * 1024
 CAP = 1024 * 1024  # max_bytes the size-cap tests fetch with
 BOMB_DECODED = 64 * 1024 * 1024
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"
-PROXY_VARS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy")
+PROXY_VARS = (
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
 
 
 def gzip_bomb(size: int) -> bytes:
@@ -96,6 +105,9 @@ def origin_app(state: Callable[[], Origin]) -> web.Application:
         origin = state()
         resp = web.StreamResponse(headers={"Content-Type": "text/html"})  # chunked: no Content-Length
         chunk = b"<li>x</li>" * 6554
+        sock = request.transport.get_extra_info("socket") if request.transport else None
+        if sock is not None:  # a small send buffer: what the kernel holds does not blur the count
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
         try:
             await resp.prepare(request)
             while origin.written < HUGE:
@@ -363,7 +375,7 @@ async def test_connection_refused(session: aiohttp.ClientSession) -> None:
 
 
 async def raw_server(reply: bytes, *, read: bool = True) -> tuple[asyncio.Server, int]:
-    """Start a TCP server in this loop that reads a request head (if `read`), sends `reply` and hangs up."""
+    """Start a TCP server in this loop: read a request head (if `read`), send `reply`, hang up."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -371,6 +383,8 @@ async def raw_server(reply: bytes, *, read: bool = True) -> tuple[asyncio.Server
                 await reader.readuntil(b"\r\n\r\n")
             writer.write(reply)
             await writer.drain()
+            while not read and await reader.read(65536):
+                pass  # hang up only after the client: closing with its bytes unread would send a reset
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -384,10 +398,22 @@ async def raw_server(reply: bytes, *, read: bool = True) -> tuple[asyncio.Server
     ("reply", "message"),
     [
         (b"", "the server closed the connection before answering"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n<html>", "the connection dropped before the whole page arrived"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n<html>", "the connection dropped before the whole page arrived"),
-        (b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 6\r\n\r\n<html>", "cannot decode the page's gzip compression (corrupt or unsupported)"),
-        (b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 6\r\n\r\n<html>", "cannot decode the page's brotli compression (corrupt or unsupported)"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n<html>",
+            "the connection dropped before the whole page arrived",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n<html>",
+            "the connection dropped before the whole page arrived",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 6\r\n\r\n<html>",
+            "cannot decode the page's gzip compression (corrupt or unsupported)",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 6\r\n\r\n<html>",
+            "cannot decode the page's brotli compression (corrupt or unsupported)",
+        ),
     ],
     ids=["closed", "short-body", "short-chunk", "bad-gzip", "brotli"],
 )
