@@ -124,6 +124,8 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
 def _print_result(r: PollResult) -> None:
     if r.error:
         print(f"{r.source}: FAILED: {r.error}", file=sys.stderr)
+    elif r.unchanged:
+        print(f"{r.source}: not modified since the last poll (HTTP 304)", file=sys.stderr)
     elif r.baseline:
         print(
             f"{r.source}: {r.found} items, first poll: recorded as the baseline, {r.queued} queued"

@@ -147,8 +147,9 @@ def test_once_runs_ask_changed_since_the_last_run(tmp_path: Path, site: Site, te
     site.set("/ok", ticker_page(["Old"]), etag='"v1"')
     path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
                         channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
-    for _ in range(2):
-        assert run_monitor("--once", "--config", str(path)).returncode == 0
+    assert run_monitor("--once", "--config", str(path)).returncode == 0
+    second = run_monitor("--once", "--config", str(path))
+    assert second.returncode == 0 and "ok: not modified since the last poll (HTTP 304)" in second.stderr
     site.set("/ok", ticker_page(["New", "Old"]), etag='"v2"')
     assert run_monitor("--once", "--config", str(path)).returncode == 0
     answered = [(headers.get("If-None-Match"), status) for _, headers, status in site.requests]
