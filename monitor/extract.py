@@ -8,6 +8,7 @@ repeated children beside or under it.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Sequence
 from itertools import islice
@@ -160,6 +161,7 @@ def _check_nesting(html: str) -> None:
             raise ExtractError(f"page nests <div> more than {MAX_DIV_DEPTH} levels deep; not parsed")
 
 
+@functools.lru_cache(maxsize=8192)  # pages repeat their menu texts poll after poll
 def _key(text: str) -> str:
     """Return the comparison key of a heading: folded, without spaces or punctuation."""
     return _KEY_JUNK.sub("", fold(clean(text)))
