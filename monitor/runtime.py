@@ -155,7 +155,14 @@ def _summary(rt: Runtime, results: list[PollResult]) -> int:
 
 
 async def prune(rt: Runtime) -> None:
-    """Forget old lines and finished alerts (state.retention)."""
-    removed = rt.store.prune(time.time() - rt.config.retention)
+    """Forget old lines and finished alerts (state.retention); expire alerts of removed channels."""
+    now = time.time()
+    for status in rt.store.status():
+        # A channel taken out of the config has no delivery loop to expire its queue.
+        if not status.queued or status.channel in rt.channels:
+            continue
+        if expired := rt.store.expire(status.channel, now - rt.config.max_age):
+            logger.warning("alert.expired channel=%s count=%d reason=channel-removed", status.channel, expired)
+    removed = rt.store.prune(now - rt.config.retention)
     if removed:
         logger.info("store.pruned rows=%d", removed)

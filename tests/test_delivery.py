@@ -249,3 +249,16 @@ async def test_quiet_hours_and_urgent(tmp_path: Path, site: Site, telegram: Fake
         await rt.deliverer.run_until_empty(time.time() + 15)
     rings = {m.plain.split("\n")[0]: not m.disable_notification for m in telegram.sent}
     assert rings == {"🔴 URGENT Lebanon: ceasefire holds": True, "Lebanon: talks go on": not quiet_now}
+
+
+async def test_queue_of_a_removed_channel_expires(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    from monitor.runtime import prune
+
+    gone = telegram_channel(telegram, "gone", "@nowhere_yet")
+    async with open_runtime(load(config(tmp_path, site, telegram, [gone]))) as rt:
+        await queue(rt, site, ["Queued for a channel about to be removed"])
+        rt.store.db.execute("UPDATE outbox SET created = 0")  # older than max_age
+    async with open_runtime(load(config(tmp_path, site, telegram, [telegram_channel(telegram)]))) as rt:
+        await prune(rt)
+        [status] = [s for s in rt.store.status() if s.channel == "gone"]
+    assert (status.queued, status.failed) == (0, 1)
