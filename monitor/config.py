@@ -46,6 +46,7 @@ class SourceConfig:
     alarm_after: int = 5  # failed or empty polls in a row before the admin channel hears of it
     proxy: str | None = None
     max_bytes: int = 5 * 1024 * 1024
+    interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,7 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     on_edit = n.string("on_edit", "ignore")
     if on_edit not in ON_EDIT:
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
+    low, high = _interval(n, interval)
     proxy = n.string("proxy")
     if proxy and not re.match(r"^(https?|socks5?)://", proxy):
         raise n.error(f"expected a proxy URL such as http://host:3128, got {proxy!r}", "proxy")
@@ -237,7 +239,8 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
-        interval=n.duration("interval", interval),
+        interval=low,
+        interval_max=high,
         selector=selector,
         headings=headings or DEFAULT_HEADINGS,
         backfill=_whole(n, "backfill", 0),
@@ -255,6 +258,19 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     )
     n.done()
     return source
+
+
+def _interval(n: Node, default: float) -> tuple[float, float | None]:
+    """`interval: 30` (fixed) or `interval: {min: 10s, max: 2m}` (adaptive)."""
+    if not isinstance(n.get("interval"), dict):
+        return n.duration("interval", default), None
+    node = n.node("interval")
+    low = node.duration("min", default)
+    high = node.duration("max", low)
+    node.done()
+    if high < low:
+        raise node.error(f"max ({high:g}s) is less than min ({low:g}s)", "max")
+    return low, high
 
 
 def _valid_selector(selector: str) -> bool:

@@ -17,6 +17,7 @@ class _State:
     failures: int = 0  # failed polls in a row, for backoff
     alarmed: bool = False
     skip_until: float = 0.0
+    delay: float = 0.0  # adaptive polling: the current wait between polls
 
 
 class Health:
@@ -30,13 +31,15 @@ class Health:
         """Whether a source may be polled now (a failing one backs off)."""
         return now >= self.states[source].skip_until
 
-    def observe(self, result: PollResult, now: float) -> str | None:
+    def observe(self, result: PollResult, now: float, max_age: float | None = None) -> str | None:
         """Record a poll; return the message for the admin channel, if one is due."""
         cfg, state = self.configs[result.source], self.states[result.source]
         bad = result.error is not None or (result.found == 0 and not result.unchanged)
         if not bad:
             recovered = state.alarmed
             self.states[result.source] = _State()
+            if cfg.interval_max is not None:
+                self._adapt(cfg, state, self.states[result.source], result, now, max_age)
             if recovered:
                 return f"✅ {cfg.name} recovered: {result.found} items on its ticker again ({cfg.url})"
             return None
@@ -51,3 +54,20 @@ class Health:
             reason = result.error or "the page yields no items"
             return f"⚠️ {cfg.name}: {state.streak} bad polls in a row: {reason} ({cfg.url})"
         return None
+
+    @staticmethod
+    def _adapt(cfg: SourceConfig, old: _State, new: _State, result: PollResult, now: float,
+               max_age: float | None) -> None:
+        """Adaptive polling: back to the shortest wait when a ticker moves, longer while it is quiet.
+
+        Waits grow by half each quiet poll up to interval_max, and never undercut a Cache-Control
+        max-age the site gave (still at most interval_max). The scheduler runs the job every
+        `interval`; skip_until makes it a no-op until the wait is over.
+        """
+        assert cfg.interval_max is not None
+        moving = result.new > 0 and not result.baseline
+        delay = cfg.interval if moving else min(cfg.interval_max, max(old.delay, cfg.interval) * 1.5)
+        if max_age:
+            delay = min(cfg.interval_max, max(delay, max_age))
+        new.delay = delay
+        new.skip_until = now + delay - cfg.interval * 0.5

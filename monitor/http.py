@@ -29,11 +29,21 @@ class Page:
     status: int = 200
     etag: str | None = None
     last_modified: str | None = None
+    max_age: float | None = None  # Cache-Control max-age: the server's word on how long it stays fresh
 
     @property
     def not_modified(self) -> bool:
         """Whether the server answered 304: the page is as it was at the last fetch."""
         return self.status == 304
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*(\d+)", re.IGNORECASE)
+
+
+def _max_age(cache_control: str) -> float | None:
+    """Return Cache-Control's max-age in seconds, if the header gives one."""
+    m = _MAX_AGE.search(cache_control)
+    return float(m.group(1)) if m else None
 
 
 def new_session(*, limit: int = 32, limit_per_host: int = 2) -> aiohttp.ClientSession:
@@ -75,8 +85,9 @@ async def fetch(
             final = str(resp.url)
             new_etag = resp.headers.get("ETag")
             new_modified = resp.headers.get("Last-Modified")
+            max_age = _max_age(resp.headers.get("Cache-Control", ""))
             if resp.status == 304:
-                return Page(final, b"", None, 304, new_etag or etag, new_modified or last_modified)
+                return Page(final, b"", None, 304, new_etag or etag, new_modified or last_modified, max_age)
             if not 200 <= resp.status < 300:
                 hint = _HINT if resp.status in (401, 403) else ""
                 raise FetchError(f"HTTP {resp.status} {resp.reason or ''}".rstrip() + hint)
@@ -89,7 +100,7 @@ async def fetch(
                 if len(body) > max_bytes:
                     raise FetchError(f"response too large: over {max_bytes} bytes")
             content_type = resp.headers.get("Content-Type")
-            return Page(final, bytes(body), content_type, resp.status, new_etag, new_modified)
+            return Page(final, bytes(body), content_type, resp.status, new_etag, new_modified, max_age)
     except FetchError:
         raise
     except aiohttp.ConnectionTimeoutError as exc:

@@ -41,9 +41,23 @@ _FOLD = {**_MARKS, **_FOLD_MAP}
 _WORD = re.compile(r"\w+")
 
 
+# unicodedata.normalize reorders a run of combining marks by insertion sort: quadratic, so a line of
+# 100k marks takes minutes. Runs are cut to 30 marks first (Unicode's Stream-Safe Text Format limit,
+# UAX #15); real text, Arabic with all its harakat, stays far below it.
+MAX_MARKS = 30
+_COMBINING = "".join(re.escape(chr(c)) for c in range(0x10000) if unicodedata.combining(chr(c)))
+_MARK_RUN = re.compile(f"([{_COMBINING}]{{{MAX_MARKS}}})[{_COMBINING}]+")
+
+
+def stream_safe(text: str) -> str:
+    """Return text with every run of combining marks cut to its first MAX_MARKS (in C, linear)."""
+    return _MARK_RUN.sub(r"\1", text)
+
+
 def clean(text: str) -> str:
     """Return display text: NFC, invisible and control characters dropped, whitespace collapsed."""
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    # Invisibles go first: left between a letter and its accent they would block NFC composing them.
+    text = unicodedata.normalize("NFC", stream_safe(text.translate(_INVISIBLE)))
     text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
     return _SPACE.sub(" ", text).strip()
 
@@ -53,7 +67,7 @@ def fold(text: str) -> str:
     # NFKD splits accented Latin letters and hamza/madda alef forms into base + combining mark;
     # dropping the marks folds both, and Arabic harakat are marks too.
     # casefold after NFKD: compatibility forms such as "℠" decompose into letters that need folding too.
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", text).casefold().translate(_FOLD))
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", stream_safe(text)).casefold().translate(_FOLD))
 
 
 def words(text: str) -> list[str]:

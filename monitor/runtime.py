@@ -51,7 +51,7 @@ class Runtime:
         )
         now = time.time()
         self.last_polled[result.source] = now
-        message = self.health.observe(result, now)
+        message = self.health.observe(result, now, max_age=source.fetcher.max_age)
         if self.metrics is not None:
             self.metrics.poll(result, time.monotonic() - started, now)
         if not dry_run:

@@ -54,7 +54,8 @@ class WebServer:
             problems.append("scheduler is not running")
         else:
             for source in running.rt.sources:
-                name, interval = source.config.name, source.config.interval
+                name = source.config.name
+                interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait
                 last = running.rt.last_polled.get(name, running.started)
                 if now - last > 3 * interval:
                     problems.append(f"{name}: not polled for {now - last:.0f}s (interval {interval:g}s)")

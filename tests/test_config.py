@@ -199,3 +199,10 @@ def test_match_and_replay_commands(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("-> alerts") == 2 and "Oil prices" not in out.stdout
     assert out.stdout.strip().endswith("3 items seen in the last 1h; would send alerts: 2")
+
+
+def test_adaptive_interval(tmp_path: Path) -> None:
+    config = load(write(tmp_path, GOOD.replace("interval: 30", "interval: {min: 10s, max: 2m}")))
+    assert (config.sources[0].interval, config.sources[0].interval_max) == (10.0, 120.0)
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.interval\.max: max \(5s\) is less than min \(10s\)"):
+        load(write(tmp_path, GOOD.replace("interval: 30", "interval: {min: 10s, max: 5s}")))

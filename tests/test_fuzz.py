@@ -89,3 +89,16 @@ def test_one_giant_text_node() -> None:
     page = ticker_page(["x " * 500_000, "short line"])
     entries = extract(page, "https://site.example/")
     assert entries[1].text == "short line" and len(entries[0].text) == 999_999
+
+
+def test_combining_mark_storm_is_cut_not_quadratic() -> None:
+    # unicodedata.normalize sorts a run of marks by insertion: 1 M marks in one line would take
+    # hours. Runs are cut to 30 marks (Stream-Safe Text Format) before normalising.
+    page = "<h3>BREAKING</h3><ul><li>a" + "\u0301\u0316" * 500_000 + "</li><li>b</li></ul>"
+    first, second = extract(page, "https://site.example/")
+    assert len(first.text) == 30 and second.text == "b"
+
+
+def test_clean_is_idempotent_around_invisibles() -> None:
+    text = "cafe\u200b\u0301"  # a zero-width space between a letter and its accent
+    assert clean(text) == clean(clean(text)) == "café"

@@ -108,3 +108,26 @@ def test_failing_source_backs_off_and_returns_after_one_success() -> None:
     assert max(delays) <= BACKOFF_MAX
     health.observe(PollResult("s", found=3), now)
     assert health.due("s", now)
+
+
+def test_adaptive_polling_speeds_up_while_moving_and_slows_while_quiet() -> None:
+    cfg = SourceConfig("s", "http://x.example/", interval=10, interval_max=120)
+    health = Health([cfg])
+
+    def wait_after(result: PollResult, max_age: float | None = None) -> float:
+        health.observe(result, 1000.0, max_age)
+        return round(health.states["s"].skip_until - 1000.0 + 5)  # + half the interval: the wait
+
+    quiet = [wait_after(PollResult("s", found=10)) for _ in range(7)]
+    assert quiet == [15, 22, 34, 51, 76, 114, 120]  # x1.5 per quiet poll, capped at max
+    assert wait_after(PollResult("s", found=11, new=1)) == 10  # a new line: back to min
+    assert wait_after(PollResult("s", unchanged=True)) == 15  # a 304 is a quiet poll
+    assert wait_after(PollResult("s", found=10), max_age=60) == 60  # the site's max-age, when longer
+    assert wait_after(PollResult("s", found=10), max_age=600) == 120  # ...but never past max
+    assert wait_after(PollResult("s", found=10, new=10, baseline=True)) == 120  # a baseline is not news
+
+
+def test_fixed_interval_sources_are_not_adapted() -> None:
+    health = Health([SourceConfig("s", "http://x.example/", interval=10)])
+    health.observe(PollResult("s", found=10), 1000.0, max_age=600)
+    assert health.due("s", 1000.0)

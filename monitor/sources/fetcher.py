@@ -20,6 +20,7 @@ class Fetcher:
         self.headers = {"User-Agent": config.user_agent, "Accept": accept, **dict(config.headers)}
         self.etag: str | None = None
         self.last_modified: str | None = None
+        self.max_age: float | None = None  # from the last answer's Cache-Control
 
     async def read(self, parse: Callable[[Page], Awaitable[list[Entry]]]) -> list[Entry] | None:
         """Fetch and parse the page; None when the server answered 304 Not Modified."""
@@ -33,6 +34,7 @@ class Fetcher:
             etag=self.etag,
             last_modified=self.last_modified,
         )
+        self.max_age = page.max_age
         if page.not_modified:
             return None
         entries = await parse(page)
