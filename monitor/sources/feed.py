@@ -14,16 +14,14 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXParseException
 
-import aiohttp
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
-from ..config import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
 from ..models import Entry
 from ..normalize import clean
-from .fetcher import Fetcher
+from .fetcher import FetchedSource
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
@@ -36,18 +34,12 @@ _HTML_LIKE = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _BREAKS = "br, p, div, li, h1, h2, h3, h4, h5, h6, tr, td"
 
 
-class FeedSource:
+class FeedSource(FetchedSource):
     """An RSS or Atom feed."""
 
-    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
-        self.config = config
-        self.fetcher = Fetcher(config, session, FEED_ACCEPT)
+    accept = FEED_ACCEPT
 
-    async def entries(self) -> list[Entry] | None:
-        """Fetch the feed and return its entries in feed order; None if not modified."""
-        return await self.fetcher.read(self._parse)
-
-    async def _parse(self, page: Page) -> list[Entry]:
+    async def parse(self, page: Page) -> list[Entry]:
         # feedparser is pure Python (about 0.2 s for 500 entries): keep the event loop free meanwhile
         return await asyncio.to_thread(parse_feed, page.body, page.url, page.content_type)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import ClassVar
 
 import aiohttp
 
@@ -42,3 +43,21 @@ class Fetcher:
         # markup) must come whole again next time, not as a 304 taken for "nothing changed".
         self.etag, self.last_modified = page.etag, page.last_modified
         return entries
+
+
+class FetchedSource:
+    """A source read over HTTP: subclasses name what they accept and how they parse a page."""
+
+    accept: ClassVar[str]
+
+    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self.fetcher = Fetcher(config, session, self.accept)
+
+    async def entries(self) -> list[Entry] | None:
+        """Fetch and return the entries in page order; None if not modified."""
+        return await self.fetcher.read(self.parse)
+
+    async def parse(self, page: Page) -> list[Entry]:
+        """Turn a fetched page into entries, raising ExtractError when it holds none."""
+        raise NotImplementedError

@@ -13,15 +13,12 @@ import json
 import re
 from typing import Any
 
-import aiohttp
-
-from ..config import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
 from ..models import Entry
 from ..normalize import clean
 from .feed import absolute_link, strip_html
-from .fetcher import Fetcher
+from .fetcher import FetchedSource
 
 JSON_ACCEPT = "application/json, text/javascript;q=0.9, */*;q=0.5"
 _CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
@@ -29,18 +26,12 @@ _JSONP = re.compile(r"^\s*[\w$.]+\s*\(")
 _INDEX = re.compile(r"^-?\d+$")
 
 
-class JsonSource:
+class JsonSource(FetchedSource):
     """A JSON document holding a list of ticker items."""
 
-    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
-        self.config = config
-        self.fetcher = Fetcher(config, session, JSON_ACCEPT)
+    accept = JSON_ACCEPT
 
-    async def entries(self) -> list[Entry] | None:
-        """Fetch the JSON and return its items in list order; None if not modified."""
-        return await self.fetcher.read(self._parse)
-
-    async def _parse(self, page: Page) -> list[Entry]:
+    async def parse(self, page: Page) -> list[Entry]:
         c = self.config
         return parse_json(
             page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
