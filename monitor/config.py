@@ -225,7 +225,8 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
     low, high = _interval(n, interval)
     proxy = n.string("proxy")
-    if proxy and not re.match(r"^(https?|socks5?)://", proxy):
+    # aiohttp speaks only HTTP proxies; a socks5:// URL would silently be used as an HTTP one.
+    if proxy and not re.match(r"^https?://", proxy):
         raise n.error(f"expected a proxy URL such as http://host:3128, got {proxy!r}", "proxy")
     if not re.match(r"^https?://[^/\s]+", url):
         raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")

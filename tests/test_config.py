@@ -72,6 +72,7 @@ BAD = [
     ("sources[0].interval: expected a duration", ("interval: 30", "interval: soon")),
     ("sources[0].url: expected an http:// or https:// URL", ("url: https://english.almayadeen.net/", "url: ftp://x")),
     ("sources[0].selector: invalid CSS selector 'div['", ("selector: null", "selector: 'div['")),
+    ("sources[0].proxy: expected a proxy URL", ("interval: 30", "interval: 30\n    proxy: socks5://127.0.0.1:1080")),
     ("sources[0].url: is required", ("url: https://english.almayadeen.net/", "")),
     ("channels[0].type: unknown channel type 'sms'", ("type: telegram", "type: sms")),
     ("channels[0].chat_id: expected '@channelname' or a numeric id", ('chat_id: "@my_alerts"', "chat_id: my alerts")),

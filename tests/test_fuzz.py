@@ -79,7 +79,8 @@ def test_giant_page_bounded_memory() -> None:
     finally:
         tracemalloc.stop()
     assert [e.text for e in entries] == LINES
-    # Python-side allocations (lexbor's own C heap is not traced) grow with the page, not beyond:
+    # Traced allocations (selectolax allocates lexbor's DOM through Python's allocator, so this
+    # includes the parse tree) grow with the page, not beyond:
     # measured 10x the page (67 MB for 6.6 MB; the heading search walks every text node in
     # Python). With the 5 MB fetch cap that bounds one extraction to about 70 MB.
     assert peak < 15 * len(page), peak
