@@ -11,10 +11,9 @@ import re
 import unicodedata
 
 # Zero-width and invisible formatting characters that sites sprinkle into text.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e\ufeff")
-)
-_SPACE = re.compile(r"\s+")
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060\u2066-\u2069\u202a-\u202e\ufeff]+")
+# Runs of whitespace and control characters (category Cc): one space each.
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 # Letter forms that readers treat as the same letter (after diacritics are stripped).
 _FOLD_MAP = str.maketrans(
@@ -51,14 +50,14 @@ _MARK_RUN = re.compile(f"([{_COMBINING}]{{{MAX_MARKS}}})[{_COMBINING}]+")
 
 def stream_safe(text: str) -> str:
     """Return text with every run of combining marks cut to its first MAX_MARKS (in C, linear)."""
-    return _MARK_RUN.sub(r"\1", text)
+    return text if text.isascii() else _MARK_RUN.sub(r"\1", text)
 
 
 def clean(text: str) -> str:
     """Return display text: NFC, invisible and control characters dropped, whitespace collapsed."""
-    # Invisibles go first: left between a letter and its accent they would block NFC composing them.
-    text = unicodedata.normalize("NFC", stream_safe(text.translate(_INVISIBLE)))
-    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    if not text.isascii():  # ASCII has no invisibles and is its own NFC
+        # Invisibles go first: left between a letter and its accent they would block NFC composing them.
+        text = unicodedata.normalize("NFC", stream_safe(_INVISIBLE.sub("", text)))
     return _SPACE.sub(" ", text).strip()
 
 
@@ -67,6 +66,8 @@ def fold(text: str) -> str:
     # NFKD splits accented Latin letters and hamza/madda alef forms into base + combining mark;
     # dropping the marks folds both, and Arabic harakat are marks too.
     # casefold after NFKD: compatibility forms such as "℠" decompose into letters that need folding too.
+    if text.isascii():  # all of that leaves ASCII as it is, but for the case
+        return text.lower()
     return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", stream_safe(text)).casefold().translate(_FOLD))
 
 

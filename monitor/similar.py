@@ -22,49 +22,52 @@ def compare(a: Sequence[str], b: Sequence[str]) -> tuple[float, int]:
     """Return (similarity 0..1, words of a and b left unpaired on both sides) for two word lists."""
     if not a or not b:
         return 0.0, 0
-    common = Counter(a) & Counter(b)
-    rest_a = list((Counter(a) - common).elements())
-    rest_b = list((Counter(b) - common).elements())
+    common, short, long = _leftovers(a, b)
+    pool = list(long)
     paired = sum(common.values())
-    for word in list(rest_a):
-        match = next((w for w in rest_b if _typo(word, w)), None)
-        if match is not None:
-            rest_a.remove(word)
-            rest_b.remove(match)
+    for word in short:
+        if (k := _partner(word, pool)) is not None:
+            del pool[k]
             paired += 1
-    similarity = 2 * paired / (len(a) + len(b))
-    return similarity, min(len(rest_a), len(rest_b))
+    return 2 * paired / (len(a) + len(b)), len(short) - (paired - sum(common.values()))
 
 
 def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
     """Whether word lists a and b are one ticker line before and after an edit."""
     if not a or not b:
         return False
-    # Cheap tests first, so most pairs of distinct lines never build a SequenceMatcher: after
-    # exact pairing, one side's leftover words must all be able to pair as typos (no swap), and
-    # even then the pair must be able to reach the threshold.
-    common = Counter(a) & Counter(b)
-    rest_a = list((Counter(a) - common).elements())
-    rest_b = list((Counter(b) - common).elements())
-    if rest_a and rest_b and not (_may_pair_all(rest_a, rest_b) or _may_pair_all(rest_b, rest_a)):
+    # No word may be swapped: after exact pairing, every leftover word of the shorter side needs a
+    # typo partner. So the similarity is known before any typo test, and the first word without a
+    # partner ends the comparison (most pairs of distinct lines end at their first leftover word).
+    common, short, long = _leftovers(a, b)
+    if 2 * (sum(common.values()) + len(short)) / (len(a) + len(b)) < THRESHOLD:
         return False
-    if 2 * (sum(common.values()) + min(len(rest_a), len(rest_b))) / (len(a) + len(b)) < THRESHOLD:
-        return False
-    similarity, swapped = compare(a, b)
-    return swapped == 0 and similarity >= THRESHOLD
+    pool = list(long)
+    for word in short:
+        if (k := _partner(word, pool)) is None:
+            return False
+        del pool[k]
+    return True
 
 
-def _may_pair_all(mine: list[str], theirs: list[str]) -> bool:
-    """Whether every word of mine could have a typo partner in theirs (a necessary condition)."""
-    return len(mine) <= len(theirs) and all(_typo_candidate(w) for w in mine)
+def _leftovers(a: Sequence[str], b: Sequence[str]) -> tuple[Counter[str], list[str], list[str]]:
+    """Return the words a and b share, then the unshared words of the shorter side and of the other."""
+    ca, cb = Counter(a), Counter(b)
+    common = ca & cb
+    rest_a, rest_b = list((ca - common).elements()), list((cb - common).elements())
+    return (common, rest_a, rest_b) if len(rest_a) <= len(rest_b) else (common, rest_b, rest_a)
 
 
-def _typo_candidate(word: str) -> bool:
-    return len(word) >= _TYPO_MIN_LEN and not word.isdigit()
+def _partner(word: str, pool: list[str]) -> int | None:
+    """Return the index of the first word in pool that is word misspelt, or None."""
+    return next((k for k, other in enumerate(pool) if _typo(word, other)), None)
 
 
 def _typo(x: str, y: str) -> bool:
-    if not (_typo_candidate(x) and _typo_candidate(y)):
+    if len(x) < _TYPO_MIN_LEN or len(y) < _TYPO_MIN_LEN or x.isdigit() or y.isdigit():
+        return False
+    # ratio = 2·matches / (len x + len y) and matches ≤ the shorter length: a cheap upper bound first.
+    if 2 * min(len(x), len(y)) < TYPO_RATIO * (len(x) + len(y)):
         return False
     matcher = SequenceMatcher(None, x, y)
     # quick_ratio is an upper bound of ratio, and far cheaper.
