@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from .errors import FetchError
@@ -47,13 +49,35 @@ def _max_age(cache_control: str) -> float | None:
 
 
 def new_session(*, limit: int = 32, limit_per_host: int = 2) -> aiohttp.ClientSession:
-    """Return the session all sources share (HTTP(S)_PROXY/NO_PROXY honoured, gzip/deflate accepted).
+    """Return the session all sources share (gzip/deflate accepted; proxies from env_proxy).
 
     limit caps connections in all, limit_per_host those to one host, so one slow host cannot take
     every connection from the others.
     """
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
-    return aiohttp.ClientSession(connector=connector, trust_env=True)
+    # Not trust_env: it sends every request through two worker threads (a ~/.netrc read and the proxy
+    # lookup), a third of the CPU of a 304 poll. env_proxy makes the same proxy choice in the loop.
+    return aiohttp.ClientSession(connector=connector, trust_env=False)
+
+
+_PROXY_ENV = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "NETRC", "HOME")
+
+
+def env_proxy(url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    """Return the proxy (and its login) that HTTP(S)_PROXY and NO_PROXY name for url, as aiohttp's
+    trust_env would, or (None, None)."""
+    target = URL(url)
+    return _env_proxy(target.scheme, target.host or "", tuple(os.environ.get(k) for k in _PROXY_ENV))
+
+
+@functools.lru_cache(maxsize=256)
+def _env_proxy(scheme: str, host: str, _env: tuple[str | None, ...]) -> tuple[str | None, aiohttp.BasicAuth | None]:
+    # _env is only part of the cache key: a changed environment asks aiohttp again.
+    try:
+        proxy, auth = get_env_proxy_for_url(URL.build(scheme=scheme, host=host))
+    except (LookupError, ValueError):
+        return None, None
+    return str(proxy), auth
 
 
 async def fetch(
@@ -75,10 +99,14 @@ async def fetch(
         sent["If-Modified-Since"] = last_modified
     connect = min(timeout, 10.0)
     try:
+        proxy_auth = None
+        if proxy is None:
+            proxy, proxy_auth = env_proxy(url)
         async with session.get(
             url,
             headers=sent,
             proxy=proxy,
+            proxy_auth=proxy_auth,
             timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect),
             max_redirects=MAX_REDIRECTS + 1,  # aiohttp fails on the max_redirects-th redirect
         ) as resp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +25,7 @@ from .sources import Source, make_source
 from .store import SqliteStore, Store
 
 logger = logging.getLogger(__name__)
+POLL_FLUSH = 1.0  # seconds a poll's status may wait in memory before it is written
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Runtime:
     metrics: Metrics | None = None
     wakes: dict[str, asyncio.Event] = field(default_factory=dict)
     last_polled: dict[str, float] = field(default_factory=dict)
+    _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
 
     async def poll(self, source: Source, *, dry_run: bool = False) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers."""
@@ -60,6 +63,8 @@ class Runtime:
             self.store.note_poll(
                 result.source, at=now, error=result.error, new=result.new, next_poll=next_poll, validators=validators
             )
+            if self._flush is None:
+                self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self.flush_polls)
         if message:
             logger.warning("source.health %s", message)
             if self.config.admin_channel and not dry_run:
@@ -68,6 +73,14 @@ class Runtime:
             for wake in self.wakes.values():
                 wake.set()
         return result
+
+    def flush_polls(self) -> None:
+        """Write the noted polls to the state file (a failed write loses only status and ETags)."""
+        self._flush = None
+        try:
+            self.store.flush_polls()
+        except sqlite3.Error as exc:
+            logger.error("state.write_failed what=polls error=%s", exc)
 
 
 @contextlib.asynccontextmanager
@@ -81,8 +94,9 @@ async def open_runtime(
     sources = [make_source(s, session) for s in config.sources]
     for source in sources:  # a restart (or the next --once) still asks "changed since?"
         source.fetcher.etag, source.fetcher.last_modified = store.validators(source.config.name)
+    rt = None
     try:
-        yield Runtime(
+        rt = Runtime(
             config=config,
             session=session,
             store=store,
@@ -96,7 +110,10 @@ async def open_runtime(
                 on_result=metrics.delivery if metrics else None,
             ),
         )
+        yield rt
     finally:
+        if rt is not None and rt._flush is not None:
+            rt._flush.cancel()  # store.close() writes what it would have
         for channel in channels.values():
             await channel.close()
         await session.close()

@@ -9,6 +9,7 @@ sending a corrected one twice.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from difflib import SequenceMatcher
@@ -22,14 +23,14 @@ def compare(a: Sequence[str], b: Sequence[str]) -> tuple[float, int]:
     """Return (similarity 0..1, words of a and b left unpaired on both sides) for two word lists."""
     if not a or not b:
         return 0.0, 0
-    common, short, long = _leftovers(a, b)
+    shared, short, long = _leftovers(a, b)
     pool = list(long)
-    paired = sum(common.values())
+    paired = shared
     for word in short:
         if (k := _partner(word, pool)) is not None:
             del pool[k]
             paired += 1
-    return 2 * paired / (len(a) + len(b)), len(short) - (paired - sum(common.values()))
+    return 2 * paired / (len(a) + len(b)), len(short) - (paired - shared)
 
 
 def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
@@ -39,8 +40,8 @@ def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
     # No word may be swapped: after exact pairing, every leftover word of the shorter side needs a
     # typo partner. So the similarity is known before any typo test, and the first word without a
     # partner ends the comparison (most pairs of distinct lines end at their first leftover word).
-    common, short, long = _leftovers(a, b)
-    if 2 * (sum(common.values()) + len(short)) / (len(a) + len(b)) < THRESHOLD:
+    shared, short, long = _leftovers(a, b)
+    if 2 * (shared + len(short)) / (len(a) + len(b)) < THRESHOLD:
         return False
     pool = list(long)
     for word in short:
@@ -50,12 +51,18 @@ def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
     return True
 
 
-def _leftovers(a: Sequence[str], b: Sequence[str]) -> tuple[Counter[str], list[str], list[str]]:
-    """Return the words a and b share, then the unshared words of the shorter side and of the other."""
-    ca, cb = Counter(a), Counter(b)
-    common = ca & cb
-    rest_a, rest_b = list((ca - common).elements()), list((cb - common).elements())
-    return (common, rest_a, rest_b) if len(rest_a) <= len(rest_b) else (common, rest_b, rest_a)
+def _leftovers(a: Sequence[str], b: Sequence[str]) -> tuple[int, list[str], list[str]]:
+    """Return how many words a and b share, then the unshared words of the shorter side and of the other."""
+    unpaired = Counter(b)
+    rest_a = []
+    for word in a:
+        if unpaired[word] > 0:
+            unpaired[word] -= 1
+        else:
+            rest_a.append(word)
+    rest_b = list(unpaired.elements())
+    shared = len(a) - len(rest_a)
+    return (shared, rest_a, rest_b) if len(rest_a) <= len(rest_b) else (shared, rest_b, rest_a)
 
 
 def _partner(word: str, pool: list[str]) -> int | None:
@@ -63,6 +70,7 @@ def _partner(word: str, pool: list[str]) -> int | None:
     return next((k for k, other in enumerate(pool) if _typo(word, other)), None)
 
 
+@functools.lru_cache(maxsize=1 << 14)  # news repeats its words: most pairs were tested before
 def _typo(x: str, y: str) -> bool:
     if len(x) < _TYPO_MIN_LEN or len(y) < _TYPO_MIN_LEN or x.isdigit() or y.isdigit():
         return False

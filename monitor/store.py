@@ -109,6 +109,7 @@ class Store(Protocol):
         self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
         validators: tuple[str | None, str | None] = (None, None),
     ) -> None: ...
+    def flush_polls(self) -> None: ...
     def validators(self, source: str) -> tuple[str | None, str | None]: ...
     def source_states(self) -> list[SourceStatus]: ...
     def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
@@ -133,11 +134,13 @@ class SqliteStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._polls: list[tuple[object, ...]] = []  # note_poll rows not yet written
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> SqliteStore:
         """Open a store that is never written: the state file if it exists, else an empty one in memory."""
         store = cls.__new__(cls)
+        store._polls = []
         if Path(path).exists():
             store.db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, isolation_level=None)
         else:
@@ -204,6 +207,7 @@ class SqliteStore:
         edits = edits or {}
         queued = 0
         with self._transaction():
+            self._write_polls()  # free inside a transaction that commits anyway
             self.db.executemany(
                 "INSERT INTO seen (source, fingerprint, text, link, first_seen, last_seen, edit_of)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -221,6 +225,7 @@ class SqliteStore:
                      a.edit_of, i.fingerprint, a.channel, now - same_line_window),
                 ).rowcount
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
+        self._polls.clear()
         return queued
 
     def notify(self, channel: str, text: str) -> None:
@@ -289,8 +294,22 @@ class SqliteStore:
         self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
         validators: tuple[str | None, str | None] = (None, None),
     ) -> None:
-        """Remember how a poll went (for `monitor status`) and the page's validators."""
-        self.db.execute(
+        """Remember how a poll went (for `monitor status`) and the page's validators.
+
+        Kept in memory until flush_polls() or the next record(): a commit (an fsync) for each 304
+        poll would be a third of its cost. Lost by a crash, they only cost one full fetch.
+        """
+        self._polls.append((source, at, error, new, next_poll, *validators))
+
+    def flush_polls(self) -> None:
+        """Write the polls noted since the last write, in one transaction."""
+        if self._polls:
+            with self._transaction():
+                self._write_polls()
+            self._polls.clear()
+
+    def _write_polls(self) -> None:
+        self.db.executemany(
             "INSERT INTO source_state"
             " (source, last_poll, last_ok, last_new, failures, last_error, next_poll, etag, last_modified)"
             " VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?4 > 0 THEN ?2 END,"
@@ -300,16 +319,18 @@ class SqliteStore:
             "  last_new = CASE WHEN ?4 > 0 THEN ?2 ELSE last_new END,"
             "  failures = CASE WHEN ?3 IS NULL THEN 0 ELSE failures + 1 END,"
             "  last_error = COALESCE(?3, last_error), next_poll = ?5, etag = ?6, last_modified = ?7",
-            (source, at, error, new, next_poll, *validators),
+            self._polls,
         )
 
     def validators(self, source: str) -> tuple[str | None, str | None]:
         """Return the ETag and Last-Modified of the source's last page read, if any."""
+        self.flush_polls()
         row = self.db.execute("SELECT etag, last_modified FROM source_state WHERE source = ?", (source,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     def source_states(self) -> list[SourceStatus]:
         """Return what is known of every source's polls."""
+        self.flush_polls()
         rows = self.db.execute(
             "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll FROM source_state"
             " ORDER BY source"
@@ -336,8 +357,11 @@ class SqliteStore:
         return seen + done
 
     def close(self) -> None:
-        """Close the database; every write is already committed."""
-        self.db.close()
+        """Write the polls still in memory, then close the database."""
+        try:
+            self.flush_polls()
+        finally:
+            self.db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

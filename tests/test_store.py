@@ -1,8 +1,16 @@
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
+from conftest import telegram_channel, write_config
+from fake_telegram import FakeTelegram
+from sites import Site, ticker_page
+
+from monitor.config import load
 from monitor.models import Item, Outgoing
 from monitor.normalize import fingerprint
+from monitor.runtime import open_runtime
 from monitor.store import SqliteStore
 
 
@@ -76,3 +84,42 @@ def test_expire_gives_up_on_old_queued_alerts(tmp_path: Path) -> None:
     assert [x.text for x in store.queued("alerts")] == ["new alert"]
     [status] = store.status()
     assert status.failed == 1
+
+
+def test_polls_wait_in_memory_until_flushed_recorded_or_closed(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    other = sqlite3.connect(path)  # what `monitor status` in another process would read
+
+    def failures() -> list[tuple[str, int]]:
+        return other.execute("SELECT source, failures FROM source_state ORDER BY source").fetchall()
+
+    store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0)
+    store.note_poll("en", at=2.0, error="HTTP 500", new=0, next_poll=3.0, validators=('"v1"', None))
+    assert failures() == []  # no commit (no fsync) for a poll that found nothing
+    store.flush_polls()
+    assert failures() == [("en", 2)]  # written in order: both failures counted
+    store.note_poll("ar", at=3.0, error=None, new=0, next_poll=4.0)
+    store.record("en", [item("a line")], [])  # rides along in the transaction that commits anyway
+    assert failures() == [("ar", 0), ("en", 2)]
+    store.note_poll("ar", at=4.0, error="timed out", new=0, next_poll=5.0)
+    store.close()
+    assert failures() == [("ar", 1), ("en", 2)]
+    assert SqliteStore(path).validators("en") == ('"v1"', None)
+
+
+async def test_a_running_service_writes_poll_state_within_seconds(
+    tmp_path: Path, site: Site, telegram: FakeTelegram
+) -> None:
+    site.set("/", ticker_page(["A line"]))
+    cfg = load(write_config(tmp_path, sources=[{"name": "en", "url": site.url("/")}],
+                            channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}]))
+    async with open_runtime(cfg) as rt:
+        for _ in range(3):
+            await rt.poll(rt.sources[0])  # the last poll's row is left to the flush timer
+        other = sqlite3.connect(cfg.state_path)
+        wanted = [("en", rt.last_polled["en"])]
+        deadline = time.monotonic() + 10
+        while other.execute("SELECT source, last_poll FROM source_state").fetchall() != wanted:
+            assert time.monotonic() < deadline, "poll state not written within 10 s"
+            await asyncio.sleep(0.02)

@@ -10,6 +10,7 @@ import aiohttp
 
 from ..config import ChannelConfig
 from ..errors import DeliveryError
+from ..http import env_proxy
 from ..models import Alert
 from .render import PLAIN, Renderer, notify
 
@@ -45,7 +46,10 @@ class WebhookChannel:
         }
         try:
             timeout = aiohttp.ClientTimeout(total=20)
-            async with self.session.post(self.config.url or "", json=body, timeout=timeout) as resp:
+            proxy, proxy_auth = env_proxy(self.config.url or "")
+            async with self.session.post(
+                self.config.url or "", json=body, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+            ) as resp:
                 if resp.status == 429:
                     retry_after = resp.headers.get("Retry-After", "")
                     wait = float(retry_after) if retry_after.isdigit() else None
