@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,16 @@ import aiohttp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sites import Site
+from sites import Site, ticker_page
 
 from monitor.config import SourceConfig
 from monitor.errors import ExtractError, FetchError
 from monitor.models import Entry
 from monitor.sources import make_source
+from monitor.http import Page
 from monitor.sources.feed import FeedSource, parse_feed
+from monitor.sources.fetcher import OFF_LOOP_BYTES
+from monitor.sources.html import HtmlSource
 from monitor.sources.json import JsonSource, parse_json
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -328,6 +332,31 @@ async def test_feed_source_end_to_end(site: Site) -> None:
     assert [text for text, _ in pairs(ar_got)] == [text for text, _ in ARABIC]
     assert pairs(ar_got)[0][1] == site.url("/ar/news/7002")
     assert site.hits["/rss"] == 2
+
+
+class ThreadNoting(HtmlSource):
+    """An HtmlSource that notes which thread parsed each page."""
+
+    threads: list[str] = []
+
+    def parse(self, page: Page) -> list[Entry]:
+        self.threads.append(threading.current_thread().name)
+        return super().parse(page)
+
+
+async def test_big_pages_are_parsed_off_the_event_loop(site: Site) -> None:
+    small = ticker_page(["Small page line"])
+    big = ticker_page(["Big page line"]).replace("</body>", "<p>" + "padding " * 140_000 + "</p></body>")
+    assert len(small) < OFF_LOOP_BYTES <= len(big.encode())
+    site.set("/small", small)
+    site.set("/big", big)
+    async with aiohttp.ClientSession() as session:
+        got_small = await ThreadNoting(source_config(site.url("/small"), "html"), session).entries()
+        got_big = await ThreadNoting(source_config(site.url("/big"), "html"), session).entries()
+    assert [e.text for e in got_small or []] == ["Small page line"]
+    assert [e.text for e in got_big or []] == ["Big page line"]
+    main = threading.current_thread().name
+    assert ThreadNoting.threads[0] == main and ThreadNoting.threads[1].startswith("monitor-parse")
 
 
 async def test_json_source_end_to_end(site: Site) -> None:

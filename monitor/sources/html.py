@@ -15,6 +15,6 @@ class HtmlSource(FetchedSource):
 
     accept = HTML_ACCEPT
 
-    async def parse(self, page: Page) -> list[Entry]:
+    def parse(self, page: Page) -> list[Entry]:
         html = decode(page.body, page.content_type)
         return extract(html, page.url, selector=self.config.selector, headings=self.config.headings)

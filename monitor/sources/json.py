@@ -31,7 +31,7 @@ class JsonSource(FetchedSource):
 
     accept = JSON_ACCEPT
 
-    async def parse(self, page: Page) -> list[Entry]:
+    def parse(self, page: Page) -> list[Entry]:
         c = self.config
         return parse_json(
             page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
