@@ -7,14 +7,17 @@ Everything runs on 127.0.0.1: one aiohttp fixture server with N sources of ~100 
 
 1. Poll cycles of N sources, after a baseline: (a) every page changed, (b) none changed: wall, CPU
    (user+sys, os.wait4 or process_time), peak RSS (VmHWM). Two modes: `monitor --once` processes
-   (N <= --once-max; they keep no ETags between runs, so "none changed" still fetches 200s), and
-   cycles inside one long-lived process that polls like the service (ETags kept: 304s). At the
+   (N <= --once-max; the ETags they keep in the state file make "none changed" 304s), and
+   cycles inside one long-lived process that polls like the service (ETags kept: 304s). Sources
+   name the ticker with the css selector urlwatch gets (div.breaking li); the same cycles with the
+   ticker found by its heading instead (no selector) are measured at N=50 and 500. At the
    largest N, also with the sources spread over --ports ports of 127.0.0.1 (each port is a separate
    "host" for aiohttp's per-host connection limit); the main rows use one host:port.
 2. Marginal cost per check: (X(N=500) - X(N=50)) / 450, which removes start-up and import costs.
 3. The service at a 1 s interval on N=50 for --soak seconds: change -> Telegram latency p50/p99, the
    poll.done -> Telegram part, RSS over time. The issue's soak is 10 minutes: --soak 600.
 4. urlwatch 2.29 (pip-installed into a throw-away venv) on the same fixture, N=50 and 500.
+5. Adaptive polling replayed over a simulated day of ticker changes (bench/adaptive.py).
 
 Medians of --runs runs. The defaults take about 10 minutes on a 2-core machine.
 """
@@ -49,6 +52,7 @@ from sites import BackgroundServer  # noqa: E402
 TOKEN = "123456:TEST-token-not-real"
 CHAT = "@alerts"
 URLWATCH = "urlwatch==2.29"
+SELECTOR = "div.breaking li"  # the ticker items; urlwatch gets the same css filter
 
 # ---------------------------------------------------------------- the fixture pages
 
@@ -214,7 +218,7 @@ def median(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def monitor_config(path: Path, fx: Fixture, tg: FakeTelegram, n: int, *, spread: bool, interval: float = 60,
-                   match_all: bool = False) -> Path:
+                   match_all: bool = False, selector: str | None = SELECTOR) -> Path:
     channel = {"name": "alerts", "type": "telegram", "chat_id": CHAT, "token": "${TELEGRAM_BOT_TOKEN}",
                "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000}
     rule = {"name": "all", "channels": ["alerts"]} if match_all else \
@@ -222,7 +226,8 @@ def monitor_config(path: Path, fx: Fixture, tg: FakeTelegram, n: int, *, spread:
     data = {"state": {"path": str(path / "state" / "monitor.db")},
             "defaults": {"timeout": "600s", "interval": interval},
             "delivery": {"timeout": 60, "per_second_total": 1000},
-            "sources": [{"name": f"s{i}", "url": fx.url(i, spread)} for i in range(n)],
+            "sources": [{"name": f"s{i}", "url": fx.url(i, spread)} | ({"selector": selector} if selector else {})
+                        for i in range(n)],
             "channels": [channel], "rules": [rule]}
     path.mkdir(parents=True, exist_ok=True)
     cfg = path / "config.yaml"
@@ -280,10 +285,10 @@ def driver(cfg_path: str) -> int:
 
 
 def inprocess_cycles(fx: Fixture, tg: FakeTelegram, work: Path, n: int, runs: int, spread: bool,
-                     changed_runs: int) -> dict[str, dict]:
+                     changed_runs: int, selector: str | None = SELECTOR) -> dict[str, dict]:
     """Poll cycles inside one long-lived process (as the service does): changed pages, then 304s."""
-    d = work / f"inproc-{n}-{'spread' if spread else 'onehost'}"
-    cfg = monitor_config(d, fx, tg, n, spread=spread)
+    d = work / f"inproc-{n}-{'spread' if spread else 'onehost'}-{'css' if selector else 'heading'}"
+    cfg = monitor_config(d, fx, tg, n, spread=spread, selector=selector)
     with open(d / "driver.log", "wb") as err:
         p = subprocess.Popen([sys.executable, __file__, "--driver", str(cfg)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=d, text=True)
@@ -417,7 +422,7 @@ def urlwatch_cycles(fx: Fixture, sizes: list[int], runs: int) -> tuple[str, dict
         for n in sizes:
             d = t / f"uw-{n}"
             d.mkdir()
-            jobs = [{"name": f"s{i}", "url": fx.url(i, False), "filter": [{"css": "div.breaking li"}]} for i in range(n)]
+            jobs = [{"name": f"s{i}", "url": fx.url(i, False), "filter": [{"css": SELECTOR}]} for i in range(n)]
             (d / "urls.yaml").write_text(yaml.safe_dump_all(jobs), encoding="utf-8")
             reporters = ("stdout email pushover pushbullet telegram slack mattermost discord gotify matrix "
                          "mailgun ifttt xmpp prowl shell").split()
@@ -464,6 +469,8 @@ def main() -> int:
                     help="measure `monitor --once` processes only up to this N (default 500; in-process cycles always)")
     ap.add_argument("--big-runs", type=int, default=1,
                     help="runs of changed-page cycles for N > 500 (default 1: each takes minutes at 5,000)")
+    ap.add_argument("--no-adaptive", dest="adaptive", action="store_false",
+                    help="skip the adaptive-polling replay (section 5)")
     ap.add_argument("--driver", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.driver:
@@ -479,7 +486,7 @@ def main() -> int:
               "peak RSS = the child's VmHWM"]
     print("\n".join(header), flush=True)
     layouts = [False] + ([True] if args.ports > 1 else [])
-    modes = ("once", "inproc")
+    modes = ("once", "inproc", "heading")
     cycles: dict[tuple[str, int, bool], dict] = {}
     with Fixture(ports=max(1, args.ports)) as fx, FakeTelegram(token=TOKEN, chats=[CHAT]) as tg, \
             tempfile.TemporaryDirectory(prefix="monbench-") as tmp:
@@ -491,6 +498,10 @@ def main() -> int:
                 cycles[("once", n, False)] = monitor_cycles(fx, tg, work, n, args.runs, False)
             print(f"... N={n}, one host: in-process cycles", file=sys.stderr, flush=True)
             cycles[("inproc", n, False)] = inprocess_cycles(fx, tg, work, n, args.runs, False, changed_runs)
+            if n <= 500:
+                print(f"... N={n}, one host: in-process cycles, ticker found by heading", file=sys.stderr, flush=True)
+                cycles[("heading", n, False)] = inprocess_cycles(fx, tg, work, n, args.runs, False, changed_runs,
+                                                                 selector=None)
         if len(layouts) > 1:  # spreading hosts changes wall time, not CPU: measured at the largest N only
             n = max(sizes)
             print(f"... N={n}, {args.ports} ports: in-process cycles", file=sys.stderr, flush=True)
@@ -509,7 +520,8 @@ def main() -> int:
     out: list[str] = []
     w = out.append
     port_label = {False: "1 host:port", True: f"{args.ports} ports"}
-    mode_label = {"once": "`monitor --once` process", "inproc": "in-process cycle"}
+    mode_label = {"once": "`monitor --once` process", "inproc": "in-process cycle",
+                  "heading": "in-process cycle, ticker found by heading"}
     w("")
     w("## 1. poll cycles of N sources")
     w("`monitor --once` process: one whole run after a baseline run (start-up, imports, cycle, delivery wait, exit).")
@@ -557,8 +569,7 @@ def main() -> int:
     if uw:
         w("")
         w(f"## 4. {uw_version} on the same fixture (css: div.breaking li, no reporters), one process per run")
-        w("ratios: monitor --once process (1 host:port) / urlwatch process, same N and pages; for 304 rows note that")
-        w("monitor --once keeps no ETags between runs (they live in memory only), so its 'none changed' run fetches 200s")
+        w("ratios: monitor --once process (1 host:port) / urlwatch process, same N and pages")
         w("| N | pages | urlwatch HTTP 200/304 | urlwatch wall s | CPU s | peak RSS MB | monitor/urlwatch wall | CPU | RSS |")
         w("|---|---|---|---|---|---|---|---|---|")
         for n, r in uw.items():
@@ -614,6 +625,17 @@ def main() -> int:
             mi = marg[("inproc", False, case)]
             ratio = marg[("urlwatch", "", case)] / mi if mi > 0 else float("inf")
             target(f"≥ 10x less marginal CPU per check than urlwatch ({case}, in-process)", ratio, ratio >= 10, "x")
+    if soaked:
+        p99 = soaked["poll_p99"]
+        target("alert out ≤ 100 ms after the poll that saw the line (poll.done → sendMessage, p99)", 1000 * p99,
+               1000 * p99 <= 100, " ms")
+    if args.adaptive:
+        w("")
+        w("## 5. adaptive polling on a replayed day of ticker changes (bench/adaptive.py)")
+        w("")
+        import adaptive  # bench/adaptive.py, beside this file
+
+        out.extend(adaptive.report())
     w("")
     w(f"total bench time {time.monotonic() - started:.0f} s. The issue's soak is 10 minutes: --soak 600.")
     print("\n".join(out), flush=True)

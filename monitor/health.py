@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from .config import SourceConfig
 from .pipeline import PollResult
 
 BACKOFF_MAX = 30 * 60.0  # a failing source is polled at least this often
+PACE_WINDOW = 600.0  # seconds: a new line counts towards a ticker's pace for about this long
 
 
 @dataclass(slots=True)
@@ -18,6 +20,8 @@ class _State:
     alarmed: bool = False
     skip_until: float = 0.0
     delay: float = 0.0  # adaptive polling: the current wait between polls
+    pace: float = 0.0  # adaptive polling: new lines per second lately (decayed over PACE_WINDOW)
+    paced_at: float = 0.0  # when pace was last updated
 
 
 class Health:
@@ -58,16 +62,22 @@ class Health:
     @staticmethod
     def _adapt(cfg: SourceConfig, old: _State, new: _State, result: PollResult, now: float,
                max_age: float | None) -> None:
-        """Adaptive polling: back to the shortest wait when a ticker moves, longer while it is quiet.
+        """Adaptive polling: polls go where new lines are likely.
 
-        Waits grow by half each quiet poll up to interval_max, and never undercut a Cache-Control
-        max-age the site gave (still at most interval_max). The scheduler runs the job every
-        `interval`; skip_until makes it a no-op until the wait is over.
+        The pace of a ticker is its new lines per second, decayed over PACE_WINDOW. For a given number
+        of requests, the mean delay of a line is least when each wait is proportional to
+        1/√pace; the wait is √(interval / pace), within [interval, interval_max]. A quiet ticker
+        is polled every interval_max, and never more often than a Cache-Control max-age the site
+        gave allows (still at most interval_max). The scheduler runs the job every `interval`;
+        skip_until makes it a no-op until the wait is over.
         """
         assert cfg.interval_max is not None
-        moving = result.new > 0 and not result.baseline
-        delay = cfg.interval if moving else min(cfg.interval_max, max(old.delay, cfg.interval) * 1.5)
+        pace = old.pace * math.exp(-(now - old.paced_at) / PACE_WINDOW) if old.paced_at else 0.0
+        if result.new > 0 and not result.baseline:
+            pace += result.new / PACE_WINDOW
+        delay = math.sqrt(cfg.interval / pace) if pace > 0 else cfg.interval_max
+        delay = min(cfg.interval_max, max(cfg.interval, delay))
         if max_age:
             delay = min(cfg.interval_max, max(delay, max_age))
-        new.delay = delay
+        new.delay, new.pace, new.paced_at = delay, pace, now
         new.skip_until = now + delay - cfg.interval * 0.5

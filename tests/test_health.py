@@ -110,21 +110,25 @@ def test_failing_source_backs_off_and_returns_after_one_success() -> None:
     assert health.due("s", now)
 
 
-def test_adaptive_polling_speeds_up_while_moving_and_slows_while_quiet() -> None:
+def test_adaptive_polling_follows_the_pace_of_the_ticker() -> None:
     cfg = SourceConfig("s", "http://x.example/", interval=10, interval_max=120)
     health = Health([cfg])
 
-    def wait_after(result: PollResult, max_age: float | None = None) -> float:
-        health.observe(result, 1000.0, max_age)
-        return round(health.states["s"].skip_until - 1000.0 + 5)  # + half the interval: the wait
+    def wait_after(result: PollResult, at: float, max_age: float | None = None) -> float:
+        health.observe(result, at, max_age)
+        return round(health.states["s"].skip_until - at + 5)  # + half the interval: the wait
 
-    quiet = [wait_after(PollResult("s", found=10)) for _ in range(7)]
-    assert quiet == [15, 22, 34, 51, 76, 114, 120]  # x1.5 per quiet poll, capped at max
-    assert wait_after(PollResult("s", found=11, new=1)) == 10  # a new line: back to min
-    assert wait_after(PollResult("s", unchanged=True)) == 15  # a 304 is a quiet poll
-    assert wait_after(PollResult("s", found=10), max_age=60) == 60  # the site's max-age, when longer
-    assert wait_after(PollResult("s", found=10), max_age=600) == 120  # ...but never past max
-    assert wait_after(PollResult("s", found=10, new=10, baseline=True)) == 120  # a baseline is not news
+    assert wait_after(PollResult("s", found=10, new=10, baseline=True), 0) == 120  # a baseline is not news
+    assert wait_after(PollResult("s", found=10), 120) == 120  # a quiet ticker: every max
+    assert wait_after(PollResult("s", unchanged=True), 240) == 120  # a 304 is a quiet poll
+    # The wait is √(min / pace), pace = new lines per second over the last PACE_WINDOW (600 s).
+    assert wait_after(PollResult("s", found=11, new=1), 360) == 77  # 1 line: √(10 · 600)
+    assert wait_after(PollResult("s", found=15, new=5), 360) == 32  # 6 lines: √(10 · 100)
+    assert wait_after(PollResult("s", found=15, new=60), 360) == 10  # a burst: every min, not faster
+    assert wait_after(PollResult("s", found=15), 370, max_age=60) == 60  # the site's max-age, when longer
+    assert wait_after(PollResult("s", found=15), 380, max_age=600) == 120  # ...but never past max
+    assert wait_after(PollResult("s", found=15), 380 + 600) == 16  # the pace decays: e⁻¹ of 66 lines
+    assert wait_after(PollResult("s", unchanged=True), 380 + 3600) == 120  # quiet again an hour later
 
 
 def test_fixed_interval_sources_are_not_adapted() -> None:
