@@ -135,13 +135,11 @@ def latencies(changes: Sequence[float], polls: Sequence[float]) -> list[float]:
 def simulate_adaptive(changes: Sequence[float], lo: float, hi: float, rng: random.Random) -> tuple[int, list[float]]:
     """Replay a day through the real Health: return (polls within the day, latency per change).
 
-    The tick grid mirrors monitor/service.py and APScheduler 3's IntervalTrigger: the job fires every
-    `interval` seconds plus a jitter of uniform(0, min(5, interval·0.1)) that carries over to the next
-    firing (the trigger adds the interval to the previous, jittered fire time), starting at a random
-    phase. Each firing polls only if health.due(); the adaptive rule itself is Health's.
+    The tick grid mirrors monitor/service.py: the job fires every `interval` (= min) seconds from a
+    random phase (the service spreads first polls over the interval; no jitter). Each firing polls
+    only if health.due(); the adaptive rule itself is Health's.
     """
     health = Health([SourceConfig(NAME, "http://x.example/", interval=lo, interval_max=hi)])
-    jitter = min(5.0, lo * 0.1)
     t = rng.uniform(0.0, lo)
     polls: list[float] = []
     seen = 0  # changes at or before the last poll
@@ -152,7 +150,7 @@ def simulate_adaptive(changes: Sequence[float], lo: float, hi: float, rng: rando
             health.observe(PollResult(NAME, found=FOUND, new=new, unchanged=new == 0), t, max_age=None)
             polls.append(t)
             seen = upto
-        t += lo + rng.uniform(0.0, jitter)
+        t += lo
     return sum(1 for p in polls if p < DAY), latencies(changes, polls)
 
 

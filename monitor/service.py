@@ -40,11 +40,12 @@ class Running:
         for n, source in enumerate(self.rt.sources):
             interval = source.config.interval
             # First polls are spread evenly over the interval, not all at second 0: thousands of
-            # sources then load the machine and the network evenly.
+            # sources then load the machine and the network evenly. No jitter: APScheduler 3 adds it
+            # to the previous (jittered) fire time, so it would stretch every interval by half of it.
             first = now.timestamp() + interval * n / max(len(self.rt.sources), 1)
             self.scheduler.add_job(
                 self._poll, "interval", args=[source], id=source.config.name, seconds=interval,
-                jitter=min(5.0, interval * 0.1), max_instances=1, coalesce=True,
+                max_instances=1, coalesce=True,
                 misfire_grace_time=max(1, int(interval)), next_run_time=datetime.fromtimestamp(first, UTC),
             )
         self.scheduler.add_job(prune, "interval", args=[self.rt], hours=6, next_run_time=now)
