@@ -400,9 +400,10 @@ def soak(fx: Fixture, tg: FakeTelegram, work: Path, seconds: float, n: int = 50,
             after_poll.append(arrived[(i, g)] - done)
     mark = 60.0 if seconds >= 120 else 10.0  # "at 1 min" needs a longer soak; else after 10 s of warm-up
     first = next((r for t, r in rss if t >= mark), rss[0][1])
+    mid = next((r for t, r in rss if t >= seconds / 2), rss[-1][1])
     return {"changes": len(changes), "delivered": len(latency), "p50": pct(latency, 50), "p99": pct(latency, 99),
             "max": max(latency, default=float("nan")), "poll_p50": pct(after_poll, 50),
-            "poll_p99": pct(after_poll, 99), "rss_mark": mark, "rss_first": first, "rss_end": rss[-1][1],
+            "poll_p99": pct(after_poll, 99), "rss_mark": mark, "rss_first": first, "rss_mid": mid, "rss_end": rss[-1][1],
             "rss_max": max(r for _, r in rss), "cpu_pct": 100 * cpu / elapsed, "rc": rc, "seconds": seconds}
 
 
@@ -561,10 +562,11 @@ def main() -> int:
         w("")
         w(f"## 3. service (`python -m monitor.cli`), N=50, interval 1 s, one change every 0.5 s, {s['seconds']:g} s soak")
         w("| changes | delivered | change→Telegram p50 / p99 / max s | poll.done→Telegram p50 / p99 s | "
-          f"RSS MB at {s['rss_mark']:g} s / end / max | service CPU % of a core | exit |")
+          f"RSS MB at {s['rss_mark']:g} s / {s['seconds'] / 2:g} s / end / max | service CPU % of a core | exit |")
         w("|---|---|---|---|---|---|---|")
         w(f"| {s['changes']} | {s['delivered']} | {fmt(s['p50'], 3)} / {fmt(s['p99'], 3)} / {fmt(s['max'], 3)} | "
-          f"{fmt(s['poll_p50'], 3)} / {fmt(s['poll_p99'], 3)} | {fmt(s['rss_first'], 1)} / {fmt(s['rss_end'], 1)} / "
+          f"{fmt(s['poll_p50'], 3)} / {fmt(s['poll_p99'], 3)} | {fmt(s['rss_first'], 1)} / {fmt(s['rss_mid'], 1)} / "
+          f"{fmt(s['rss_end'], 1)} / "
           f"{fmt(s['rss_max'], 1)} | {fmt(s['cpu_pct'], 1)} | {s['rc']} |")
     if uw:
         w("")

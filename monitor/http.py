@@ -16,7 +16,6 @@ from .errors import FetchError
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
-CHUNK = 64 * 1024
 _ENCODING = re.compile(r"decode content-encoding: (\w+)", re.IGNORECASE)
 _HINT = " (the site may refuse unknown clients: try user_agent)"
 
@@ -123,7 +122,7 @@ async def fetch(
                 raise FetchError(f"response too large: {resp.content_length} bytes > {max_bytes}")
             body = bytearray()
             # resp.content yields decoded bytes, so a gzip bomb is cut off at max_bytes too
-            async for chunk in resp.content.iter_chunked(CHUNK):
+            async for chunk in resp.content.iter_any():
                 body += chunk
                 if len(body) > max_bytes:
                     raise FetchError(f"response too large: over {max_bytes} bytes")

@@ -43,6 +43,8 @@ def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
     shared, short, long = _leftovers(a, b)
     if 2 * (shared + len(short)) / (len(a) + len(b)) < THRESHOLD:
         return False
+    if not all(len(w) >= _TYPO_MIN_LEN and not w.isdigit() for w in short):
+        return False  # a short word or a number can only pair exactly: "13" for "14" is a swap
     pool = list(long)
     for word in short:
         if (k := _partner(word, pool)) is None:
@@ -70,7 +72,7 @@ def _partner(word: str, pool: list[str]) -> int | None:
     return next((k for k, other in enumerate(pool) if _typo(word, other)), None)
 
 
-@functools.lru_cache(maxsize=1 << 14)  # news repeats its words: most pairs were tested before
+@functools.lru_cache(maxsize=4096)  # news repeats its words: most pairs were tested before
 def _typo(x: str, y: str) -> bool:
     if len(x) < _TYPO_MIN_LEN or len(y) < _TYPO_MIN_LEN or x.isdigit() or y.isdigit():
         return False
