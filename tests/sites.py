@@ -41,6 +41,8 @@ class BackgroundServer:
         self.port = self._runner.addresses[0][1]
 
     def stop(self) -> None:
+        for gate in getattr(self, "held", {}).values():  # let held requests finish, or cleanup waits on them
+            self.loop.call_soon_threadsafe(gate.set)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -66,6 +68,7 @@ class Site(BackgroundServer):
         self.pages: dict[str, Page] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str], int]] = []  # (path, headers, status answered)
+        self.held: dict[str, asyncio.Event] = {}  # paths whose requests wait until released
         self._lock = threading.Lock()
 
     def __enter__(self) -> Site:
@@ -84,11 +87,21 @@ class Site(BackgroundServer):
             data = body.encode() if isinstance(body, str) else body
             self.pages[path] = Page(data, content_type, status, etag)
 
+    def hold(self, path: str) -> None:
+        """Make requests for path wait (a hung host) until release(path)."""
+        self.held[path] = asyncio.Event()
+
+    def release(self, path: str) -> None:
+        if (gate := self.held.pop(path, None)) is not None:
+            self.loop.call_soon_threadsafe(gate.set)
+
     async def _handle(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]
         with self._lock:
             self.hits[path] += 1
             page = self.pages.get(path)
+        if (gate := self.held.get(path)) is not None:
+            await gate.wait()
         if page is None:
             response = web.Response(status=404, text="not found")
         elif page.etag and request.headers.get("If-None-Match") == page.etag:
