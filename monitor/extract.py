@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Sequence
 from itertools import islice
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
@@ -349,8 +349,8 @@ def _link(element: LexborNode, base: str) -> str | None:
     """Return an item's link: its own href, else its first inner link, else its enclosing <a>."""
     if element.tag == "a" and (link := _href(element, base)):
         return link
-    for inner in element.css("a[href]"):
-        if link := _href(inner, base):
+    for inner in islice(element.traverse(), 1, None):  # its descendants, in document order
+        if inner.tag == "a" and (link := _href(inner, base)):
             return link
     node = element.parent
     for _ in range(50):
@@ -372,7 +372,25 @@ def _href(anchor: LexborNode, base: str) -> str | None:
 
 def _join(base: str, href: str) -> str | None:
     """Resolve href against base; None if urllib finds the URL malformed."""
+    # Most ticker links are plain site paths: their join is the base's origin + the path, which is
+    # what urljoin returns for them, at a fifth of the cost.
+    if _PLAIN_PATH.match(href) and "/." not in href and (origin := _origin(base)):
+        return origin + href
     try:
         return urljoin(base, href)
     except ValueError:
         return None
+
+
+# "/a/b" or "/a/b?q": not "//host", no fragment, params or empty query, and (checked apart) no dot segment
+_PLAIN_PATH = re.compile(r"/(?![/\\])[^?#;\\]*(?:\?[^#;]+)?\Z")
+
+
+@functools.lru_cache(maxsize=1024)
+def _origin(base: str) -> str | None:
+    """Return scheme://host[:port] of an http(s) base URL, as urljoin takes them; else None."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
