@@ -402,9 +402,10 @@ def soak(fx: Fixture, tg: FakeTelegram, work: Path, seconds: float, n: int = 50,
     mark = 60.0 if seconds >= 120 else 10.0  # "at 1 min" needs a longer soak; else after 10 s of warm-up
     first = next((r for t, r in rss if t >= mark), rss[0][1])
     mid = next((r for t, r in rss if t >= seconds / 2), rss[-1][1])
+    every_30s = [next(r for t, r in rss if t >= k) for k in range(0, int(rss[-1][0]) + 1, 30)]
     return {"changes": len(changes), "delivered": len(latency), "p50": pct(latency, 50), "p99": pct(latency, 99),
             "max": max(latency, default=float("nan")), "poll_p50": pct(after_poll, 50),
-            "poll_p99": pct(after_poll, 99), "rss_mark": mark, "rss_first": first, "rss_mid": mid, "rss_end": rss[-1][1],
+            "poll_p99": pct(after_poll, 99), "rss_mark": mark, "rss_first": first, "rss_mid": mid, "rss_end": rss[-1][1], "rss_30s": every_30s,
             "rss_max": max(r for _, r in rss), "cpu_pct": 100 * cpu / elapsed, "rc": rc, "seconds": seconds}
 
 
@@ -580,12 +581,13 @@ def main() -> int:
         w("")
         w(f"## 3b. the same service at 20 changes/s for {f['seconds']:g} s: does RSS level off once warm?")
         w("The state file grows by every line and alert, and SQLite's page cache (2 MB) and the typo-pair cache")
-        w("(4,096 pairs) fill as it does: a 1 s interval soak at 2 changes/s is still warming up after 10 minutes.")
+        w("(4,096 pairs) fill as it does, so a soak at 2 changes/s can still be warming up after 10 minutes.")
         w(f"| changes | delivered | RSS MB at {f['rss_mark']:g} s / {f['seconds'] / 2:g} s / end / max | "
           "poll.done→Telegram p99 s | exit |")
         w("|---|---|---|---|---|")
         w(f"| {f['changes']} | {f['delivered']} | {fmt(f['rss_first'], 1)} / {fmt(f['rss_mid'], 1)} / "
           f"{fmt(f['rss_end'], 1)} / {fmt(f['rss_max'], 1)} | {fmt(f['poll_p99'], 3)} | {f['rc']} |")
+        w("RSS MB every 30 s: " + ", ".join(fmt(r, 1) for r in f["rss_30s"]))
     if uw:
         w("")
         w(f"## 4. {uw_version} on the same fixture (css: div.breaking li, no reporters), one process per run")
@@ -659,7 +661,7 @@ def main() -> int:
         w("")
         import adaptive  # bench/adaptive.py, beside this file
 
-        out.extend(adaptive.report())
+        out.extend(adaptive.report(days=7))
     w("")
     w(f"total bench time {time.monotonic() - started:.0f} s. The issue's soak is 10 minutes: --soak 600.")
     print("\n".join(out), flush=True)
