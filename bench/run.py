@@ -591,7 +591,8 @@ def main() -> int:
     if uw:
         w("")
         w(f"## 4. {uw_version} on the same fixture (css: div.breaking li, no reporters), one process per run")
-        w("ratios: monitor --once process (1 host:port) / urlwatch process, same N and pages")
+        w("ratios: monitor --once process (1 host:port; the in-process cycle where N > --once-max) / urlwatch "
+          "process, same N and pages")
         w("| N | pages | urlwatch HTTP 200/304 | urlwatch wall s | CPU s | peak RSS MB | monitor/urlwatch wall | CPU | RSS |")
         w("|---|---|---|---|---|---|---|---|---|")
         for n, r in uw.items():
