@@ -15,9 +15,10 @@ from ..http import Page, fetch
 from ..models import Entry
 
 # Pages at least this big are parsed on a worker thread, so that the event loop keeps serving the
-# other sources meanwhile (a 5 MB page takes about a second). Smaller HTML pages stay on the loop:
-# measured on the 2-core reference machine, handing 100 KB pages to a thread cost 30% more CPU
-# per check (thread hops, GIL hand-overs) and gained no wall time.
+# other sources meanwhile (a flat 3.7 MB page takes 35-45 ms; one nested just under extract's <div>
+# guard, 0.6 s). Smaller HTML pages stay on the loop: measured on the 2-core reference machine,
+# handing 100 KB pages to a thread cost 25-50% more CPU per check (thread hops, GIL hand-overs) and
+# more wall time.
 OFF_LOOP_BYTES = 1024 * 1024
 _PARSERS = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="monitor-parse")
 
