@@ -6,7 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 import pytest
@@ -16,9 +16,9 @@ from sites import Site, ticker_page
 
 from monitor.config import SourceConfig
 from monitor.errors import ExtractError, FetchError
+from monitor.http import Page
 from monitor.models import Entry
 from monitor.sources import make_source
-from monitor.http import Page
 from monitor.sources.feed import FeedSource, parse_feed
 from monitor.sources.fetcher import OFF_LOOP_BYTES
 from monitor.sources.html import HtmlSource
@@ -337,7 +337,7 @@ async def test_feed_source_end_to_end(site: Site) -> None:
 class ThreadNoting(HtmlSource):
     """An HtmlSource that notes which thread parsed each page."""
 
-    threads: list[str] = []
+    threads: ClassVar[list[str]] = []
 
     def parse(self, page: Page) -> list[Entry]:
         self.threads.append(threading.current_thread().name)
