@@ -231,6 +231,38 @@ async def test_webhook_channel_retries_5xx_and_fails_4xx_alone(tmp_path: Path, s
     assert "HTTP 404" in (status["gone"].last_error or "")
 
 
+async def test_webhook_goes_through_the_environment_proxy(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiohttp import web
+    from sites import BackgroundServer
+
+    targets: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        targets.append(request.raw_path)  # a forward proxy gets the absolute URL
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_route("*", "/{any:.*}", answer)
+    proxy = BackgroundServer(app)
+    proxy.start()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "127.0.0.1")  # the ticker site is reached directly
+        channels = [{"name": "hook", "type": "webhook", "url": "http://hooks.invalid/hook"}]
+        async with open_runtime(load(config(tmp_path, site, telegram, channels))) as rt:
+            await queue(rt, site, ["Second", "First"])
+            await rt.deliverer.run_until_empty(time.time() + 30)
+            [status] = rt.store.status()
+    finally:
+        proxy.stop()
+    assert targets == ["http://hooks.invalid/hook"] * 2
+    assert (status.delivered, status.failed) == (2, 0)
+
+
 @pytest.mark.parametrize("quiet_now", [True, False])
 async def test_quiet_hours_and_urgent(tmp_path: Path, site: Site, telegram: FakeTelegram, quiet_now: bool) -> None:
     from datetime import UTC, datetime, timedelta
