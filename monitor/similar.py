@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from difflib import SequenceMatcher
 
 THRESHOLD = 0.75  # Dice similarity of word multisets, typo pairs counted as equal
@@ -24,13 +24,8 @@ def compare(a: Sequence[str], b: Sequence[str]) -> tuple[float, int]:
     if not a or not b:
         return 0.0, 0
     shared, short, long = _leftovers(a, b)
-    pool = list(long)
-    paired = shared
-    for word in short:
-        if (k := _partner(word, pool)) is not None:
-            del pool[k]
-            paired += 1
-    return 2 * paired / (len(a) + len(b)), len(short) - (paired - shared)
+    typos = sum(_typo_pairs(short, long))
+    return 2 * (shared + typos) / (len(a) + len(b)), len(short) - typos
 
 
 def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
@@ -43,14 +38,9 @@ def is_edit(a: Sequence[str], b: Sequence[str]) -> bool:
     shared, short, long = _leftovers(a, b)
     if 2 * (shared + len(short)) / (len(a) + len(b)) < THRESHOLD:
         return False
-    if not all(len(w) >= _TYPO_MIN_LEN and not w.isdigit() for w in short):
+    if not all(_typo_candidate(w) for w in short):
         return False  # a short word or a number can only pair exactly: "13" for "14" is a swap
-    pool = list(long)
-    for word in short:
-        if (k := _partner(word, pool)) is None:
-            return False
-        del pool[k]
-    return True
+    return all(_typo_pairs(short, long))  # stops at the first word without a partner
 
 
 def _leftovers(a: Sequence[str], b: Sequence[str]) -> tuple[int, list[str], list[str]]:
@@ -67,14 +57,23 @@ def _leftovers(a: Sequence[str], b: Sequence[str]) -> tuple[int, list[str], list
     return (shared, rest_a, rest_b) if len(rest_a) <= len(rest_b) else (shared, rest_b, rest_a)
 
 
-def _partner(word: str, pool: list[str]) -> int | None:
-    """Return the index of the first word in pool that is word misspelt, or None."""
-    return next((k for k, other in enumerate(pool) if _typo(word, other)), None)
+def _typo_pairs(short: Sequence[str], long: Sequence[str]) -> Iterator[bool]:
+    """Yield, word by word of short, whether it has a typo partner in long (each used once)."""
+    pool = list(long)
+    for word in short:
+        k = next((k for k, other in enumerate(pool) if _typo(word, other)), None)
+        if k is not None:
+            del pool[k]
+        yield k is not None
+
+
+def _typo_candidate(word: str) -> bool:
+    return len(word) >= _TYPO_MIN_LEN and not word.isdigit()
 
 
 @functools.lru_cache(maxsize=4096)  # news repeats its words: most pairs were tested before
 def _typo(x: str, y: str) -> bool:
-    if len(x) < _TYPO_MIN_LEN or len(y) < _TYPO_MIN_LEN or x.isdigit() or y.isdigit():
+    if not (_typo_candidate(x) and _typo_candidate(y)):
         return False
     # ratio = 2·matches / (len x + len y) and matches ≤ the shorter length: a cheap upper bound first.
     if 2 * min(len(x), len(y)) < TYPO_RATIO * (len(x) + len(y)):
