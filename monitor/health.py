@@ -19,7 +19,6 @@ class _State:
     failures: int = 0  # failed polls in a row, for backoff
     alarmed: bool = False
     skip_until: float = 0.0
-    delay: float = 0.0  # adaptive polling: the current wait between polls
     pace: float = 0.0  # adaptive polling: new lines per second lately (decayed over PACE_WINDOW)
     paced_at: float = 0.0  # when pace was last updated
 
@@ -79,5 +78,5 @@ class Health:
         delay = min(cfg.interval_max, max(cfg.interval, delay))
         if max_age:
             delay = min(cfg.interval_max, max(delay, max_age))
-        new.delay, new.pace, new.paced_at = delay, pace, now
+        new.pace, new.paced_at = pace, now
         new.skip_until = now + delay - cfg.interval * 0.5

@@ -34,10 +34,8 @@ class Fetcher:
         self.last_modified: str | None = None
         self.max_age: float | None = None  # from the last answer's Cache-Control
 
-    async def read(
-        self, parse: Callable[[Page], list[Entry]], *, off_loop: int = OFF_LOOP_BYTES
-    ) -> list[Entry] | None:
-        """Fetch and parse the page; None when the server answered 304 Not Modified."""
+    async def read(self, parse: Callable[[Page], list[Entry]], *, off_loop: int) -> list[Entry] | None:
+        """Fetch and parse the page (on a worker thread if off_loop bytes or more); None on 304 Not Modified."""
         page = await fetch(
             self.session,
             self.config.url,
