@@ -17,7 +17,7 @@ Everything runs on 127.0.0.1: one aiohttp fixture server with N sources of ~100 
 3. The service at a 1 s interval on N=50 for --soak seconds: change -> Telegram latency p50/p99, the
    poll.done -> Telegram part, RSS over time. The issue's soak is 10 minutes: --soak 600.
 4. urlwatch 2.29 (pip-installed into a throw-away venv) on the same fixture, N=50 and 500.
-5. Adaptive polling replayed over a simulated day of ticker changes (bench/adaptive.py).
+5. Adaptive polling replayed over 7 simulated days of ticker changes (bench/adaptive.py).
 
 Medians of --runs runs. The defaults take about 10 minutes on a 2-core machine.
 """
@@ -658,7 +658,7 @@ def main() -> int:
                1000 * p99 <= 100, " ms")
     if args.adaptive:
         w("")
-        w("## 5. adaptive polling on a replayed day of ticker changes (bench/adaptive.py)")
+        w("## 5. adaptive polling on 7 replayed days of ticker changes (bench/adaptive.py)")
         w("")
         import adaptive  # bench/adaptive.py, beside this file
 
