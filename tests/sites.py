@@ -41,8 +41,6 @@ class BackgroundServer:
         self.port = self._runner.addresses[0][1]
 
     def stop(self) -> None:
-        for gate in getattr(self, "held", {}).values():  # let held requests finish, or cleanup waits on them
-            self.loop.call_soon_threadsafe(gate.set)
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -86,6 +84,11 @@ class Site(BackgroundServer):
         with self._lock:
             data = body.encode() if isinstance(body, str) else body
             self.pages[path] = Page(data, content_type, status, etag)
+
+    def stop(self) -> None:
+        for path in list(self.held):  # let held requests finish, or cleanup waits on them
+            self.release(path)
+        super().stop()
 
     def hold(self, path: str) -> None:
         """Make requests for path wait (a hung host) until release(path)."""
