@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 
@@ -11,7 +12,7 @@ from . import __version__, logs
 from . import config as config_mod
 from .config import DEFAULT_USER_AGENT, Config
 from .config_reader import parse_duration
-from .errors import ConfigError, MonitorError
+from .errors import ConfigError, MonitorError, StateError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"monitor: config error: {exc}", file=sys.stderr)
         return 2
+    except StateError as exc:  # the state file cannot be opened or used: the operator must act
+        print(f"monitor: {exc}", file=sys.stderr)
+        return 2
     except MonitorError as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 1
@@ -101,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `monitor status | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug: one line (the traceback goes to the debug log), never a raw dump
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        print(f"monitor: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
 
 
 def describe(config: Config) -> str:

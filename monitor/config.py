@@ -112,6 +112,8 @@ class Config:
     per_host: int = 2  # ... and to one host
     http_listen: str | None = None  # "127.0.0.1:9464": serve /healthz and /metrics
     stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
+    max_attempts: int = 5  # tries of an alert whose send met an unexpected fault (it may have gone out)
+    stall_after: float = 600.0  # /healthz is 503 while a channel's oldest queued alert is older than this
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
@@ -166,6 +168,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     per_second_total = delivery.number("per_second_total", 30.0, minimum=0.001)
     retry_base = delivery.duration("retry_base", 2.0)
     retry_max = delivery.duration("retry_max", 300.0)
+    max_attempts = _whole(delivery, "max_attempts", 5, minimum=1)
+    stall_after = delivery.duration("stall_after", 600.0)
     delivery.done()
 
     alarm_after = _whole(root, "alarm_after", 5, minimum=1)
@@ -198,7 +202,7 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     return Config(
         file, state_path, retention, sources, channels, rules, delivery_timeout, max_age,
         per_second_total, retry_base, retry_max, admin_channel, same_line_window, edit_window,
-        connections, per_host, http_listen, stop_timeout,
+        connections, per_host, http_listen, stop_timeout, max_attempts, stall_after,
     )
 
 

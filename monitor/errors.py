@@ -24,13 +24,30 @@ class ExtractError(MonitorError):
     """A page was fetched but no ticker could be found in it."""
 
 
+class StateError(MonitorError):
+    """The state store failed (locked, disk full, I/O error, corrupt, deleted): names the file and what to do."""
+
+
 class DeliveryError(MonitorError):
     """A channel refused or failed to take a message.
 
     ``permanent`` says whether trying again can help (chat not found, message refused) or not.
+    ``unexpected`` marks a fault nobody planned for (a reply that is not what the API promises): it
+    is retried, but only up to delivery.max_attempts, since the message may have gone out.
+    ``parts_sent`` counts the parts of a long (split) message that the channel had accepted.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        unexpected: bool = False,
+        parts_sent: int = 0,
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.unexpected = unexpected
+        self.parts_sent = parts_sent

@@ -37,6 +37,7 @@ class Alert:
     silent: bool = False
     edit_of: str | None = None  # the message to edit instead of sending a new one
     urgent: bool = False
+    parts_sent: int = 0  # parts of a split message already accepted by the channel
 
 
 @dataclass(frozen=True, slots=True)

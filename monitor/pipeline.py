@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from aiolimiter import AsyncLimiter
 
 from .channels import Channel
+from .config import SourceConfig
 from .errors import DeliveryError, MonitorError
-from .models import Entry, Item, Outgoing
+from .models import Alert, Entry, Item, Outgoing
 from .normalize import clean, fingerprint, words
 from .rules import Matcher
 from .similar import is_edit
@@ -89,7 +90,24 @@ async def poll_once(
     if entries is None:
         logger.debug("poll.unchanged source=%s", cfg.name)
         return PollResult(cfg.name, unchanged=True)
-    items = to_items(cfg.name, entries)
+    try:
+        return _remember(cfg, to_items(cfg.name, entries), store, matcher, dry_run, edit_window, same_line_window)
+    except Exception as exc:  # the state store failed (locked, disk full): this poll failed, nothing is lost
+        # Nothing of this page was recorded, so its lines are new again next poll, which must fetch
+        # the page whole: a 304 would be taken for "nothing changed".
+        source.fetcher.forget_validators()
+        if isinstance(exc, MonitorError):
+            logger.error("poll.failed source=%s error=%s", cfg.name, exc)
+            return PollResult(cfg.name, error=str(exc))
+        logger.exception("poll.crashed source=%s", cfg.name)
+        return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _remember(
+    cfg: SourceConfig, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, edit_window: float,
+    same_line_window: float,
+) -> PollResult:
+    """Drop seen items, match rules and queue the alerts of the new ones, in one store transaction."""
     new = store.unseen(cfg.name, items)
     baseline = not store.has_baseline(cfg.name)
     edits = {} if baseline else find_edits(store, cfg.name, new, time.time() - edit_window)
@@ -139,7 +157,8 @@ class Deliverer:
     """Sends queued alerts to their channels, oldest first, within Telegram's limits.
 
     Limits and pauses are kept per chat (two channels naming one chat share them), and a 429 or
-    a transient fault pauses only that chat: other chats keep flowing.
+    a transient fault pauses only that chat: other chats keep flowing. Any fault, expected or not,
+    pauses the chat and is retried: no exception ends a channel's delivery loop.
     """
 
     store: Store
@@ -148,17 +167,22 @@ class Deliverer:
     per_second_total: float = 30.0
     retry_base: float = 2.0
     retry_max: float = 300.0
+    max_attempts: int = 5  # tries of an alert that meets an unexpected fault (it may have gone out)
     tally: dict[str, ChannelTally] = field(default_factory=dict)
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _wakes: dict[str, asyncio.Event] = field(default_factory=dict)
     _resume_at: dict[str, float] = field(default_factory=dict)
     _limits: dict[str, list[AsyncLimiter]] = field(default_factory=dict)
     _logged: dict[str, str] = field(default_factory=dict)
+    _unrecorded: dict[str, list[tuple[list[int], str | None]]] = field(default_factory=dict)
     on_result: Callable[[str, int, int], None] | None = None  # (channel, sent, failed), for metrics
 
     def __post_init__(self) -> None:
         total = AsyncLimiter(self.per_second_total, 1)
         for name, channel in self.channels.items():
             self.tally[name] = ChannelTally()
+            self._wakes[name] = asyncio.Event()
+            self._unrecorded[name] = []
             cfg = channel.config
             if cfg.chat_key in self._limits:
                 continue
@@ -168,62 +192,108 @@ class Deliverer:
             if cfg.per_minute:
                 limits.append(AsyncLimiter(cfg.per_minute, 60))
 
+    def wake(self) -> None:
+        """New alerts were queued: every channel's loop looks at its queue now."""
+        for event in self._wakes.values():
+            event.set()
+
+    def stop(self) -> None:
+        """Send nothing new; a send under way finishes and is recorded."""
+        self._stopping.set()
+
     def due_in(self, name: str) -> float | None:
         """Seconds until the channel may send again, or None when its queue is empty."""
-        if not self.store.count_queued(name):
+        if not self.store.count_queued(name) and not self._unrecorded[name]:
             return None
         key = self.channels[name].config.chat_key
         return max(0.0, self._resume_at.get(key, 0.0) - time.time())
+
+    def stalled(self, now: float, bound: float) -> list[str]:
+        """Name the channels whose oldest queued alert has waited longer than bound seconds."""
+        problems = []
+        for name in self.channels:
+            oldest = self.store.oldest_queued(name)
+            if oldest is not None and now - oldest > bound:
+                last = self.tally[name].last_error or "none"
+                problems.append(f"channel {name}: alerts waiting for {now - oldest:.0f}s (last error: {last})")
+        return problems
 
     async def drain(self, name: str) -> None:
         """Send the channel's queued alerts until none is left or the chat must pause.
 
         When more than the channel's digest_after alerts wait at once (a burst, or a backlog
-        after an outage), they go out as digests instead of a flood.
+        after an outage), they go out as digests instead of a flood. A fault of the state store
+        raises StateError (the caller backs off); what was sent meanwhile is recorded first next time.
         """
         channel, tally = self.channels[name], self.tally[name]
         key = channel.config.chat_key
+        self._record_sent(name)  # sends the store could not record yet: before anything is sent again
         if expired := self.store.expire(name, time.time() - self.max_age):
             tally.failed += expired
             self._count(name, 0, expired)
             logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.max_age)
         while time.time() >= self._resume_at.get(key, 0.0):
-            alerts = self.store.queued(name, limit=200)
+            alerts = self.store.load_queue(name, limit=200)
             if not alerts:
                 return
             # Edits change one message each; everything else may be folded into digests.
             digest = len(alerts) > channel.config.digest_after and not any(a.edit_of for a in alerts)
             for group in channel.pack(alerts) if digest else [[a] for a in alerts]:
-                if self.stopping.is_set():
+                if self._stopping.is_set():
                     return
                 for limiter in self._limits[key]:
                     await limiter.acquire()
-                ids = [a.id for a in group]
-                try:
-                    message_id = await channel.send(group)
-                except DeliveryError as exc:
-                    self._note_error(name, str(exc))
-                    if exc.permanent:
-                        for alert_id in ids:
-                            self.store.failed(alert_id, str(exc))
-                        tally.failed += len(ids)
-                        self._count(name, 0, len(ids))
-                        continue
-                    wait = exc.retry_after if exc.retry_after is not None else backoff(
-                        group[0].attempts + 1, base=self.retry_base, cap=self.retry_max
-                    )
-                    # The whole chat pauses, so its alerts still go out in order.
-                    self._resume_at[key] = time.time() + wait
-                    for alert_id in ids:
-                        self.store.retry(alert_id, str(exc))
+                if not await self._send(name, group):
                     return
-                # A crash between Telegram's answer and this commit re-sends this one message
-                # after a restart: the only window for a duplicate.
-                self.store.delivered(ids, message_id)
-                tally.sent += len(ids)
-                self._count(name, len(ids), 0)
-                self._logged.pop(name, None)  # after a recovery, the next fault is news again
-                logger.info("alert.sent channel=%s count=%d ids=%s", name, len(ids), _span(ids))
+
+    async def _send(self, name: str, group: list[Alert]) -> bool:
+        """Send one message and record the outcome; False when the chat must pause."""
+        ids = [a.id for a in group]
+        try:
+            message_id = await self.channels[name].send(group)
+        except DeliveryError as exc:
+            return self._refused(name, group, exc)
+        except Exception as exc:  # a reply that is not what the API promises, a bug in a channel
+            self._crashed(name, exc)
+            return self._refused(name, group, DeliveryError(_internal(exc), unexpected=True))
+        tally = self.tally[name]
+        tally.sent += len(ids)
+        self._count(name, len(ids), 0)
+        self._logged.pop(name, None)  # after a recovery, the next fault is news again
+        logger.info("alert.sent channel=%s count=%d ids=%s", name, len(ids), _span(ids))
+        # A crash between the channel's answer and this commit re-sends this one message after a
+        # restart: the only window for a duplicate. A failed commit is retried before the next send.
+        self._unrecorded[name].append((ids, message_id))
+        self._record_sent(name)
+        return True
+
+    def _refused(self, name: str, group: list[Alert], exc: DeliveryError) -> bool:
+        """Record a refused send: failed for good, or retried after a pause of the chat (then False)."""
+        self._note_error(name, str(exc))
+        attempts = group[0].attempts + 1
+        if exc.permanent or (exc.unexpected and attempts >= self.max_attempts):
+            for alert in group:
+                self.store.mark_failed(alert.id, str(exc))
+            self.tally[name].failed += len(group)
+            self._count(name, 0, len(group))
+            return True
+        wait = exc.retry_after if exc.retry_after is not None else backoff(
+            attempts, base=self.retry_base, cap=self.retry_max
+        )
+        # The whole chat pauses, so its alerts still go out in order.
+        self._resume_at[self.channels[name].config.chat_key] = time.time() + wait
+        parts = exc.parts_sent if len(group) == 1 else 0
+        for alert in group:
+            self.store.schedule_retry(alert.id, str(exc), parts_sent=parts)
+        return False
+
+    def _record_sent(self, name: str) -> None:
+        """Write the sends not yet recorded, oldest first (raises StateError if the store still fails)."""
+        pending = self._unrecorded[name]
+        while pending:
+            ids, message_id = pending[0]
+            self.store.mark_delivered(ids, message_id)
+            pending.pop(0)
 
     def _count(self, name: str, sent: int, failed: int) -> None:
         if self.on_result is not None:
@@ -236,27 +306,66 @@ class Deliverer:
             logger.warning("alert.failed channel=%s error=%s", name, error)
             self._logged[name] = error
 
+    def _crashed(self, name: str, exc: Exception) -> None:
+        """Log a delivery loop's fault: a store fault in its words, anything else with its traceback (once each)."""
+        if isinstance(exc, MonitorError):
+            error = str(exc)
+            if self._logged.get(name) != error:
+                logger.error("delivery.failed channel=%s error=%s", name, error)
+        else:
+            error = _internal(exc)
+            if self._logged.get(name) != error:
+                logger.error("delivery.crashed channel=%s error=%s", name, error, exc_info=exc)
+        self.tally[name].last_error = error
+        self._logged[name] = error
+
     async def run_until_empty(self, deadline: float) -> None:
         """Deliver every channel's queue (channels in parallel), giving up at the deadline."""
         await asyncio.gather(*(self._empty(name, deadline) for name in self.channels))
 
     async def _empty(self, name: str, deadline: float) -> None:
-        while (wait := self.due_in(name)) is not None and time.time() + wait < deadline:
-            await asyncio.sleep(wait)
-            await self.drain(name)
+        failures = 0
+        while time.time() < deadline:
+            try:
+                wait = self.due_in(name)
+                if wait is None:
+                    return
+                if time.time() + wait >= deadline:
+                    return
+                await asyncio.sleep(wait)
+                await self.drain(name)
+                failures = 0
+            except Exception as exc:  # one channel's fault must not cut the others' sends short
+                self._crashed(name, exc)
+                failures += 1
+                await asyncio.sleep(min(backoff(failures, base=self.retry_base, cap=self.retry_max),
+                                        max(0.0, deadline - time.time())))
 
-    async def run_forever(self, name: str, wake: asyncio.Event) -> None:
-        """Deliver one channel's alerts as they are queued, until stopping is set.
+    async def run_forever(self, name: str) -> None:
+        """Deliver one channel's alerts as they are queued, until stop().
 
-        wake is set when a poll queues alerts. A send under way when stopping is set finishes
-        and is recorded, so a clean stop never leaves a sent alert marked queued.
+        Supervised: any exception is logged (once per kind), the loop backs off and goes on. A send
+        under way when stop() is called finishes and is recorded, so a clean stop never leaves a
+        sent alert marked queued.
         """
-        while not self.stopping.is_set():
-            await self.drain(name)
-            wait = self.due_in(name)
+        wake, failures = self._wakes[name], 0
+        while not self._stopping.is_set():
+            try:
+                await self.drain(name)
+                wait = self.due_in(name)
+                failures = 0
+            except Exception as exc:
+                self._crashed(name, exc)
+                failures += 1
+                wait = backoff(failures, base=self.retry_base, cap=self.retry_max)
             wake.clear()
             woken = asyncio.ensure_future(wake.wait())
-            stop = asyncio.ensure_future(self.stopping.wait())
+            stop = asyncio.ensure_future(self._stopping.wait())
             await asyncio.wait({woken, stop}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             woken.cancel()
             stop.cancel()
+
+
+def _internal(exc: BaseException) -> str:
+    """One line for an exception nobody planned for."""
+    return f"internal error: {type(exc).__name__}: {exc}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ import aiohttp
 
 from .channels import Channel, format_plain, make_channel
 from .config import Config
+from .errors import MonitorError
 from .health import Health
 from .http import new_session
 from .metrics import Metrics
@@ -41,12 +41,12 @@ class Runtime:
     deliverer: Deliverer
     health: Health
     metrics: Metrics | None = None
-    wakes: dict[str, asyncio.Event] = field(default_factory=dict)
     last_polled: dict[str, float] = field(default_factory=dict)
+    state_problem: str | None = None  # the state file was deleted or replaced under the running service
     _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
 
     async def poll(self, source: Source, *, dry_run: bool = False) -> PollResult:
-        """Poll one source, tell the admin channel about its health, and wake the deliverers."""
+        """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
         started = time.monotonic()
         result = await poll_once(
             source, self.store, self.matcher, dry_run=dry_run,
@@ -68,10 +68,12 @@ class Runtime:
         if message:
             logger.warning("source.health %s", message)
             if self.config.admin_channel and not dry_run:
-                self.store.notify(self.config.admin_channel, message)
+                try:
+                    self.store.notify(self.config.admin_channel, message)
+                except MonitorError as exc:
+                    logger.error("source.health_not_queued error=%s", exc)
         if result.queued or message:
-            for wake in self.wakes.values():
-                wake.set()
+            self.deliverer.wake()
         return result
 
     def flush_polls(self) -> None:
@@ -79,8 +81,21 @@ class Runtime:
         self._flush = None
         try:
             self.store.flush_polls()
-        except sqlite3.Error as exc:
+        except MonitorError as exc:
             logger.error("state.write_failed what=polls error=%s", exc)
+
+    def cancel_flush(self) -> None:
+        """Stop the pending write of noted polls (closing the store writes them)."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+
+    def check_state(self) -> None:
+        """Notice a state file deleted or replaced under the running service (logged once, shown by /healthz)."""
+        problem = self.store.check_file()
+        if problem and problem != self.state_problem:
+            logger.error("state.file_gone %s", problem)
+        self.state_problem = problem
 
 
 @contextlib.asynccontextmanager
@@ -88,14 +103,17 @@ async def open_runtime(
     config: Config, *, dry_run: bool = False, metrics: Metrics | None = None
 ) -> AsyncIterator[Runtime]:
     """Build the session, store, sources and channels; close them all on the way out."""
-    store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
-    session = new_session(limit=config.connections, limit_per_host=config.per_host)
-    channels = {c.name: make_channel(c, session) for c in config.channels}
-    sources = [make_source(s, session) for s in config.sources]
-    for source in sources:  # a restart (or the next --once) still asks "changed since?"
-        source.fetcher.etag, source.fetcher.last_modified = store.validators(source.config.name)
-    rt = None
-    try:
+    async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
+        store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
+        stack.callback(store.close)
+        session = new_session(limit=config.connections, limit_per_host=config.per_host)
+        stack.push_async_callback(session.close)
+        channels = {c.name: make_channel(c, session) for c in config.channels}
+        for channel in channels.values():
+            stack.push_async_callback(channel.close)
+        sources = [make_source(s, session) for s in config.sources]
+        for source in sources:  # a restart (or the next --once) still asks "changed since?"
+            source.fetcher.etag, source.fetcher.last_modified = store.validators(source.config.name)
         rt = Runtime(
             config=config,
             session=session,
@@ -107,25 +125,17 @@ async def open_runtime(
             metrics=metrics,
             deliverer=Deliverer(
                 store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max,
-                on_result=metrics.delivery if metrics else None,
+                config.max_attempts, on_result=metrics.delivery if metrics else None,
             ),
         )
+        stack.callback(rt.cancel_flush)  # store.close() writes what the timer would have
         yield rt
-    finally:
-        if rt is not None and rt._flush is not None:
-            rt._flush.cancel()  # store.close() writes what it would have
-        for channel in channels.values():
-            await channel.close()
-        await session.close()
-        store.close()
 
 
 async def run_once(config: Config, *, dry_run: bool = False) -> int:
     """Poll every source once, deliver, and return the exit code (0 all good, 1 something failed)."""
     async with open_runtime(config, dry_run=dry_run) as rt:
-        results = await asyncio.gather(
-            *(rt.poll(s, dry_run=dry_run) for s in rt.sources)
-        )
+        results = await asyncio.gather(*(rt.poll(s, dry_run=dry_run) for s in rt.sources))
         for r in results:
             _print_result(r)
         if dry_run:
@@ -158,7 +168,11 @@ def _summary(rt: Runtime, results: list[PollResult]) -> int:
     problems = [f"source {r.source} failed: {r.error}" for r in results if r.error]
     for name in rt.channels:
         tally = rt.deliverer.tally[name]
-        queued = rt.store.count_queued(name)
+        try:
+            queued = rt.store.count_queued(name)
+        except MonitorError as exc:
+            problems.append(f"channel {name}: cannot count its queue: {exc}")
+            continue
         if tally.failed:
             problems.append(f"channel {name}: {tally.failed} alerts failed: {tally.last_error}")
         if queued:

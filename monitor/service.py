@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +23,7 @@ from .systemd import Notifier
 from .web import WebServer
 
 logger = logging.getLogger(__name__)
+STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
 
 
 class Running:
@@ -31,7 +33,7 @@ class Running:
         self.rt = rt
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.polls: set[asyncio.Task[PollResult]] = set()
-        self.workers: list[asyncio.Task[None]] = []
+        self.workers: dict[str, asyncio.Task[None]] = {}
         self.started = time.time()
 
     def start(self) -> None:
@@ -48,10 +50,10 @@ class Running:
                 max_instances=1, coalesce=True,
                 misfire_grace_time=max(1, int(interval)), next_run_time=datetime.fromtimestamp(first, UTC),
             )
-        self.scheduler.add_job(prune, "interval", args=[self.rt], hours=6, next_run_time=now)
+        self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=now)
+        self.scheduler.add_job(self.rt.check_state, "interval", seconds=STATE_CHECK)
         for name in self.rt.channels:
-            self.rt.wakes[name] = asyncio.Event()
-            self.workers.append(asyncio.create_task(self.rt.deliverer.run_forever(name, self.rt.wakes[name])))
+            self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
         self.scheduler.start()
 
     async def _poll(self, source: Source) -> None:
@@ -64,11 +66,17 @@ class Running:
         task.add_done_callback(self.polls.discard)
         await asyncio.shield(task)
 
+    async def _prune(self) -> None:
+        try:
+            await prune(self.rt)
+        except Exception:  # logged; the job runs again at its next time
+            logger.exception("store.prune_failed")
+
     async def stop(self, timeout: float) -> None:
         """No new polls; running polls and sends finish within timeout, else they are cancelled (and stay queued)."""
         self.scheduler.shutdown(wait=False)
-        self.rt.deliverer.stopping.set()
-        pending = [*self.polls, *self.workers]
+        self.rt.deliverer.stop()
+        pending = [*self.polls, *self.workers.values()]
         if not pending:
             return
         _, late = await asyncio.wait(pending, timeout=timeout)
@@ -78,13 +86,39 @@ class Running:
             logger.warning("service.stop_timeout cancelled=%d after=%gs", len(late), timeout)
             await asyncio.gather(*late, return_exceptions=True)
 
+    def dead(self) -> list[str]:
+        """Name the parts that stopped working: the scheduler, a channel's delivery loop."""
+        dead = [] if self.scheduler.running else ["scheduler is not running"]
+        dead += [f"channel {name}: delivery loop ended" for name, task in self.workers.items() if task.done()]
+        return dead
+
+    def problems(self, now: float) -> list[str]:
+        """Everything /healthz should report: dead parts, stalled channels, sources not polled, the state file."""
+        problems = self.dead()
+        if self.rt.state_problem:
+            problems.append(self.rt.state_problem)
+        try:
+            problems += self.rt.deliverer.stalled(now, self.rt.config.stall_after)
+        except MonitorError as exc:
+            problems.append(f"state: {exc}")
+        for source in self.rt.sources:
+            name = source.config.name
+            interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait
+            last = self.rt.last_polled.get(name, self.started)
+            if now - last > 3 * interval:
+                problems.append(f"{name}: not polled for {now - last:.0f}s (interval {interval:g}s)")
+        return problems
+
     def summary(self) -> str:
         """One line for `systemctl status`."""
-        queued = sum(self.rt.store.count_queued(name) for name in self.rt.channels)
+        try:
+            queued = sum(self.rt.store.count_queued(name) for name in self.rt.channels)
+        except MonitorError:
+            queued = -1
         failing = sum(1 for s in self.rt.health.states.values() if s.streak)
         sent = sum(t.sent for t in self.rt.deliverer.tally.values())
         return (f"{len(self.rt.sources)} sources ({failing} failing), {len(self.rt.channels)} channels; "
-                f"sent {sent}, queued {queued}")
+                f"sent {sent}, queued {'?' if queued < 0 else queued}")
 
 
 async def run_service(path: str, config: Config) -> int:
@@ -98,10 +132,13 @@ async def run_service(path: str, config: Config) -> int:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     current: list[Running] = []
-    web = WebServer(metrics, lambda: current[0] if current else None)
+    web = WebServer(metrics, lambda: current[0].problems(time.time()) if current else ["starting"])
     if config.http_listen:
         await web.start(config.http_listen)
-    watchdog = asyncio.create_task(_watchdog(notifier)) if notifier.watchdog_interval else None
+    watchdog = (
+        asyncio.create_task(_watchdog(notifier, lambda: not current or not current[0].dead()))
+        if notifier.watchdog_interval else None
+    )
     try:
         while True:
             async with open_runtime(config, metrics=metrics) as rt:
@@ -154,12 +191,22 @@ async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: C
             logger.error("service.reload_refused error=%s", exc)
             notifier.status(f"reload refused: {exc}")
             continue
+        except Exception as exc:  # whatever fails, the running config stays
+            logger.exception("service.reload_refused error=%s", f"{type(exc).__name__}: {exc}")
+            notifier.status("reload refused: internal error (see the log)")
+            continue
         return new
 
 
-async def _watchdog(notifier: Notifier) -> None:
-    """Ping systemd from the event loop: if the loop hangs, the pings stop and systemd restarts us."""
+async def _watchdog(notifier: Notifier, alive: Callable[[], bool]) -> None:
+    """Ping systemd from the event loop while the scheduler and delivery loops work.
+
+    If the loop hangs, or a part of the service died, the pings stop and systemd restarts us.
+    """
     assert notifier.watchdog_interval
     while True:
-        notifier.watchdog()
+        if alive():
+            notifier.watchdog()
+        else:
+            logger.error("service.unhealthy watchdog=not-pinged")
         await asyncio.sleep(notifier.watchdog_interval)

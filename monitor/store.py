@@ -6,16 +6,29 @@ lose an alert whose item was recorded as seen, nor queue one twice.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
+from .errors import StateError
 from .models import Alert, Item, Outgoing
+
+logger = logging.getLogger(__name__)
+
+# Another process holding the file (a sqlite3 shell, a backup) must not freeze the event loop: a
+# write waits this long for the lock, then fails that poll or delays that delivery (nothing is lost:
+# lines not recorded are seen again on the next poll). monitor's own processes never contend: one
+# writer per state file (lock.py), and WAL readers (`monitor status`) do not block it.
+BUSY_TIMEOUT = 0.1
+_CHUNK = 900  # SQL variables in one IN (...) list; SQLite allows 999 to 32766 depending on the build
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -60,12 +73,51 @@ CREATE TABLE IF NOT EXISTS outbox (
     silent INTEGER NOT NULL DEFAULT 0,
     edit_of TEXT,
     urgent INTEGER NOT NULL DEFAULT 0,
+    parts_sent INTEGER NOT NULL DEFAULT 0,  -- parts of a split message the channel already accepted
     UNIQUE (channel, source, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
-PRAGMA user_version = 1;
 """
+SCHEMA_VERSION = 2  # 2: outbox.parts_sent
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _explain(exc: sqlite3.Error, path: Path | str) -> str:
+    """Return one line saying what went wrong with the state file and what to do about it."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return f"state file {path} is locked by another process (a sqlite3 shell or a backup?): {text}"
+    if "full" in low:
+        return f"disk full: cannot write the state file {path}: free some space"
+    if "readonly" in low or "read-only" in low:
+        return f"state file {path} is read-only: make it and its folder writable by this user"
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return (f"state file {path} is not a valid SQLite database ({text}): move it aside to start afresh,"
+                " or restore a backup")
+    if "unable to open" in low:
+        return f"cannot open the state file {path}: check that its folder exists and is writable ({text})"
+    if "i/o" in low:
+        return f"I/O error on the state file {path}: check the disk ({text})"
+    return f"state file {path}: {text}"
+
+
+def _guarded(
+    method: Callable[Concatenate[SqliteStore, _P], _R],
+) -> Callable[Concatenate[SqliteStore, _P], _R]:
+    """Turn sqlite3's errors into a StateError that names the file and what to do."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StateError(_explain(exc, self.path)) from None
+
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +145,10 @@ class ChannelStatus:
 
 
 class Store(Protocol):
-    """What the pipeline needs from state storage (SQLite today, PostgreSQL planned)."""
+    """What the pipeline needs from state storage (SQLite today, PostgreSQL planned).
+
+    Every method raises StateError (never a driver's own exception) when the storage fails.
+    """
 
     def has_baseline(self, source: str) -> bool: ...
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
@@ -112,61 +167,109 @@ class Store(Protocol):
     def flush_polls(self) -> None: ...
     def validators(self, source: str) -> tuple[str | None, str | None]: ...
     def source_states(self) -> list[SourceStatus]: ...
-    def queued(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
+    def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
     def count_queued(self, channel: str) -> int: ...
-    def delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
+    def oldest_queued(self, channel: str) -> float | None: ...
+    def mark_delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
     def expire(self, channel: str, older_than: float) -> int: ...
-    def retry(self, alert_id: int, error: str) -> None: ...
-    def failed(self, alert_id: int, error: str) -> None: ...
+    def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None: ...
+    def mark_failed(self, alert_id: int, error: str) -> None: ...
     def status(self) -> list[ChannelStatus]: ...
     def prune(self, older_than: float) -> int: ...
+    def check_file(self) -> str | None: ...
     def close(self) -> None: ...
 
 
 class SqliteStore:
     """The Store on one SQLite file, created with its folders."""
 
-    def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in record()).
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        """Open (or create) the state file; readonly opens it without ever writing (or an empty one in memory)."""
+        self.path = Path(path)
         self._polls: list[tuple[object, ...]] = []  # note_poll rows not yet written
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
+        try:
+            if readonly:
+                self.db = self._open_readonly()
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in record()).
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+            self._migrate()
+            with self._transaction():  # fails now, and plainly, on a read-only file or folder
+                pass
+            stat = os.stat(self.path)
+            self._identity = (stat.st_dev, stat.st_ino)
+        except sqlite3.Error as exc:
+            raise StateError(_explain(exc, self.path)) from None
+        except OSError as exc:
+            raise StateError(f"cannot open the state file {self.path}: {exc.strerror or exc}") from None
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> SqliteStore:
         """Open a store that is never written: the state file if it exists, else an empty one in memory."""
-        store = cls.__new__(cls)
-        store._polls = []
-        if Path(path).exists():
-            store.db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, isolation_level=None)
-        else:
-            store.db = sqlite3.connect(":memory:", isolation_level=None)
-            store.db.executescript(SCHEMA)
-        return store
+        return cls(path, readonly=True)
 
+    def _open_readonly(self) -> sqlite3.Connection:
+        if self.path.exists():
+            db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True, isolation_level=None,
+                                 timeout=BUSY_TIMEOUT)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a corrupt file fails here
+            return db
+        db = sqlite3.connect(":memory:", isolation_level=None)
+        db.executescript(SCHEMA)
+        return db
+
+    def _migrate(self) -> None:
+        """Bring a state file written by an older version up to this schema."""
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        if version >= SCHEMA_VERSION:
+            return
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(outbox)")}
+        if "parts_sent" not in columns:
+            self.db.execute("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0")
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def check_file(self) -> str | None:
+        """Return what is wrong if the state file was deleted or replaced since it was opened, else None."""
+        if self._identity is None:
+            return None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return f"state file {self.path} was deleted while in use: restart the service (state since then is lost)"
+        except OSError as exc:
+            return f"state file {self.path} cannot be checked: {exc.strerror or exc}"
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            return f"state file {self.path} was replaced while in use: restart the service to use the new one"
+        return None
+
+    @_guarded
     def has_baseline(self, source: str) -> bool:
         """Whether the source's first poll has been recorded."""
         row = self.db.execute("SELECT 1 FROM baseline WHERE source = ?", (source,)).fetchone()
         return row is not None
 
+    @_guarded
     def unseen(self, source: str, items: Sequence[Item]) -> list[Item]:
         """Return the items never seen before for this source, in the given order."""
-        if not items:
-            return []
-        marks = ",".join("?" * len(items))
-        seen = {
-            fp
-            for (fp,) in self.db.execute(
-                f"SELECT fingerprint FROM seen WHERE source = ? AND fingerprint IN ({marks})",
-                (source, *(i.fingerprint for i in items)),
+        seen: set[str] = set()
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            seen.update(
+                fp
+                for (fp,) in self.db.execute(
+                    f"SELECT fingerprint FROM seen WHERE source = ? AND fingerprint IN ({marks})",
+                    (source, *(i.fingerprint for i in chunk)),
+                )
             )
-        }
         return [i for i in items if i.fingerprint not in seen]
 
+    @_guarded
     def recent(self, source: str, since: float) -> list[tuple[str, str]]:
         """Return (fingerprint, text) of the source's lines seen on its ticker since a time."""
         return self.db.execute(
@@ -174,6 +277,7 @@ class SqliteStore:
             (source, since),
         ).fetchall()
 
+    @_guarded
     def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]:
         """Return (source, text, link, first seen) of every line first seen since a time, oldest first."""
         return self.db.execute(
@@ -181,6 +285,7 @@ class SqliteStore:
             (since,),
         ).fetchall()
 
+    @_guarded
     def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]:
         """Return (channel, message id) of the messages sent for a line (to edit them)."""
         return self.db.execute(
@@ -189,6 +294,7 @@ class SqliteStore:
             (source, fingerprint),
         ).fetchall()
 
+    @_guarded
     def record(
         self,
         source: str,
@@ -228,6 +334,7 @@ class SqliteStore:
         self._polls.clear()
         return queued
 
+    @_guarded
     def notify(self, channel: str, text: str) -> None:
         """Queue a message of monitor's own (a health alarm) for a channel."""
         now = time.time()
@@ -238,18 +345,20 @@ class SqliteStore:
             (channel, key, text, now),
         )
 
-    def queued(self, channel: str, *, limit: int = 100) -> list[Alert]:
+    @_guarded
+    def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]:
         """Return the channel's queued alerts, oldest first."""
         rows = self.db.execute(
-            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent FROM outbox"
-            " WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
+            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent, parts_sent"
+            " FROM outbox WHERE channel = ? AND status = 'queued' ORDER BY id LIMIT ?",
             (channel, limit),
         )
         return [
-            Alert(id_, ch, source, text, link, created, attempts, bool(silent), edit_of, bool(urgent))
-            for id_, ch, source, text, link, created, attempts, silent, edit_of, urgent in rows
+            Alert(id_, ch, source, text, link, created, attempts, bool(silent), edit_of, bool(urgent), parts)
+            for id_, ch, source, text, link, created, attempts, silent, edit_of, urgent, parts in rows
         ]
 
+    @_guarded
     def count_queued(self, channel: str) -> int:
         """Return how many alerts wait for the channel."""
         row = self.db.execute(
@@ -257,7 +366,16 @@ class SqliteStore:
         ).fetchone()
         return int(row[0])
 
-    def delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None:
+    @_guarded
+    def oldest_queued(self, channel: str) -> float | None:
+        """Return when the channel's oldest queued alert was queued, or None when none waits."""
+        row = self.db.execute(
+            "SELECT MIN(created) FROM outbox WHERE channel = ? AND status = 'queued'", (channel,)
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
+    @_guarded
+    def mark_delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None:
         """Record that alerts reached their channel (several when sent as one digest)."""
         now = time.time()
         with self._transaction():
@@ -267,13 +385,20 @@ class SqliteStore:
                 [(now, message_id, alert_id) for alert_id in alert_ids],
             )
 
-    def retry(self, alert_id: int, error: str) -> None:
-        """Keep an alert queued after a transient fault (the deliverer decides when to retry)."""
+    @_guarded
+    def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None:
+        """Keep an alert queued after a transient fault (the deliverer decides when to retry).
+
+        parts_sent: how many parts of a split message the channel accepted, so they are not sent again.
+        """
         self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error, alert_id)
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, parts_sent = MAX(parts_sent, ?)"
+            " WHERE id = ?",
+            (error, parts_sent, alert_id),
         )
 
-    def failed(self, alert_id: int, error: str) -> None:
+    @_guarded
+    def mark_failed(self, alert_id: int, error: str) -> None:
         """Give up on an alert that its channel refused for good."""
         self.db.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
@@ -281,6 +406,7 @@ class SqliteStore:
             (error, time.time(), alert_id),
         )
 
+    @_guarded
     def expire(self, channel: str, older_than: float) -> int:
         """Give up on the channel's alerts queued before older_than; return how many."""
         return self.db.execute(
@@ -290,6 +416,7 @@ class SqliteStore:
             (time.time(), channel, older_than),
         ).rowcount
 
+    @_guarded
     def note_poll(
         self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
         validators: tuple[str | None, str | None] = (None, None),
@@ -301,6 +428,7 @@ class SqliteStore:
         """
         self._polls.append((source, at, error, new, next_poll, *validators))
 
+    @_guarded
     def flush_polls(self) -> None:
         """Write the polls noted since the last write, in one transaction."""
         if self._polls:
@@ -322,12 +450,14 @@ class SqliteStore:
             self._polls,
         )
 
+    @_guarded
     def validators(self, source: str) -> tuple[str | None, str | None]:
         """Return the ETag and Last-Modified of the source's last page read, if any."""
         self.flush_polls()
         row = self.db.execute("SELECT etag, last_modified FROM source_state WHERE source = ?", (source,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
+    @_guarded
     def source_states(self) -> list[SourceStatus]:
         """Return what is known of every source's polls."""
         self.flush_polls()
@@ -337,6 +467,7 @@ class SqliteStore:
         )
         return [SourceStatus(*row) for row in rows]
 
+    @_guarded
     def status(self) -> list[ChannelStatus]:
         """Return outbox counts per channel."""
         rows = self.db.execute(
@@ -347,6 +478,7 @@ class SqliteStore:
         )
         return [ChannelStatus(*row) for row in rows]
 
+    @_guarded
     def prune(self, older_than: float) -> int:
         """Forget seen items and finished alerts not seen since older_than; return rows removed."""
         with self._transaction():
@@ -360,16 +492,20 @@ class SqliteStore:
         """Write the polls still in memory, then close the database."""
         try:
             self.flush_polls()
+        except StateError as exc:  # only poll status and validators are lost: one full fetch each
+            logger.error("state.write_failed what=polls error=%s", exc)
         finally:
             self.db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises."""
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block or the commit fails (disk full)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -14,17 +12,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from .errors import ConfigError
 from .metrics import Metrics
 
-if TYPE_CHECKING:
-    from .service import Running
-
 logger = logging.getLogger(__name__)
 
 
 class WebServer:
-    """Serves health and metrics of whichever Running is current (it changes on reload)."""
+    """Serves health and metrics; problems() says what is wrong with the service now (it changes on reload)."""
 
-    def __init__(self, metrics: Metrics, current: Callable[[], Running | None]) -> None:
-        self.metrics, self.current = metrics, current
+    def __init__(self, metrics: Metrics, problems: Callable[[], list[str]]) -> None:
+        self.metrics, self.problems = metrics, problems
         self.runner: web.AppRunner | None = None
 
     async def start(self, listen: str) -> None:
@@ -47,18 +42,9 @@ class WebServer:
             await self.runner.cleanup()
 
     async def healthz(self, request: web.Request) -> web.Response:
-        """200 while the scheduler runs and every source polled within 3 of its intervals, else 503."""
-        running, now = self.current(), time.time()
-        problems = []
-        if running is None or not running.scheduler.running:
-            problems.append("scheduler is not running")
-        else:
-            for source in running.rt.sources:
-                name = source.config.name
-                interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait
-                last = running.rt.last_polled.get(name, running.started)
-                if now - last > 3 * interval:
-                    problems.append(f"{name}: not polled for {now - last:.0f}s (interval {interval:g}s)")
+        """200 when nothing is wrong, else 503 with the problems: a dead part, a stalled channel, an
+        unpolled source, the state file gone."""
+        problems = self.problems()
         body = {"ok": not problems, "problems": problems}
         return web.Response(status=503 if problems else 200, text=json.dumps(body), content_type="application/json")
 

@@ -8,6 +8,7 @@ from fake_telegram import FakeTelegram
 from sites import Site, ticker_page
 
 from monitor.config import load
+from monitor.errors import StateError
 from monitor.models import Item, Outgoing
 from monitor.normalize import fingerprint
 from monitor.runtime import open_runtime
@@ -27,7 +28,7 @@ def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
     assert store.has_baseline("en") and not store.has_baseline("ar")
     assert store.unseen("en", [a, b, item("third")]) == [item("third")]
     assert store.unseen("ar", [a]) == [a]  # seen is per source
-    assert [(x.text, x.silent) for x in store.queued("alerts")] == [("first line", False), ("second line", True)]
+    assert [(x.text, x.silent) for x in store.load_queue("alerts")] == [("first line", False), ("second line", True)]
     # Queuing the same item for the same channel twice is ignored.
     assert store.record("en", [a], [Outgoing("alerts", a, False)]) == 0
 
@@ -36,11 +37,11 @@ def test_delivery_states_and_status(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     a, b, c = item("a a"), item("b b"), item("c c")
     store.record("en", [a, b, c], [Outgoing("alerts", a, False), Outgoing("alerts", b, False), Outgoing("alerts", c, False)])
-    first, second, third = store.queued("alerts")
-    store.delivered([first.id], "17")
-    store.failed(second.id, "chat not found")
-    store.retry(third.id, "timeout")
-    assert [a.attempts for a in store.queued("alerts")] == [1]
+    first, second, third = store.load_queue("alerts")
+    store.mark_delivered([first.id], "17")
+    store.mark_failed(second.id, "chat not found")
+    store.schedule_retry(third.id, "timeout")
+    assert [a.attempts for a in store.load_queue("alerts")] == [1]
     assert store.count_queued("alerts") == 1
     [status] = store.status()
     assert (status.queued, status.delivered, status.failed, status.last_error) == (1, 1, 1, "timeout")
@@ -56,7 +57,7 @@ def test_state_survives_reopen_and_readonly_never_writes(tmp_path: Path) -> None
     try:
         ro.record("en", [item("new")], [])
         raise AssertionError("read-only store wrote")
-    except sqlite3.OperationalError:
+    except StateError:
         pass
     ro.close()
     missing = SqliteStore.open_readonly(tmp_path / "absent.db")
@@ -81,7 +82,7 @@ def test_expire_gives_up_on_old_queued_alerts(tmp_path: Path) -> None:
     store.db.execute("UPDATE outbox SET created = 0, last_error = 'chat not found'")
     store.record("en", [b], [Outgoing("alerts", b, False)])
     assert store.expire("alerts", older_than=1000) == 1
-    assert [x.text for x in store.queued("alerts")] == ["new alert"]
+    assert [x.text for x in store.load_queue("alerts")] == ["new alert"]
     [status] = store.status()
     assert status.failed == 1
 

@@ -54,11 +54,17 @@ class TelegramChannel:
         return self.renderer.pack(alerts)
 
     async def send(self, alerts: Sequence[Alert]) -> str | None:
-        """Send one alert, or several as one digest; raise DeliveryError saying if a retry can help."""
+        """Send one alert, or several as one digest; raise DeliveryError saying if a retry can help.
+
+        A text too long for one message goes out in parts; parts Telegram accepted before a fault
+        are counted in the error (parts_sent) and skipped when the alert is tried again.
+        """
         first = alerts[0]
         texts = self.renderer.one(first) if len(alerts) == 1 else [self.renderer.digest(alerts)]
         silent = not notify(self.config, alerts, time.time())
         preview = LinkPreviewOptions(is_disabled=True)
+        done = first.parts_sent if len(alerts) == 1 else 0
+        message_id: str | None = None
         try:
             if not self._ready:
                 await self.bot.initialize()
@@ -69,21 +75,33 @@ class TelegramChannel:
                     link_preview_options=preview,
                 )
                 return first.edit_of
-            for text in texts:
+            for text in texts[done:]:
                 message = await self.bot.send_message(
                     chat_id=self.chat_id, text=text, parse_mode="HTML", link_preview_options=preview,
                     disable_notification=silent,
                 )
+                message_id = str(message.message_id)
+                done += 1
         except BadRequest as exc:
             if first.edit_of is not None and "not modified" in exc.message.lower():
                 return first.edit_of  # the message already reads so
-            raise self._classify(exc) from None
+            raise self._classify(exc, done) from None
         except TelegramError as exc:
-            raise self._classify(exc) from None
-        return str(message.message_id)
+            raise self._classify(exc, done) from None
+        except Exception as exc:  # an answer python-telegram-bot cannot read (not a Message, say)
+            raise DeliveryError(
+                self._redact(f"Telegram's answer was not understood: {type(exc).__name__}: {exc}"),
+                unexpected=True, parts_sent=done,
+            ) from None
+        return message_id
 
-    def _classify(self, exc: TelegramError) -> DeliveryError:
+    def _classify(self, exc: TelegramError, parts_sent: int = 0) -> DeliveryError:
         """Map python-telegram-bot's errors to plain words and retry advice."""
+        error = self._words(exc)
+        error.parts_sent = parts_sent
+        return error
+
+    def _words(self, exc: TelegramError) -> DeliveryError:
         chat = self.config.chat_id
         reason = self._redact(exc.message)
         if isinstance(exc, RetryAfter):

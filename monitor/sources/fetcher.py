@@ -58,6 +58,10 @@ class Fetcher:
         self.etag, self.last_modified = page.etag, page.last_modified
         return entries
 
+    def forget_validators(self) -> None:
+        """Ask for the whole page next time (its lines could not be recorded)."""
+        self.etag = self.last_modified = None
+
 
 class FetchedSource:
     """A source read over HTTP: subclasses name what they accept and how they parse a page."""
