@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from fake_telegram import FakeTelegram
+from helpers import Service
 from sites import Site
 
 # As monitor.channels.telegram does: RetryAfter.retry_after as a timedelta, without PTB's warning.
@@ -60,3 +61,11 @@ def run_monitor(*args: str, timeout: float = 60, env: dict[str, str] | None = No
         [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.close()

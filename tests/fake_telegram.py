@@ -200,6 +200,8 @@ class Fault:
     retry_after: int
     times: int
     drop: bool
+    after: int = 0  # matching calls let through before this fault starts
+    bogus: bool = False  # answer 200 with a result that is not what the method returns
 
 
 class FakeTelegram(BackgroundServer):
@@ -253,12 +255,17 @@ class FakeTelegram(BackgroundServer):
             return len(self.log)
 
     def fail(self, chat_id: str | int | None = None, *, status: int = 429, retry_after: int = 3,
-             times: int = 1, drop: bool = False, method: str = "sendMessage") -> None:
-        """Answer the next `times` calls of `method` to chat_id (or any chat) with an error, or drop them."""
+             times: int = 1, drop: bool = False, method: str = "sendMessage", after: int = 0,
+             bogus: bool = False) -> None:
+        """Answer the next `times` calls of `method` to chat_id (or any chat) with an error, or drop them.
+
+        after: let that many matching calls through first. bogus: answer {"ok": true, "result": {}},
+        a 200 that is not a Message (as a broken proxy or a Bot API change might).
+        """
         chat = None if chat_id is None else self._resolve(str(chat_id)) or str(chat_id)
         description = HTTPStatus(status).phrase  # Telegram's words for a 5xx, e.g. "Internal Server Error"
         with self._cond:
-            self._faults.append(Fault(chat, method, status, description, retry_after, times, drop))
+            self._faults.append(Fault(chat, method, status, description, retry_after, times, drop, after, bogus))
 
     def wait_for(self, what: int | Callable[[list[Sent]], bool], timeout: float = 10.0) -> list[Sent]:
         """Block until `what` messages arrived (or the predicate holds); AssertionError at the deadline."""
@@ -300,6 +307,8 @@ class FakeTelegram(BackgroundServer):
                                                 else (404, "Not Found")))
         if method not in METHODS.values():
             return self._answer(method, chat, 404, "Not Found")
+        if fault and fault.bogus:
+            return self._answer(method, chat, 200, result={})
         if fault and fault.status == 429:
             return self._answer(method, chat, 429, f"Too Many Requests: retry after {fault.retry_after}",
                                 parameters={"retry_after": fault.retry_after})
@@ -366,6 +375,9 @@ class FakeTelegram(BackgroundServer):
     def _take_fault(self, method: str, chat: str | None) -> Fault | None:
         for fault in self._faults:
             if fault.times > 0 and fault.method == method and fault.chat_id in (None, chat):
+                if fault.after > 0:
+                    fault.after -= 1
+                    return None
                 fault.times -= 1
                 return fault
         return None

@@ -1,0 +1,102 @@
+"""Helpers for tests that run `monitor` as a service: the subprocess with its notify socket, waits, scrapes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def wait(condition: Callable[[], Any], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """`monitor --config PATH` as a subprocess, with a notify socket the test owns."""
+
+    def __init__(self, tmp_path: Path, config: Path, **env: str) -> None:
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify_path = str(tmp_path / f"notify-{len(list(tmp_path.glob('notify-*')))}.sock")
+        self.notify.bind(self.notify_path)
+        self.messages: list[dict[str, str]] = []
+        self.arrived = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.stderr = open(tmp_path / f"service-{len(list(tmp_path.glob('service-*')))}.log", "w+")  # noqa: SIM115
+        env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, **env}
+        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config)],
+                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env=env)
+
+    def _read(self) -> None:
+        """Drain the notify socket as systemd would (its queue holds only ~10 datagrams)."""
+        while True:
+            try:
+                data = self.notify.recv(4096).decode()
+            except OSError:
+                return  # closed
+            with self.arrived:
+                self.messages.append(dict(line.split("=", 1) for line in data.splitlines()))
+                self.arrived.notify_all()
+
+    def notified(self, key: str, timeout: float = 30) -> dict[str, str]:
+        """Wait, with a deadline, for a notify message carrying key; take it off the list."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: any(key in m for m in self.messages), timeout=timeout):
+                raise AssertionError(f"no {key} from the service; log:\n{self.log()}")
+            found = next(m for m in self.messages if key in m)
+            self.messages.remove(found)
+            return found
+
+    def log(self) -> str:
+        self.stderr.flush()
+        return Path(self.stderr.name).read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+    def close(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):
+            self.notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
+        self.notify.close()
+        self.stderr.close()
+
+
+def scrape(port: int, path: str = "/metrics") -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    label = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    m = re.search(rf"^{name}\{{{label}\}} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
