@@ -204,9 +204,11 @@ async def _watchdog(notifier: Notifier, alive: Callable[[], bool]) -> None:
     If the loop hangs, or a part of the service died, the pings stop and systemd restarts us.
     """
     assert notifier.watchdog_interval
+    pinging = True
     while True:
         if alive():
             notifier.watchdog()
-        else:
-            logger.error("service.unhealthy watchdog=not-pinged")
+        elif pinging:
+            logger.error("service.unhealthy watchdog=stopped reason=a part of the service died")
+        pinging = alive()
         await asyncio.sleep(notifier.watchdog_interval)
