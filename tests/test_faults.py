@@ -312,3 +312,33 @@ async def test_watchdog_pings_only_while_every_part_works(tmp_path: Path) -> Non
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def test_service_beside_a_locked_state_file_answers_and_delivers_everything_after(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    for p in ("/a", "/b"):
+        site.set(p, ticker_page(["Old line"]))
+    port = free_port()
+    path = write_config(tmp_path, sources=[{"name": n, "url": site.url(f"/{n}"), "interval": 1} for n in "ab"],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+                        http={"listen": f"127.0.0.1:{port}"}, delivery={"retry_base": 0.05, "retry_max": 0.5})
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    wait(lambda: site.hits["/a"] >= 2 and site.hits["/b"] >= 2, "both sources polled twice")
+    other = sqlite3.connect(tmp_path / "state" / "monitor.db", timeout=0)  # a sqlite3 shell holding the file
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        site.set("/a", ticker_page(["A during the lock", "Old line"]))
+        site.set("/b", ticker_page(["B during the lock", "Old line"]))
+        wait(lambda: service.log().count("is locked by another process") >= 2, "polls failing on the lock")
+        status, _ = scrape(port, "/healthz")  # the event loop is free: it answers (urlopen's timeout is 10 s)
+        assert status in (200, 503)
+        assert not telegram.sent
+    finally:
+        other.rollback()
+        other.close()
+    sent = telegram.wait_for(2, timeout=30)
+    assert sorted(firsts(sent)) == ["A during the lock", "B during the lock"]
+    assert service.stop() == 0
