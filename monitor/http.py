@@ -215,8 +215,8 @@ class _GuardedConnector(aiohttp.TCPConnector):
             guard.check(named, req.url.port, first)
         conn = await super().connect(req, traces, timeout)
         # The address connected to, not one looked up beforehand: a name that resolves to a private
-        # address (or rebinds to one between two lookups), a decimal 2130706433, a kept-alive
-        # connection, all show here. Through a proxy this is the proxy: only the URL's address counts.
+        # address (or rebinds to one between two lookups), a hex 0x7f.1, a kept-alive connection,
+        # all show here. Through a proxy this is the proxy: only the URL's address counts.
         peer = None if req.proxy else _peer(conn)
         if peer is not None:
             try:

@@ -586,7 +586,7 @@ async def test_a_name_that_resolves_to_a_private_address_is_refused_at_the_conne
 
 async def test_a_kept_alive_connection_to_a_private_address_is_refused_too(origin: Origin, inner: Origin) -> None:
     # The first fetch (allowed) leaves a pooled connection to inside.test and its address in the
-    # DNS cache; the second, not allowed, reuses both without a new lookup or connection.
+    # DNS cache; the second, not allowed, finds them there: no lookup to check, still refused.
     names = Names({"news.test": "127.0.0.1", "inside.test": "127.0.0.2"})
     async with new_session(resolver=names) as session:
         source = f"http://news.test:{origin.server.port}/to?url=" + quote(f"http://inside.test:{inner.server.port}/ok")
