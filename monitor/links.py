@@ -12,7 +12,7 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 SCHEMES = ("http", "https")
-_TAB_NEWLINE = str.maketrans("", "", "\t\n\r")  # browsers drop these anywhere in a URL
+_TAB_NEWLINE = re.compile(r"[\t\n\r]")  # browsers drop these anywhere in a URL
 _EDGES = "".join(map(chr, range(0x21)))  # C0 controls and space, trimmed at both ends as browsers do
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # "/a/b" or "/a/b?q": not "//host", no fragment, params, empty query, backslash or control character,
@@ -24,7 +24,7 @@ def absolute_link(link: object, base: str) -> str | None:
     """Return link resolved against base if that gives an absolute http(s) URL, else None."""
     if not isinstance(link, str):
         return None
-    link = link.translate(_TAB_NEWLINE).strip(_EDGES)
+    link = _TAB_NEWLINE.sub("", link).strip(_EDGES)
     # Most ticker links are plain site paths: their join is the base's origin + the path, which is
     # what the general case returns for them, at a fifth of the cost.
     if _PLAIN_PATH.match(link) and "/." not in link and (origin := _origin(base)):
