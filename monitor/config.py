@@ -47,6 +47,7 @@ class SourceConfig:
     proxy: str | None = None
     max_bytes: int = 5 * 1024 * 1024
     interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
+    allow_private: bool = False  # follow redirects from a public address to a private one
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +261,7 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
         alarm_after=_whole(n, "alarm_after", alarm_after, minimum=1),
         proxy=proxy,
         max_bytes=_whole(n, "max_bytes", 5 * 1024 * 1024, minimum=1024),
+        allow_private=n.boolean("allow_private", False),
     )
     n.done()
     return source

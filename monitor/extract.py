@@ -12,11 +12,11 @@ import functools
 import re
 from collections.abc import Sequence
 from itertools import islice
-from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError
+from monitor.links import absolute_link
 from monitor.models import Entry
 from monitor.normalize import clean, fold
 
@@ -76,9 +76,7 @@ _HINT = re.compile(r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|al
 _MENU = re.compile(r"\b(?:nav|menu|navbar|navigation)\b", re.IGNORECASE)
 _KEY_JUNK = re.compile(r"[\W_]+")
 _WORD = re.compile(r"\w")
-_URL_JUNK = re.compile(r"[\t\n\r]")
 _BASE = re.compile(r"<base\b", re.IGNORECASE)  # no such text, no <base> element: skip the CSS scan
-_BAD_SCHEMES = ("javascript:", "mailto:", "tel:", "data:", "vbscript:")
 _MAX_UP = 5  # ancestor levels walked up from a heading while looking for its items
 _MAX_SIBLINGS = 300  # following siblings looked at on one level
 _MAX_CANDIDATES = 50
@@ -127,7 +125,7 @@ def extract(
     tree.strip_tags(_INVISIBLE, recursive=True)
     base = base_url
     if _BASE.search(html) and (base_tag := tree.css_first("base[href]")) is not None:
-        base = _join(base_url, base_tag.attributes.get("href") or "") or base_url
+        base = absolute_link(base_tag.attributes.get("href"), base_url) or base_url
     if selector is not None:
         try:
             nodes = tree.css(selector)
@@ -363,34 +361,5 @@ def _link(element: LexborNode, base: str) -> str | None:
 
 
 def _href(anchor: LexborNode, base: str) -> str | None:
-    """Return the absolute URL of an <a>; None for javascript:, mailto:, '#' and the like."""
-    href = _URL_JUNK.sub("", anchor.attributes.get("href") or "").strip()
-    if not href or href.startswith("#") or href.lower().startswith(_BAD_SCHEMES):
-        return None
-    return _join(base, href)
-
-
-def _join(base: str, href: str) -> str | None:
-    """Resolve href against base; None if urllib finds the URL malformed."""
-    # Most ticker links are plain site paths: their join is the base's origin + the path, which is
-    # what urljoin returns for them, at a fifth of the cost.
-    if _PLAIN_PATH.match(href) and "/." not in href and (origin := _origin(base)):
-        return origin + href
-    try:
-        return urljoin(base, href)
-    except ValueError:
-        return None
-
-
-# "/a/b" or "/a/b?q": not "//host", no fragment, params or empty query, and (checked apart) no dot segment
-_PLAIN_PATH = re.compile(r"/(?![/\\])[^?#;\\]*(?:\?[^#;]+)?\Z")
-
-
-@functools.lru_cache(maxsize=1024)
-def _origin(base: str) -> str | None:
-    """Return scheme://host[:port] of an http(s) base URL, as urljoin takes them; else None."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        return None
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+    """Return the absolute http(s) URL of an <a>; None for javascript:, mailto:, '#' and the like."""
+    return absolute_link(anchor.attributes.get("href"), base)

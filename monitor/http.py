@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from .errors import FetchError
+
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractResolver
+    from aiohttp.connector import Connection
+    from aiohttp.tracing import Trace
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -47,13 +55,16 @@ def _max_age(cache_control: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def new_session(*, limit: int = 32, limit_per_host: int = 2) -> aiohttp.ClientSession:
+def new_session(
+    *, limit: int = 32, limit_per_host: int = 2, resolver: AbstractResolver | None = None
+) -> aiohttp.ClientSession:
     """Return the session all sources share (gzip/deflate accepted; proxies from env_proxy).
 
     limit caps connections in all, limit_per_host those to one host, so one slow host cannot take
-    every connection from the others.
+    every connection from the others. Its connections are checked against private addresses (see
+    fetch); resolver replaces the system's name lookup (tests).
     """
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host)
+    connector = _GuardedConnector(limit=limit, limit_per_host=limit_per_host, resolver=resolver)
     # Not trust_env: it sends every request through two worker threads (a ~/.netrc read and the proxy
     # lookup), a third of the CPU of a 304 poll. env_proxy makes the same proxy choice in the loop.
     return aiohttp.ClientSession(connector=connector, trust_env=False)
@@ -89,8 +100,18 @@ async def fetch(
     proxy: str | None = None,
     etag: str | None = None,
     last_modified: str | None = None,
+    allow_private: bool = False,
+    private: Callable[[IPAddress], bool] | None = None,
 ) -> Page:
-    """GET a URL (conditionally when validators are given), raising FetchError with a plain reason."""
+    """GET a URL (conditionally when validators are given), raising FetchError with a plain reason.
+
+    A redirect from a public address to a private one (is_private, or `private` if given) is
+    refused unless allow_private; when the URL itself is on a private address, its redirects may
+    go to private addresses too. session must come from new_session(), whose connections do the check.
+    """
+    if not isinstance(session.connector, _GuardedConnector):
+        raise TypeError("fetch() needs a session from new_session(): its connections check where redirects lead")
+    guard = _GUARD.set(_Guard(allow_private, private or is_private))
     sent = dict(headers)
     if etag:
         sent["If-None-Match"] = etag
@@ -138,6 +159,98 @@ async def fetch(
         raise FetchError(_reason(exc, url)) from None
     except ValueError as exc:  # a malformed URL or proxy that aiohttp refuses before connecting
         raise FetchError(_line(f"invalid URL or proxy: {exc}")) from None
+    finally:
+        _GUARD.reset(guard)
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT; also a cloud's metadata address
+
+
+def is_private(address: IPAddress) -> bool:
+    """Whether an address is off the public internet: loopback, private, link-local, unspecified..."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return (
+        address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        or address.is_unspecified or address.is_multicast or address in _SHARED
+    )
+
+
+@dataclass(slots=True)
+class _Guard:
+    """One fetch's rule on private addresses, kept across its redirects."""
+
+    allow: bool
+    private: Callable[[IPAddress], bool]
+    source_private: bool | None = None  # learnt at the first connection: is the URL itself private?
+
+    def check(self, address: IPAddress, port: int | None, first: bool) -> None:
+        """Note the source's own address (first), or refuse a later hop to a private one."""
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        private = self.private(address)
+        if first:
+            self.source_private = bool(self.source_private) or private
+        elif private and not (self.allow or self.source_private):
+            where = f"[{address}]:{port}" if address.version == 6 else f"{address}:{port}"
+            raise FetchError(f"redirect to a private address {where} refused (set allow_private: true to allow)")
+
+
+# The fetch under way, for the connector: aiohttp calls connect() in the task that called fetch().
+_GUARD: contextvars.ContextVar[_Guard | None] = contextvars.ContextVar("monitor_fetch_guard", default=None)
+
+
+class _GuardedConnector(aiohttp.TCPConnector):
+    """A connector that holds each connection of a fetch to its _Guard before the request is sent."""
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        guard = _GUARD.get()
+        if guard is None:
+            return await super().connect(req, traces, timeout)
+        first = guard.source_private is None
+        if (named := _named(req.url.host)) is not None:  # an address in the URL: refused without connecting
+            guard.check(named, req.url.port, first)
+        conn = await super().connect(req, traces, timeout)
+        # The address connected to, not one looked up beforehand: a name that resolves to a private
+        # address (or rebinds to one between two lookups), a hex 0x7f.1, a kept-alive connection,
+        # all show here. Through a proxy this is the proxy: only the URL's address counts.
+        peer = None if req.proxy else _peer(conn)
+        if peer is not None:
+            try:
+                guard.check(peer, req.url.port, first)
+            except FetchError:
+                conn.close()
+                raise
+        if guard.source_private is None:
+            guard.source_private = False  # a name behind a proxy: taken for public
+        return conn
+
+
+def _named(host: str | None) -> IPAddress | None:
+    """Return the address a URL's host names without a lookup (an IP address, or localhost)."""
+    if not host:
+        return None
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return ipaddress.IPv4Address("127.0.0.1")
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _peer(conn: Connection) -> IPAddress | None:
+    """Return the remote address of an open connection, if it is an IP one."""
+    peer = conn.transport.get_extra_info("peername") if conn.transport is not None else None
+    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+        return None
+    try:
+        return ipaddress.ip_address(peer[0].split("%", 1)[0])
+    except ValueError:
+        return None
 
 
 def _reason(exc: aiohttp.ClientError, url: str) -> str:

@@ -20,10 +20,11 @@ SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
 
 class BackgroundServer:
-    """Runs an aiohttp Application on 127.0.0.1 (free port) in a thread of its own."""
+    """Runs an aiohttp Application on 127.0.0.1 (or host; free port) in a thread of its own."""
 
-    def __init__(self, app: web.Application) -> None:
+    def __init__(self, app: web.Application, host: str = "127.0.0.1") -> None:
         self.app = app
+        self.host = host
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -36,7 +37,7 @@ class BackgroundServer:
     async def _start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self.port = self._runner.addresses[0][1]
 

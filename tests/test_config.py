@@ -60,6 +60,19 @@ def test_issue_example_loads(tmp_path: Path) -> None:
     assert config.rules[0].any == ("Ukraine", "Kyiv", "Kiev")
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"), [("", False), ("allow_private: true", True), ("allow_private: false", False)]
+)
+def test_allow_private(tmp_path: Path, line: str, expected: bool) -> None:
+    [source] = load(write(tmp_path, GOOD.replace("interval: 30", f"interval: 30\n    {line}"))).sources
+    assert source.allow_private is expected
+
+
+def test_allow_private_must_be_a_boolean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.allow_private: expected true or false, got 'sometimes'"):
+        load(write(tmp_path, GOOD.replace("interval: 30", "interval: 30\n    allow_private: sometimes")))
+
+
 def test_shipped_config_is_valid() -> None:
     config = load(Path(__file__).parents[1] / "config.yaml")
     assert {s.name for s in config.sources} == {"almayadeen-en", "almayadeen-ar"}

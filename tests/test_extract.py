@@ -5,14 +5,13 @@ from __future__ import annotations
 import codecs
 import html
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ExtractError
-from monitor.extract import DEFAULT_HEADINGS, _join, decode, extract
+from monitor.extract import DEFAULT_HEADINGS, decode, extract
 from monitor.models import Entry
 from monitor.normalize import clean
 
@@ -696,20 +695,3 @@ def test_many_sibling_divs_are_fine() -> None:
     rows = "".join(f"<div><a href='/n/{i}'>Item {i}</a></div>" for i in range(5000))
     page = f"<div><h3>BREAKING</h3><div>{rows}</div></div>"
     assert len(extract(page, "https://site.example/")) == 5000
-
-
-_BASES = ["http://127.0.0.1:4000/s/3", "https://English.Example.net/news/a?x=1#f", "HTTP://a.b/c/d/",
-          "https://u:p@h:8443", "http://[::1]:80/x", "ftp://h/x", "http:///x"]
-_URL_BITS = ["/", "/", ".", "..", "?", "#", ";", "a", "%41", " ", "ع", "\\", "=", "&", ":", "//", "x.html", "\x01"]
-
-
-@settings(max_examples=3000, deadline=None)
-@given(bits=st.lists(st.sampled_from(_URL_BITS), max_size=8), rooted=st.booleans(), base=st.sampled_from(_BASES))
-def test_link_join_is_urljoin(bits: list[str], rooted: bool, base: str) -> None:
-    """_join takes a shortcut for plain site paths; it must give urljoin's answer for every href."""
-    href = ("/" if rooted else "") + "".join(bits)
-    try:
-        expected: str | None = urljoin(base, href)
-    except ValueError:
-        expected = None
-    assert _join(base, href) == expected

@@ -10,14 +10,17 @@ import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from urllib.parse import quote
 
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 
 from monitor.errors import FetchError
-from monitor.http import MAX_REDIRECTS, fetch, new_session
+from monitor.http import MAX_REDIRECTS, fetch, is_private, new_session
 
 try:
     from sites import BackgroundServer
@@ -65,7 +68,7 @@ class Origin:
     huge_done: threading.Event = field(default_factory=threading.Event)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.port}{path}"
+        return f"http://{self.server.host}:{self.server.port}{path}"
 
 
 def origin_app(state: Callable[[], Origin]) -> web.Application:
@@ -99,6 +102,10 @@ def origin_app(state: Callable[[], Origin]) -> web.Application:
     async def loop(request: web.Request) -> web.Response:
         record(request)
         raise web.HTTPFound("/loop")
+
+    async def to(request: web.Request) -> web.Response:
+        record(request)
+        raise web.HTTPFound(request.query["url"])
 
     async def huge(request: web.Request) -> web.StreamResponse:
         record(request)
@@ -156,6 +163,7 @@ def origin_app(state: Callable[[], Origin]) -> web.Application:
     app.router.add_get("/status/{code}", status)
     app.router.add_get("/hop/{n}", hop)
     app.router.add_get("/loop", loop)
+    app.router.add_get("/to", to)
     app.router.add_get("/huge", huge)
     app.router.add_get("/declared", declared)
     app.router.add_get("/gzip", gzipped)
@@ -165,10 +173,9 @@ def origin_app(state: Callable[[], Origin]) -> web.Application:
     return app
 
 
-@pytest.fixture(scope="module")
-def origin() -> Iterator[Origin]:
+def serve_origin(host: str = "127.0.0.1") -> Iterator[Origin]:
     holder: list[Origin] = []
-    server = BackgroundServer(origin_app(lambda: holder[0]))
+    server = BackgroundServer(origin_app(lambda: holder[0]), host)
     holder.append(Origin(server, asyncio.Event()))
     server.start()
     try:
@@ -176,6 +183,17 @@ def origin() -> Iterator[Origin]:
     finally:
         server.loop.call_soon_threadsafe(holder[0].release.set)  # let held-up handlers finish
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[Origin]:
+    yield from serve_origin()
+
+
+@pytest.fixture(scope="module")
+def inner() -> Iterator[Origin]:
+    """The same site on 127.0.0.2: the private address of the redirect tests (see only_inner)."""
+    yield from serve_origin("127.0.0.2")
 
 
 @dataclass
@@ -197,6 +215,8 @@ def proxy() -> Iterator[Proxy]:
     async def answer(request: web.Request) -> web.Response:
         # aiohttp sends a plain-http request to a proxy in absolute form: GET http://host:port/path
         holder[0].targets.append(request.raw_path)
+        if "url" in request.query:  # as the origin's /to would
+            raise web.HTTPFound(request.query["url"])
         return web.Response(text="via proxy")
 
     app = web.Application()
@@ -475,3 +495,160 @@ async def test_no_proxy_env_is_honoured(monkeypatch: pytest.MonkeyPatch, origin:
     async with new_session() as session:
         page = await get(session, origin.url("/ok"))
     assert page.body == PAGE and len(proxy.targets) == sent
+
+
+# --- redirects to private addresses -------------------------------------------------------------------
+# Every server here is on loopback, so these tests call 127.0.0.2 (the `inner` site) the one private
+# address and 127.0.0.1 (`origin`) a public one: fetch takes the test of privacy as `private`.
+
+
+def only_inner(address: IPv4Address | IPv6Address) -> bool:
+    return address == IPv4Address("127.0.0.2")
+
+
+def refused(server: Origin) -> str:
+    return f"redirect to a private address 127.0.0.2:{server.server.port} refused (set allow_private: true to allow)"
+
+
+class Names(AbstractResolver):
+    """A name lookup from a table, in place of DNS."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self.names = names
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        if host not in self.names:
+            raise OSError(f"no such name {host}")
+        return [ResolveResult(hostname=host, host=self.names[host], port=port, family=socket.AF_INET, proto=0,
+                              flags=socket.AI_NUMERICHOST)]
+
+    async def close(self) -> None:
+        pass
+
+
+def to(server: Origin, target: str) -> str:
+    return server.url(f"/to?url={quote(target, safe='')}")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://127.0.0.2:{port}/ok",  # refused before connecting: the URL names the address
+        "http://[::ffff:127.0.0.2]:{port}/ok",  # the same, IPv4-mapped
+        "http://0x7f.2:{port}/ok",  # 127.0.0.2 as the system's lookup reads it: only the connection shows it
+    ],
+    ids=["address", "ipv4-mapped", "hex"],
+)
+async def test_redirect_from_public_to_private_is_refused(
+    session: aiohttp.ClientSession, origin: Origin, inner: Origin, target: str
+) -> None:
+    before = inner.hits.get("/ok", 0)
+    message = await fails(get(session, to(origin, target.format(port=inner.server.port)), private=only_inner))
+    assert message == refused(inner)
+    assert inner.hits.get("/ok", 0) == before  # the request was never sent
+
+
+async def test_allow_private_follows_the_redirect(
+    session: aiohttp.ClientSession, origin: Origin, inner: Origin
+) -> None:
+    page = await get(session, to(origin, inner.url("/ok")), private=only_inner, allow_private=True)
+    assert page.body == PAGE and page.url == inner.url("/ok")
+
+
+async def test_a_private_source_may_redirect_to_private_addresses(
+    session: aiohttp.ClientSession, origin: Origin, inner: Origin
+) -> None:
+    # inner -> origin (public) -> inner: the source's own address is private, so its redirects may be
+    page = await get(session, to(inner, to(origin, inner.url("/hop/1"))), private=only_inner)
+    assert page.body == PAGE and page.url == inner.url("/hop/0")
+
+
+async def test_redirect_from_public_to_public_is_followed(session: aiohttp.ClientSession, origin: Origin) -> None:
+    page = await get(session, to(origin, origin.url("/ok")), private=only_inner)
+    assert page.body == PAGE and page.url == origin.url("/ok")
+
+
+async def test_a_name_that_resolves_to_a_private_address_is_refused_at_the_connection(
+    origin: Origin, inner: Origin
+) -> None:
+    names = Names({"news.test": "127.0.0.1", "inside.test": "127.0.0.2"})
+    async with new_session(resolver=names) as session:
+        before = inner.hits.get("/ok", 0)
+        source = f"http://news.test:{origin.server.port}/to?url=" + quote(f"http://inside.test:{inner.server.port}/ok")
+        assert await fails(get(session, source, private=only_inner)) == refused(inner)
+    assert names.asked == ["news.test", "inside.test"]
+    assert inner.hits.get("/ok", 0) == before  # connected to, but asked nothing
+
+
+async def test_a_kept_alive_connection_to_a_private_address_is_refused_too(origin: Origin, inner: Origin) -> None:
+    # The first fetch (allowed) leaves a pooled connection to inside.test and its address in the
+    # DNS cache; the second, not allowed, finds them there: no lookup to check, still refused.
+    names = Names({"news.test": "127.0.0.1", "inside.test": "127.0.0.2"})
+    async with new_session(resolver=names) as session:
+        source = f"http://news.test:{origin.server.port}/to?url=" + quote(f"http://inside.test:{inner.server.port}/ok")
+        assert (await get(session, source, private=only_inner, allow_private=True)).body == PAGE
+        assert await fails(get(session, source, private=only_inner)) == refused(inner)
+    assert names.asked == ["news.test", "inside.test"]
+
+
+async def test_redirect_to_private_through_a_proxy_is_refused(
+    session: aiohttp.ClientSession, origin: Origin, inner: Origin, proxy: Proxy
+) -> None:
+    # Through a proxy the connection is the proxy's: the URL's own address is what is checked.
+    sent = len(proxy.targets)
+    message = await fails(get(session, to(origin, inner.url("/ok")), proxy=proxy.url, private=only_inner))
+    assert message == refused(inner)
+    assert len(proxy.targets) == sent + 1  # the source's request only
+
+
+async def test_the_default_private_test_refuses_loopback_after_a_public_source(
+    session: aiohttp.ClientSession, origin: Origin, proxy: Proxy
+) -> None:
+    # A "public" source (a name the proxy serves) redirecting to this machine's loopback.
+    source = "http://public.example/to?url=" + quote(origin.url("/ok"))
+    message = await fails(get(session, source, proxy=proxy.url))
+    port = origin.server.port
+    assert message == f"redirect to a private address 127.0.0.1:{port} refused (set allow_private: true to allow)"
+
+
+async def test_fetch_wants_a_session_from_new_session(origin: Origin) -> None:
+    async with aiohttp.ClientSession() as plain:
+        with pytest.raises(TypeError, match="new_session"):
+            await get(plain, origin.url("/ok"))
+
+
+@pytest.mark.parametrize(
+    ("address", "private"),
+    [
+        ("127.0.0.1", True),
+        ("127.255.255.254", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("172.31.255.255", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),  # cloud metadata
+        ("100.100.100.200", True),  # shared address space; a cloud's metadata too
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),
+        ("255.255.255.255", True),
+        ("::1", True),
+        ("::", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("fd12:3456::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.0.0.1", True),
+        ("::ffff:169.254.169.254", True),
+        ("8.8.8.8", False),
+        ("172.32.0.1", False),
+        ("93.184.215.14", False),
+        ("2606:4700:4700::1111", False),
+        ("::ffff:8.8.8.8", False),
+    ],
+)
+def test_is_private(address: str, private: bool) -> None:
+    assert is_private(ip_address(address)) is private

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 import yaml
 from sites import Site, ticker_page
 
+from monitor.http import new_session
 from monitor.probe import probe
 from monitor.sources.json import parse_json
 
@@ -32,7 +32,7 @@ def site() -> Iterator[Site]:
 
 
 async def run(url: str, **kw: Any) -> str:
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         return await probe(url, session=session, user_agent=UA, timeout=10, **kw)
 
 

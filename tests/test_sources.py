@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import aiohttp
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +15,7 @@ from sites import Site, ticker_page
 
 from monitor.config import SourceConfig
 from monitor.errors import ExtractError, FetchError
-from monitor.http import Page
+from monitor.http import Page, new_session
 from monitor.models import Entry
 from monitor.sources import make_source
 from monitor.sources.feed import FeedSource, parse_feed
@@ -321,7 +320,7 @@ def source_config(url: str, kind: str, **kw: Any) -> SourceConfig:
 async def test_feed_source_end_to_end(site: Site) -> None:
     site.set("/rss", data("rss2.xml"), content_type="application/rss+xml; charset=utf-8")
     site.set("/ar.xml", data("arabic_cp1256.xml"), content_type="text/xml")
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         rss_source = FeedSource(source_config(site.url("/rss"), "feed"), session)
         got = await rss_source.entries()
         ar_got = await FeedSource(source_config(site.url("/ar.xml"), "feed"), session).entries()
@@ -350,7 +349,7 @@ async def test_big_pages_are_parsed_off_the_event_loop(site: Site) -> None:
     assert len(small) < OFF_LOOP_BYTES <= len(big.encode())
     site.set("/small", small)
     site.set("/big", big)
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         got_small = await ThreadNoting(source_config(site.url("/small"), "html"), session).entries()
         got_big = await ThreadNoting(source_config(site.url("/big"), "html"), session).entries()
     assert [e.text for e in got_small or []] == ["Small page line"]
@@ -362,7 +361,7 @@ async def test_big_pages_are_parsed_off_the_event_loop(site: Site) -> None:
 async def test_json_source_end_to_end(site: Site) -> None:
     site.set("/api/ticker", json.dumps(DOC), content_type="application/json")
     config = source_config(site.url("/api/ticker"), "json", items="data.breaking", link_field="urls.web")
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         got = await JsonSource(config, session).entries()
     assert pairs(got)[0] == ("Lebanon: Israeli drone strikes a car near Aitaroun", site.url("/news/1"))
     assert len(pairs(got)) == 4
@@ -371,7 +370,7 @@ async def test_json_source_end_to_end(site: Site) -> None:
 async def test_sources_raise_plain_errors(site: Site) -> None:
     site.set("/page.html", data("not_a_feed.html"))
     site.set("/api", "<html>maintenance</html>", content_type="text/html")
-    async with aiohttp.ClientSession() as session:
+    async with new_session() as session:
         with pytest.raises(ExtractError, match="looks like an HTML page"):
             await FeedSource(source_config(site.url("/page.html"), "feed"), session).entries()
         with pytest.raises(ExtractError, match="invalid JSON"):
@@ -401,7 +400,7 @@ async def test_not_modified_page_is_not_parsed(kind: str, path: str | None, cont
     with Site() as site:
         site.set("/p", bodies[kind], content_type=content_type, etag='"v1"')
         config = source_config(site.url("/p"), kind, headers=(("X-Key", "k"),), **extra)
-        async with aiohttp.ClientSession() as session:
+        async with new_session() as session:
             source = make_source(config, session)
             first = await source.entries()
             assert first

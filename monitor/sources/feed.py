@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import re
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXParseException
 
 import feedparser
@@ -18,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ..errors import ExtractError
 from ..http import Page
+from ..links import absolute_link
 from ..models import Entry
 from ..normalize import clean
 from .fetcher import FetchedSource
@@ -105,15 +105,3 @@ def strip_html(markup: str) -> str:
         node.insert_before(" ")
         node.insert_after(" ")
     return tree.body.text(deep=True)
-
-
-def absolute_link(link: Any, base_url: str) -> str | None:
-    """Return an absolute http(s) link, or None."""
-    if not isinstance(link, str) or not link.strip():
-        return None
-    try:
-        url = urljoin(base_url, re.sub(r"[\t\n\r]", "", link).strip())
-        scheme = urlsplit(url).scheme
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None

@@ -45,6 +45,7 @@ class Fetcher:
             proxy=self.config.proxy,
             etag=self.etag,
             last_modified=self.last_modified,
+            allow_private=self.config.allow_private,
         )
         self.max_age = page.max_age
         if page.not_modified:

@@ -15,9 +15,10 @@ from typing import Any
 
 from ..errors import ExtractError
 from ..http import Page
+from ..links import absolute_link
 from ..models import Entry
 from ..normalize import clean
-from .feed import absolute_link, strip_html
+from .feed import strip_html
 from .fetcher import FetchedSource
 
 JSON_ACCEPT = "application/json, text/javascript;q=0.9, */*;q=0.5"
