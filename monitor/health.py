@@ -47,7 +47,7 @@ class Health:
                 return f"✅ {cfg.name} recovered: {result.found} items on its ticker again ({cfg.url})"
             return None
         state.streak += 1
-        if result.error is not None:
+        if result.error is not None and not result.state_fault:  # the site failed: poll it less often
             state.failures += 1
             # Poll again after interval · 2^(failures-1), at most BACKOFF_MAX; one success resets it.
             delay = min(BACKOFF_MAX, cfg.interval * 2 ** (state.failures - 1))

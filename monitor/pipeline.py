@@ -37,6 +37,7 @@ class PollResult:
     unchanged: bool = False  # the server said 304 Not Modified
     edits: int = 0
     alerts: tuple[Outgoing, ...] = ()
+    state_fault: bool = False  # the error was the state store's, not the site's: no reason to back off
 
 
 def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
@@ -98,9 +99,9 @@ async def poll_once(
         source.fetcher.forget_validators()
         if isinstance(exc, MonitorError):
             logger.error("poll.failed source=%s error=%s", cfg.name, exc)
-            return PollResult(cfg.name, error=str(exc))
+            return PollResult(cfg.name, error=str(exc), state_fault=True)
         logger.exception("poll.crashed source=%s", cfg.name)
-        return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}")
+        return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}", state_fault=True)
 
 
 def _remember(
