@@ -21,7 +21,7 @@ from .metrics import Metrics
 from .models import Alert
 from .pipeline import Deliverer, PollResult, poll_once
 from .rules import Matcher
-from .sources import Source, make_source
+from .sources import Source, make_source, pool
 from .store import SqliteStore, Store
 
 logger = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ async def open_runtime(
             await channel.close()
         await session.close()
         store.close()
+        pool.close()  # parser processes: started again on demand
 
 
 async def run_once(config: Config, *, dry_run: bool = False) -> int:

@@ -148,9 +148,9 @@ def _serve(conn: Connection) -> None:
 _POOL = _Pool()
 
 
-async def parse_in_worker(fn: Callable[..., T], *args: Any, deadline: float = PARSE_DEADLINE) -> T:
-    """Return fn(*args) computed in a worker process, killed if it takes longer than deadline seconds."""
-    return await _POOL.run(deadline, fn, *args)
+async def parse_in_worker(fn: Callable[..., T], *args: Any) -> T:
+    """Return fn(*args) computed in a worker process, killed if it takes longer than PARSE_DEADLINE."""
+    return await _POOL.run(PARSE_DEADLINE, fn, *args)
 
 
 def close() -> None:
