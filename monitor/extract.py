@@ -17,7 +17,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from monitor.errors import ExtractError
 from monitor.links import absolute_link
-from monitor.models import Entry
+from monitor.markup import check_markup
+from monitor.models import MAX_ITEMS, Entry, Parsed
 from monitor.normalize import clean, fold
 
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
@@ -80,6 +81,7 @@ _BASE = re.compile(r"<base\b", re.IGNORECASE)  # no such text, no <base> element
 _MAX_UP = 5  # ancestor levels walked up from a heading while looking for its items
 _MAX_SIBLINGS = 300  # following siblings looked at on one level
 _MAX_CANDIDATES = 50
+_MAX_ROWS = 2 * MAX_ITEMS  # children of one container looked at for rows
 _SMALL = 6  # a heading element holds at most this many elements
 
 
@@ -118,9 +120,22 @@ def extract(
     *,
     selector: str | None = None,
     headings: Sequence[str] = DEFAULT_HEADINGS,
+    limit: int = MAX_ITEMS,
 ) -> list[Entry]:
-    """Return the ticker lines of a page in page order, found by selector or by heading."""
-    _check_nesting(html)
+    """Return the ticker lines of a page in page order (the first `limit`), found by selector or by heading."""
+    return extract_page(html, base_url, selector=selector, headings=headings, limit=limit).entries
+
+
+def extract_page(
+    html: str,
+    base_url: str,
+    *,
+    selector: str | None = None,
+    headings: Sequence[str] = DEFAULT_HEADINGS,
+    limit: int = MAX_ITEMS,
+) -> Parsed:
+    """Return the first `limit` ticker lines of a page and how many it has; ExtractError if none or too costly."""
+    check_markup(html)
     tree = LexborHTMLParser(html)
     tree.strip_tags(_INVISIBLE, recursive=True)
     base = base_url
@@ -133,33 +148,15 @@ def extract(
             raise ExtractError(f"invalid selector {selector!r}: {exc}") from None
         if not nodes:
             raise ExtractError(f"selector {selector!r} matched nothing")
-        return _entries(nodes, base)
+        return _entries(nodes, base, limit)
     keys = {_key(h): h for h in headings if _key(h)}
     candidates = _candidates(tree.root, keys) if tree.root is not None and keys else []
     if not candidates:
         raise ExtractError(f"heading not found (looked for: {', '.join(headings)})")
     for _score, _order, anchor, _heading in candidates:
-        if entries := _entries(_items_near(anchor), base):
-            return entries
+        if (parsed := _entries(_items_near(anchor), base, limit)).entries:
+            return parsed
     raise ExtractError(f"heading {candidates[0][3]!r} found but no items beside it")
-
-
-# Real pages nest a few dozen levels. lexbor slows quadratically on deep <div>s (10k: 0.16 s,
-# 20k: 0.6 s, 40k: 2.6 s, 100k: ~18 s), and a 5 MB body holds a million of them.
-MAX_DIV_DEPTH = 20_000
-_DIV = re.compile(r"<(/?)div\b", re.IGNORECASE)
-_DIV_OPEN = re.compile(r"<div", re.IGNORECASE)
-
-
-def _check_nesting(html: str) -> None:
-    """Refuse pages whose <div>s nest absurdly deep, before lexbor spends minutes on them."""
-    if len(html) < 4 * MAX_DIV_DEPTH or len(_DIV_OPEN.findall(html)) <= MAX_DIV_DEPTH:
-        return  # too few <div>s to nest that deep: the common case, decided at C speed
-    depth = 0
-    for m in _DIV.finditer(html):
-        depth = max(depth - 1, 0) if m.group(1) else depth + 1
-        if depth > MAX_DIV_DEPTH:
-            raise ExtractError(f"page nests <div> more than {MAX_DIV_DEPTH} levels deep; not parsed")
 
 
 @functools.lru_cache(maxsize=8192)  # pages repeat their menu texts poll after poll
@@ -289,7 +286,7 @@ def _find_rows(element: LexborNode) -> list[LexborNode]:
         node, depth = stack.pop()
         if node.tag in _NO_DESCEND:
             continue
-        children = list(node.iter())
+        children = list(islice(node.iter(), _MAX_ROWS))
         # A list element is a ticker even while it holds a single item.
         if rows := _rows(children, first_shape=False, least=1 if node.tag in ("ul", "ol") else 2):
             return rows
@@ -299,8 +296,11 @@ def _find_rows(element: LexborNode) -> list[LexborNode]:
 
 
 def _rows(children: list[LexborNode], *, first_shape: bool, least: int = 2) -> list[LexborNode]:
-    """Return ≥ least word-bearing children of one tag (the first such child's, or the commonest)."""
-    wordy = [c for c in children if _WORD.search(c.text())]
+    """Return ≥ least word-bearing children of one tag (the first such child's, or the commonest).
+
+    Only the first _MAX_ROWS children are looked at: a list of 80,000 is cut there, not read whole.
+    """
+    wordy = [c for c in islice(children, _MAX_ROWS) if _WORD.search(c.text())]
     tags = [c.tag for c in wordy]
     if not tags:
         return []
@@ -309,16 +309,18 @@ def _rows(children: list[LexborNode], *, first_shape: bool, least: int = 2) -> l
     return rows if len(rows) >= least else []
 
 
-def _entries(nodes: list[LexborNode], base: str) -> list[Entry]:
-    """Turn item elements into entries: visible text and link; empty and repeated texts dropped."""
+def _entries(nodes: list[LexborNode], base: str, limit: int) -> Parsed:
+    """Turn the first item elements into at most limit entries; empty and repeated texts dropped."""
     entries: list[Entry] = []
     seen: set[str] = set()
-    for node in nodes:
+    for n, node in enumerate(nodes):
+        if len(entries) >= limit:
+            return Parsed(entries, found=len(entries) + len(nodes) - n)
         text = clean(_visible_text(node))
         if text and text not in seen:
             seen.add(text)
             entries.append(Entry(text, _link(node, base)))
-    return entries
+    return Parsed(entries, found=len(entries))
 
 
 def _visible_text(element: LexborNode) -> str:

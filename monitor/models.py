@@ -13,6 +13,24 @@ class Entry:
     link: str | None = None
 
 
+# Real tickers show 5-50 lines. A page with more is cut to its first MAX_ITEMS (in page order), so
+# that one page of 360,000 tiny items costs what a normal page does past the parse.
+MAX_ITEMS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A page's entries in page order, at most a cap of them, and how many it offered."""
+
+    entries: list[Entry]
+    found: int  # items the page offered; more than len(entries) when the cap cut them
+
+    @property
+    def capped(self) -> bool:
+        """Whether the cap left items out."""
+        return self.found > len(self.entries)
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """A normalised ticker line of one source, with the fingerprint the seen-store keys it by."""

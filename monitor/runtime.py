@@ -21,7 +21,7 @@ from .metrics import Metrics
 from .models import Alert
 from .pipeline import Deliverer, PollResult, poll_once
 from .rules import Matcher
-from .sources import Source, make_source
+from .sources import Source, make_source, pool
 from .store import SqliteStore, Store
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """Build the session, store, sources and channels; close them all on the way out."""
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
+        stack.callback(pool.close)  # parser processes: started again on demand
         store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
         stack.callback(store.close)
         session = new_session(limit=config.connections, limit_per_host=config.per_host)

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ExtractError
-from monitor.extract import DEFAULT_HEADINGS, decode, extract
-from monitor.models import Entry
+from monitor.extract import DEFAULT_HEADINGS, decode, extract, extract_page
+from monitor.models import MAX_ITEMS, Entry
 from monitor.normalize import clean
 
 DATA = Path(__file__).parent / "data"
@@ -691,7 +691,11 @@ def test_absurdly_deep_div_nesting_is_refused_not_parsed(depth: int) -> None:
         extract(page, "https://site.example/")
 
 
-def test_many_sibling_divs_are_fine() -> None:
+def test_many_sibling_divs_are_fine_and_capped() -> None:
+    # 5,000 rows parse fine; only the first MAX_ITEMS are kept (issue 11: a page's cost is bounded).
     rows = "".join(f"<div><a href='/n/{i}'>Item {i}</a></div>" for i in range(5000))
     page = f"<div><h3>BREAKING</h3><div>{rows}</div></div>"
-    assert len(extract(page, "https://site.example/")) == 5000
+    parsed = extract_page(page, "https://site.example/")
+    assert [e.text for e in parsed.entries] == [f"Item {i}" for i in range(MAX_ITEMS)]
+    assert parsed.capped
+    assert len(extract(page, "https://site.example/", selector="a", limit=5000)) == 5000

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import threading
+import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -16,11 +16,12 @@ from sites import Site, ticker_page
 from monitor.config import SourceConfig
 from monitor.errors import ExtractError, FetchError
 from monitor.http import Page, new_session
-from monitor.models import Entry
-from monitor.sources import make_source
+from monitor.markup import CHEAP_TAGS
+from monitor.models import Entry, Parsed
+from monitor.sources import make_source, pool
 from monitor.sources.feed import FeedSource, parse_feed
 from monitor.sources.fetcher import OFF_LOOP_BYTES
-from monitor.sources.html import HtmlSource
+from monitor.sources.html import HtmlSource, parse_html
 from monitor.sources.json import JsonSource, parse_json
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -333,29 +334,33 @@ async def test_feed_source_end_to_end(site: Site) -> None:
     assert site.hits["/rss"] == 2
 
 
-class ThreadNoting(HtmlSource):
-    """An HtmlSource that notes which thread parsed each page."""
-
-    threads: ClassVar[list[str]] = []
-
-    def parse(self, page: Page) -> list[Entry]:
-        self.threads.append(threading.current_thread().name)
-        return super().parse(page)
+def pid_noting(config: SourceConfig, page: Page) -> Parsed:
+    """parse_html, with the id of the process that parsed the page as the first entry."""
+    parsed = parse_html(config, page)
+    return Parsed([Entry(str(os.getpid())), *parsed.entries], parsed.found + 1)
 
 
-async def test_big_pages_are_parsed_off_the_event_loop(site: Site) -> None:
+class PidNoting(HtmlSource):
+    parser = staticmethod(pid_noting)
+
+
+async def test_big_pages_are_parsed_in_a_worker_process(site: Site) -> None:
     small = ticker_page(["Small page line"])
     big = ticker_page(["Big page line"]).replace("</body>", "<p>" + "padding " * 140_000 + "</p></body>")
-    assert len(small) < OFF_LOOP_BYTES <= len(big.encode())
-    site.set("/small", small)
-    site.set("/big", big)
-    async with new_session() as session:
-        got_small = await ThreadNoting(source_config(site.url("/small"), "html"), session).entries()
-        got_big = await ThreadNoting(source_config(site.url("/big"), "html"), session).entries()
-    assert [e.text for e in got_small or []] == ["Small page line"]
-    assert [e.text for e in got_big or []] == ["Big page line"]
-    main = threading.current_thread().name
-    assert ThreadNoting.threads[0] == main and ThreadNoting.threads[1].startswith("monitor-parse")
+    many = ticker_page(["Many tags line"]).replace("</body>", "<b>x</b>" * CHEAP_TAGS + "</body>")
+    assert len(small) < OFF_LOOP_BYTES <= len(big.encode()) and len(many) < OFF_LOOP_BYTES
+    for path, page in (("/small", small), ("/big", big), ("/many", many)):
+        site.set(path, page)
+    try:
+        async with new_session() as session:
+            got = {p: await PidNoting(source_config(site.url(p), "html"), session).entries()
+                   for p in ("/small", "/big", "/many")}
+    finally:
+        pool.close()
+    texts = {p: [e.text for e in entries or []] for p, entries in got.items()}
+    assert texts["/small"] == [str(os.getpid()), "Small page line"]  # on the event loop
+    assert texts["/big"][1:] == ["Big page line"] and texts["/big"][0] != str(os.getpid())
+    assert texts["/many"][1:] == ["Many tags line"] and texts["/many"][0] != str(os.getpid())
 
 
 async def test_json_source_end_to_end(site: Site) -> None:

@@ -15,10 +15,11 @@ from xml.sax import SAXParseException
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
+from ..config import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
 from ..links import absolute_link
-from ..models import Entry
+from ..models import MAX_ITEMS, Entry, Parsed
 from ..normalize import clean
 from .fetcher import FetchedSource
 
@@ -33,32 +34,44 @@ _HTML_LIKE = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _BREAKS = "br, p, div, li, h1, h2, h3, h4, h5, h6, tr, td"
 
 
+def parse_feed_page(config: SourceConfig, page: Page) -> Parsed:
+    """Read a fetched feed's entries."""
+    return read_feed(page.body, page.url, page.content_type)
+
+
 class FeedSource(FetchedSource):
     """An RSS or Atom feed."""
 
     accept = FEED_ACCEPT
-    off_loop = 0  # feedparser is pure Python (about 0.2 s for 500 entries): always off the event loop
+    parser = staticmethod(parse_feed_page)
 
-    def parse(self, page: Page) -> list[Entry]:
-        return parse_feed(page.body, page.url, page.content_type)
+    def on_loop(self, page: Page) -> bool:
+        return False  # feedparser is pure Python (about 0.2 s for 500 entries): always in a worker
 
 
 def parse_feed(body: bytes, base_url: str, content_type: str | None = None) -> list[Entry]:
-    """Return a feed's entries in feed order: cleaned title text and absolute link."""
+    """Return a feed's entries in feed order (the first MAX_ITEMS): cleaned title text and absolute link."""
+    return read_feed(body, base_url, content_type).entries
+
+
+def read_feed(body: bytes, base_url: str, content_type: str | None = None, limit: int = MAX_ITEMS) -> Parsed:
+    """Return a feed's first `limit` entries and how many it has."""
     result = _parse(body, base_url, content_type)
     broken = result.bozo and not isinstance(result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe)
     if not result.entries and (broken or not result.get("version")):
         raise ExtractError(f"not an RSS or Atom feed: {_why(body, result)}")
     entries: list[Entry] = []
     seen: set[str] = set()
-    for item in result.entries:
+    for n, item in enumerate(result.entries):
+        if len(entries) >= limit:
+            return Parsed(entries, found=len(entries) + len(result.entries) - n)
         title = item.get("title") or ""
         kind = (item.get("title_detail") or {}).get("type", "text/plain")
         text = clean(strip_html(title) if kind in _HTML_TYPES else title)
         if text and text not in seen:
             seen.add(text)
             entries.append(Entry(text, absolute_link(item.get("link"), base_url)))
-    return entries
+    return Parsed(entries, found=len(entries))
 
 
 def feed_encoding(body: bytes, content_type: str | None = None) -> str | None:

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
+import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 import aiohttp
 
 from ..config import SourceConfig
 from ..http import Page, fetch
-from ..models import Entry
+from ..models import Entry, Parsed
+from .pool import parse_in_worker
 
-# Pages at least this big are parsed on a worker thread, so that the event loop keeps serving the
-# other sources meanwhile (a flat 3.7 MB page takes 35-45 ms; one nested just under extract's <div>
-# guard, 0.6 s). Smaller HTML pages stay on the loop: measured on the 2-core reference machine,
-# handing 100 KB pages to a thread cost 25-50% more CPU per check (thread hops, GIL hand-overs) and
-# more wall time.
+logger = logging.getLogger(__name__)
+
+# Pages at least this big are parsed in a worker process (see pool.py), so that the event loop keeps
+# serving the other sources meanwhile and a parse can be abandoned at its deadline. A flat 1 MB page
+# costs lexbor about 10 ms; smaller ones stay on the loop (HtmlSource also sends pages with many tags).
 OFF_LOOP_BYTES = 1024 * 1024
-_PARSERS = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="monitor-parse")
+
+Parser = Callable[[SourceConfig, Page], Parsed]  # a module-level function: it is sent to a worker
 
 
 class Fetcher:
@@ -34,8 +34,8 @@ class Fetcher:
         self.last_modified: str | None = None
         self.max_age: float | None = None  # from the last answer's Cache-Control
 
-    async def read(self, parse: Callable[[Page], list[Entry]], *, off_loop: int) -> list[Entry] | None:
-        """Fetch and parse the page (on a worker thread if off_loop bytes or more); None on 304 Not Modified."""
+    async def read(self, parse: Parser, *, on_loop: Callable[[Page], bool]) -> list[Entry] | None:
+        """Fetch and parse the page (in a worker process unless on_loop(page)); None on 304 Not Modified."""
         page = await fetch(
             self.session,
             self.config.url,
@@ -50,14 +50,14 @@ class Fetcher:
         self.max_age = page.max_age
         if page.not_modified:
             return None
-        if len(page.body) >= off_loop:
-            entries = await asyncio.get_running_loop().run_in_executor(_PARSERS, parse, page)
-        else:
-            entries = parse(page)
+        parsed = parse(self.config, page) if on_loop(page) else await parse_in_worker(parse, self.config, page)
+        if parsed.capped:
+            logger.warning("extract.capped source=%s found=%d kept=%d", self.config.name, parsed.found,
+                           len(parsed.entries))
         # Keep the validators only once the page was read: a page that failed to parse (a changed
         # markup) must come whole again next time, not as a 304 taken for "nothing changed".
         self.etag, self.last_modified = page.etag, page.last_modified
-        return entries
+        return parsed.entries
 
     def forget_validators(self) -> None:
         """Ask for the whole page next time (its lines could not be recorded)."""
@@ -68,7 +68,6 @@ class FetchedSource:
     """A source read over HTTP: subclasses name what they accept and how they parse a page."""
 
     accept: ClassVar[str]
-    off_loop: ClassVar[int] = OFF_LOOP_BYTES  # parse bodies this big on a worker thread
 
     def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
         self.config = config
@@ -76,8 +75,14 @@ class FetchedSource:
 
     async def entries(self) -> list[Entry] | None:
         """Fetch and return the entries in page order; None if not modified."""
-        return await self.fetcher.read(self.parse, off_loop=self.off_loop)
+        return await self.fetcher.read(type(self).parser, on_loop=self.on_loop)
 
-    def parse(self, page: Page) -> list[Entry]:
-        """Turn a fetched page into entries, raising ExtractError when it holds none (may run on a thread)."""
+    @staticmethod
+    def parser(config: SourceConfig, page: Page) -> Parsed:
+        """Turn a fetched page into entries, ExtractError if it holds none (a module-level function: it
+        may run in a worker process)."""
         raise NotImplementedError
+
+    def on_loop(self, page: Page) -> bool:
+        """Whether the page is cheap enough to parse on the event loop."""
+        return len(page.body) < OFF_LOOP_BYTES

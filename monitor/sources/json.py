@@ -13,10 +13,11 @@ import json
 import re
 from typing import Any
 
+from ..config import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
 from ..links import absolute_link
-from ..models import Entry
+from ..models import MAX_ITEMS, Entry, Parsed
 from ..normalize import clean
 from .feed import strip_html
 from .fetcher import FetchedSource
@@ -27,30 +28,43 @@ _JSONP = re.compile(r"^\s*[\w$.]+\s*\(")
 _INDEX = re.compile(r"^-?\d+$")
 
 
+def parse_json_page(config: SourceConfig, page: Page) -> Parsed:
+    """Read the entries of a fetched JSON document."""
+    c = config
+    return read_json(
+        page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
+        content_type=page.content_type,
+    )
+
+
 class JsonSource(FetchedSource):
     """A JSON document holding a list of ticker items."""
 
     accept = JSON_ACCEPT
-
-    def parse(self, page: Page) -> list[Entry]:
-        c = self.config
-        return parse_json(
-            page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
-            content_type=page.content_type,
-        )
+    parser = staticmethod(parse_json_page)
 
 
 def parse_json(
     body: bytes, *, items: str, text: str, link: str | None, base_url: str, content_type: str | None = None
 ) -> list[Entry]:
-    """Return the entries of the list at `items`: cleaned text and absolute link, repeats dropped."""
+    """Return the entries of the list at `items` (the first MAX_ITEMS): cleaned text and absolute link."""
+    return read_json(body, items=items, text=text, link=link, base_url=base_url, content_type=content_type).entries
+
+
+def read_json(
+    body: bytes, *, items: str, text: str, link: str | None, base_url: str, content_type: str | None = None,
+    limit: int = MAX_ITEMS,
+) -> Parsed:
+    """Return the first `limit` entries of the list at `items`, repeats dropped, and how many it has."""
     found = resolve(load_json(body, content_type), items)
     if not isinstance(found, list):
         raise ExtractError(f"{items!r} is not a list (it is {describe(found)})")
     entries: list[Entry] = []
     seen: set[str] = set()
     usable = 0
-    for element in found:
+    for n, element in enumerate(found):
+        if len(entries) >= limit:
+            return Parsed(entries, found=len(entries) + len(found) - n)
         value = _field(element, text)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             continue
@@ -64,7 +78,7 @@ def parse_json(
             entries.append(Entry(line, absolute_link(href, base_url)))
     if found and not usable:
         raise ExtractError(f"no element of {items!r} has a {text!r} string")
-    return entries
+    return Parsed(entries, found=len(entries))
 
 
 def load_json(body: bytes, content_type: str | None = None) -> Any:
