@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
-from .config_reader import Node, expand_env
+from .config_reader import Node, expand_env, read_yaml
 from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
 
@@ -124,22 +123,15 @@ def default_path() -> str:
 
 
 def load(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file, raising ConfigError."""
+    """Read and validate a config file; any fault in it, of any kind, is a ConfigError."""
     file = str(path)
+    data = read_yaml(file)
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(file, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "", f"cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(file, where, f"invalid YAML: {problem}") from None
-    return parse(data if data is not None else {}, file=file, base=Path(file).resolve().parent)
+        return parse(data if data is not None else {}, file=file, base=Path(file).resolve().parent)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a gap in validation must not kill a running service on reload
+        raise ConfigError(file, "", f"cannot validate ({type(exc).__name__}: {exc}); please report this") from None
 
 
 def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> Config:
