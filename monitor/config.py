@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -324,15 +323,13 @@ def _whole(n: Node, key: str, default: int, *, minimum: int = 0) -> int:
 
 
 def _template(n: Node) -> str:
+    from .channels.render import check_template  # render depends on this module's dataclasses
+
     template = n.string("template", DEFAULT_TEMPLATE)
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        check_template(template)
     except ValueError as exc:
         raise n.error(f"bad template: {exc}", "template") from None
-    unknown = sorted(fields - set(TEMPLATE_FIELDS))
-    if unknown or "text" not in fields:
-        problem = f"unknown field {{{unknown[0]}}}" if unknown else "it must contain {text}"
-        raise n.error(f"bad template: {problem} (fields: {', '.join(TEMPLATE_FIELDS)})", "template")
     return template
 
 
@@ -365,11 +362,7 @@ def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
     terms = {key: n.strings(key) or () for key in ("any", "all", "none")}
     for key, values in terms.items():
         for i, term in enumerate(values):
-            if len(term) > 2 and term.startswith("/") and term.endswith("/"):
-                try:
-                    re.compile(term[1:-1])
-                except re.error as exc:
-                    raise ConfigError(n.file, f"{n.sub(key)}[{i}]", f"bad regular expression: {exc}") from None
+            _check_term(n, f"{n.sub(key)}[{i}]", term)
     rule_sources = n.strings("sources")
     for i, s in enumerate(rule_sources or ()):
         if s not in sources:
@@ -411,8 +404,21 @@ def _near(n: Node) -> tuple[tuple[str, str, int], ...]:
               and isinstance(entry[2], int) and not isinstance(entry[2], bool) and entry[2] >= 1)
         if not ok:
             raise ConfigError(n.file, f"{n.sub('near')}[{i}]", f"expected [term, term, N] with N >= 1, got {entry!r}")
+        _check_term(n, f"{n.sub('near')}[{i}][0]", entry[0])
+        _check_term(n, f"{n.sub('near')}[{i}][1]", entry[1])
         out.append((entry[0], entry[1], entry[2]))
     return tuple(out)
+
+
+def _check_term(n: Node, path: str, term: str) -> None:
+    """A /regex/ term must compile as the matcher will compile it."""
+    from .rules import compile_regex, is_regex  # rules depends on this module's dataclasses
+
+    if is_regex(term):
+        try:
+            compile_regex(term)
+        except ValueError as exc:
+            raise ConfigError(n.file, path, str(exc)) from None
 
 
 def _check_examples(n: Node, rule: RuleConfig) -> None:
