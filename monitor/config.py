@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
-from .config_reader import Node, expand_env, read_yaml
+from .config_reader import Node, expand_env, kind_of, read_yaml
 from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
 
@@ -176,7 +176,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     _unique(root, "rules", [r.name for r in rules])
     http = root.node("http")
     http_listen = http.string("listen")
-    if http_listen is not None and not re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", http_listen):
+    if http_listen is not None and not (re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", http_listen)
+                                        and int(http_listen.rsplit(":", 1)[1]) <= 65535):
         raise http.error(f"expected host:port such as 127.0.0.1:9464, got {http_listen!r}", "listen")
     http.done()
     stop_timeout = root.duration("stop_timeout", 10.0)
@@ -222,12 +223,10 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     if not re.match(r"^https?://[^/\s]+", url):
         raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
     selector = n.string("selector")
-    if selector is not None and not _valid_selector(selector):
+    if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
         raise n.error(f"invalid CSS selector {selector!r}", "selector")
     headings = n.strings("heading")
-    headers = n.get("headers") or {}
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise n.error("expected a mapping of header names to strings", "headers")
+    headers = _headers(n)
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
@@ -238,7 +237,7 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
         backfill=_whole(n, "backfill", 0),
         timeout=n.duration("timeout", timeout),
         user_agent=n.string("user_agent", user_agent),
-        headers=tuple((str(k), expand_env(v, n, "headers")) for k, v in headers.items()),
+        headers=headers,
         type=kind,
         items=items,
         text_field=n.string("text", "title"),
@@ -250,6 +249,27 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     )
     n.done()
     return source
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+
+
+def _headers(n: Node) -> tuple[tuple[str, str], ...]:
+    """Extra request headers; ${VAR} in a value is read from the environment."""
+    headers = n.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise n.error("expected a mapping of header names to strings", "headers")
+    out = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise n.error(f"not a header name: {name!r}", "headers")
+        if not isinstance(value, str):
+            raise n.error(f"expected a string, got {kind_of(value)}", f"headers.{name}")
+        value = expand_env(value, n, f"headers.{name}")
+        if any(c in value for c in "\r\n\0"):  # aiohttp would refuse it at every request
+            raise n.error("a header value may not contain a line break or NUL", f"headers.{name}")
+        out.append((name, value))
+    return tuple(out)
 
 
 def _interval(n: Node, default: float) -> tuple[float, float | None]:
@@ -285,11 +305,16 @@ def _channel(n: Node) -> ChannelConfig:
             raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
     if kind == "telegram":
         raw_chat = n.require("chat_id")
-        chat_id = str(raw_chat).strip()
-        if isinstance(raw_chat, bool) or not _CHAT.match(chat_id):
+        if isinstance(raw_chat, str):
+            chat_id = n.string("chat_id").strip()  # ${VAR} is read from the environment
+        elif isinstance(raw_chat, int) and not isinstance(raw_chat, bool):
+            chat_id = str(raw_chat)  # a numeric id written bare
+        else:
+            chat_id = ""
+        if not _CHAT.fullmatch(chat_id):
             raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}", "chat_id")
         token = n.string("token", required=True)
-        if not _TOKEN.match(token):
+        if not _TOKEN.fullmatch(token):
             # Never echo the value: it may be a real token with a typo.
             raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
         api_base_url = n.string("api_base_url")
@@ -353,7 +378,7 @@ def _timezone(n: Node, key: str = "timezone") -> str:
     name = n.string(key, "UTC")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory, a long name too long
         raise n.error(f"unknown time zone {name!r} (e.g. UTC, Asia/Beirut)", key) from None
     return name
 

@@ -32,7 +32,7 @@ class Node:
     def __init__(self, file: str, path: str, value: Any) -> None:
         self.file, self.path = file, path
         if not isinstance(value, dict):
-            raise self.error(f"expected a mapping, got {_kind(value)}")
+            raise self.error(f"expected a mapping, got {kind_of(value)}")
         self.value: dict[str, Any] = value
         self.read: set[str] = set()
 
@@ -62,7 +62,7 @@ class Node:
         if value is None:
             return default
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"expected a non-empty string, got {_kind(value)}", key)
+            raise self.error(f"expected a non-empty string, got {kind_of(value)}", key)
         return expand_env(value, self, key)
 
     def strings(self, key: str) -> tuple[str, ...] | None:
@@ -72,7 +72,7 @@ class Node:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
-            raise self.error(f"expected a list of strings, got {_kind(value)}", key)
+            raise self.error(f"expected a list of strings, got {kind_of(value)}", key)
         for i, v in enumerate(value):
             if not isinstance(v, (str, int, float)) or isinstance(v, bool) or not str(v).strip():
                 raise ConfigError(self.file, f"{self.sub(key)}[{i}]", "expected a non-empty string")
@@ -104,7 +104,7 @@ class Node:
     def items(self, key: str) -> list[Node]:
         value = self.get(key) or []
         if not isinstance(value, list):
-            raise self.error(f"expected a list, got {_kind(value)}", key)
+            raise self.error(f"expected a list, got {kind_of(value)}", key)
         return [Node(self.file, f"{self.sub(key)}[{i}]", v) for i, v in enumerate(value)]
 
     def done(self) -> None:
@@ -114,7 +114,8 @@ class Node:
                 raise self.error("unknown key", str(key))
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """Name the kind of a YAML value for an error message: a mapping, a list, a string..."""
     return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
         type(value), type(value).__name__
     )
