@@ -107,7 +107,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "value, seconds", [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("2.5", 2.5), ("soon", None), (True, None)]
+    "value, seconds",
+    [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("2.5", 2.5), ("soon", None), (True, None)],
 )
 def test_parse_duration(value: object, seconds: float | None) -> None:
     assert parse_duration(value) == seconds
@@ -172,7 +173,8 @@ def test_rule_examples_are_checked(tmp_path: Path, examples: str, fault: str | N
         ("    channels: [alerts]\n", "    channels: [alerts]\n    near: [[drone, south]]\n"),
         ("    channels: [alerts]\n", "    channels: [alerts]\n    priority: high\n"),
         ("    api_base_url: null\n", "    api_base_url: null\n    quiet_hours: {from: '25:00', to: '07:00'}\n"),
-        ("    api_base_url: null\n", "    api_base_url: null\n    quiet_hours: {from: '23:00', to: '07:00', tz: Mars/Base}\n"),
+        ("    api_base_url: null\n",
+         "    api_base_url: null\n    quiet_hours: {from: '23:00', to: '07:00', tz: Mars/Base}\n"),
     ],
     ids=["near", "priority", "quiet-time", "quiet-tz"],
 )
@@ -207,3 +209,125 @@ def test_adaptive_interval(tmp_path: Path) -> None:
     assert (config.sources[0].interval, config.sources[0].interval_max) == (10.0, 120.0)
     with pytest.raises(ConfigError, match=r"sources\[0\]\.interval\.max: max \(5s\) is less than min \(10s\)"):
         load(write(tmp_path, GOOD.replace("interval: 30", "interval: {min: 10s, max: 5s}")))
+
+
+def channel(line: str) -> str:
+    """GOOD with one more line in its channel."""
+    return GOOD.replace("    api_base_url: null\n", f"    api_base_url: null\n    {line}\n")
+
+
+def rule(line: str) -> str:
+    """GOOD with one more line in its rule."""
+    return GOOD.replace("    channels: [alerts]\n", f"    channels: [alerts]\n    {line}\n")
+
+
+def source(line: str) -> str:
+    """GOOD with one more line in its source."""
+    return GOOD.replace("    interval: 30\n", f"    interval: 30\n    {line}\n")
+
+
+def laughs(levels: int = 9) -> str:
+    """A billion laughs: 9 levels of 9 aliases each, 387 million strings once expanded."""
+    lines = ['  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefghi", "bcdefghij"[: levels - 1], strict=False):
+        lines.append(f"  {name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    return "lol:\n" + "\n".join(lines) + "\n"
+
+
+# (what the red team tried, the config text, the fault it must be refused with)
+HOSTILE = [
+    ("regex overflow", GOOD.replace("any: [Ukraine", "any: ['/a{1,99999999999}/', Ukraine"),
+     "rules[0].any[0]: bad regular expression: the repetition number is too large"),
+    ("regex too long", GOOD.replace("any: [Ukraine", f"any: ['/{'x' * 1001}/', Ukraine"),
+     "rules[0].any[0]: regular expression longer than 1000 characters"),
+    ("regex in near", rule("near: [[a, '/a{1,99999999999}/', 3]]"),
+     "rules[0].near[0][1]: bad regular expression"),
+    ("template conversion", channel("template: '{text!z}'"),
+     "channels[0].template: bad template: {text!z} cannot be rendered: Unknown conversion specifier z"),
+    ("template spec", channel("template: '{text} {time:%Q}'"),
+     "channels[0].template: bad template: {time:%Q} cannot be rendered"),
+    ("template index", channel("template: '{text[0]}'"),
+     "channels[0].template: bad template: unknown field {text[0]}"),
+    ("template attribute", channel("template: '{text.upper}'"),
+     "channels[0].template: bad template: unknown field {text.upper}"),
+    ("template giant width", channel("template: '{text:>999999999}'"),
+     "channels[0].template: bad template: a width over 9999"),
+    ("template nested spec", channel("template: '{text:{source}}'"),
+     "channels[0].template: bad template: a field inside the format spec of {text}"),
+    ("billion laughs in a scalar", laughs() + GOOD.replace("interval: 30", "interval: *i"),
+     "invalid YAML: aliases expand this to more than 2048 KB"),
+    ("billion laughs unused", laughs() + GOOD, "invalid YAML: aliases expand this to more than 2048 KB"),
+    ("alias cycle", GOOD.replace("heading: BREAKING", "heading: &h [*h]"),
+     "an alias refers to a node that contains it"),
+    ("deep flow nesting", GOOD.replace("heading: BREAKING", "heading: " + "[" * 5000 + "]" * 5000), "invalid YAML: "),
+    ("nesting through aliases", "x-deep:\n" + "".join(
+        f"  d{i}: &d{i} " + "[" * 40 + (f"*d{i - 1}" if i else "x") + "]" * 40 + "\n" for i in range(3)) + GOOD,
+     "nested more than 50 deep"),
+    ("bad float tag", GOOD.replace("interval: 30", "interval: !!float abc"), "invalid YAML: could not convert"),
+    ("impossible date", GOOD.replace("interval: 30", "interval: 2020-13-45"), "invalid YAML: month must be in 1..12"),
+    ("infinite interval", GOOD.replace("interval: 30", "interval: .inf"), "sources[0].interval: expected a duration"),
+    ("NaN interval", GOOD.replace("interval: 30", "interval: .nan"), "sources[0].interval: expected a duration"),
+    ("interval of ages", GOOD.replace("interval: 30", "interval: 99999999999999d"), "sources[0].interval: expected"),
+    ("infinite backfill", source("backfill: .inf"),
+     "sources[0].backfill: expected a number from 0 to 1e+09, got inf"),
+    ("NaN rate", channel("per_second: .nan"),
+     "channels[0].per_second: expected a number"),
+    ("port out of range", "http: {listen: '127.0.0.1:99999'}\n" + GOOD, "http.listen: expected host:port"),
+    ("zone is a directory", channel("timezone: America"),
+     "channels[0].timezone: unknown time zone 'America'"),
+    ("header with a line break", source("headers: {X-A: \"a\\r\\nHost: evil\"}"),
+     "sources[0].headers.X-A: a header value may not contain a line break"),
+    ("header name", source("headers: {'X A': b}"),
+     "sources[0].headers: not a header name: 'X A'"),
+    ("key with a line break", GOOD.replace("state:", '"sta\\nte": 1\nstate:'), "sta\\nte: unknown key"),
+    ("chat id not set", GOOD.replace('chat_id: "@my_alerts"', "chat_id: ${NO_SUCH_CHAT}"),
+     "channels[0].chat_id: environment variable NO_SUCH_CHAT is not set"),
+    ("chat id a list", GOOD.replace('chat_id: "@my_alerts"', "chat_id: [1]"), "channels[0].chat_id: expected '@chan"),
+    ("token with a line break", GOOD.replace("${TELEGRAM_BOT_TOKEN}", '"123:abc\\n"'),
+     "channels[0].token: does not look like a bot token"),
+]
+
+
+@pytest.mark.parametrize("name, text, fault", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_config_is_a_config_error(tmp_path: Path, name: str, text: str, fault: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    message = str(info.value)
+    assert fault in message and message.startswith(f"{path}: ")
+    assert "\n" not in message and len(message) < 1000
+
+
+def test_oversized_file_refused_before_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    with path.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: 100 MB that costs no disk
+    with pytest.raises(ConfigError, match="larger than 1024 KB"):
+        load(path)
+    with pytest.raises(ConfigError, match="larger than 1024 KB"):
+        load("/dev/zero")  # no size to ask in advance: still read no more than the limit
+
+
+def test_env_expands_in_chat_id_token_url_and_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAT", "-1001234567890")
+    monkeypatch.setenv("API", "http://127.0.0.1:8081/bot")
+    monkeypatch.setenv("HOOK", "https://hooks.example/abc")
+    monkeypatch.setenv("KEY", "sekrit")
+    text = (GOOD.replace('chat_id: "@my_alerts"', "chat_id: ${CHAT}")
+            .replace("api_base_url: null", "api_base_url: ${API}")
+            .replace("interval: 30", "interval: 30\n    headers: {X-Key: 'k=${KEY}'}")
+            .replace("rules:", "  - {name: hook, type: webhook, url: '${HOOK}'}\nrules:"))
+    config = load(write(tmp_path, text))
+    alerts, hook = config.channels
+    assert (alerts.chat_id, alerts.token, alerts.api_base_url) == ("-1001234567890", TOKEN, "http://127.0.0.1:8081/bot")
+    assert hook.url == "https://hooks.example/abc"
+    assert config.sources[0].headers == (("X-Key", "k=sekrit"),)
+    bare = load(write(tmp_path, GOOD.replace('chat_id: "@my_alerts"', "chat_id: -1001234567890")))
+    assert bare.channels[0].chat_id == "-1001234567890"
+
+
+def test_templates_that_render_are_kept(tmp_path: Path) -> None:
+    template = "<b>{source!s:>12}</b> {time:^7} {text:.300} {link!r}"
+    config = load(write(tmp_path, channel(f"template: '{template}'")))
+    assert config.channels[0].template == template
