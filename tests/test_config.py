@@ -3,10 +3,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from monitor.config import load
+from monitor.config import load, parse
 from monitor.config_reader import parse_duration
 from monitor.errors import ConfigError
 
@@ -331,3 +335,110 @@ def test_templates_that_render_are_kept(tmp_path: Path) -> None:
     template = "<b>{source!s:>12}</b> {time:^7} {text:.300} {link!r}"
     config = load(write(tmp_path, channel(f"template: '{template}'")))
     assert config.channels[0].template == template
+
+
+# What YAML can hand to parse(): scalars, lists, and mappings keyed by scalars; often a tricky one.
+TRICKY = st.sampled_from([
+    "", " ", "30s", "/x/", "/a{1,99999999999}/", "/" + "x" * 2000 + "/", "${TELEGRAM_BOT_TOKEN}", "${NOPE}",
+    "{text!z}", "{text}", "{text:>99999}", "telegram", "webhook", "console", "alerts", "almayadeen-en",
+    "https://x.example/", "UTC", "America", "23:00", "-100123", "@chan_name", "div[", "a\nb", "\0",
+    float("inf"), float("-inf"), float("nan"), 1e300, 10**30, -1, 0, 0.5, True,
+])
+SCALARS = TRICKY | st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+YAMLISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.text(max_size=12) | st.integers(), inner, max_size=4), max_leaves=20)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a YAML tree a value could be put: each existing key or index, and a new key."""
+    out = [prefix]
+    if isinstance(value, dict):
+        out.append((*prefix, "extra"))
+        for key, sub in value.items():
+            out += paths(sub, (*prefix, key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            out += paths(sub, (*prefix, i))
+    return out
+
+
+def put(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(tree) if isinstance(tree, dict) else list(tree)
+    copy[path[0]] = put(tree[path[0]] if path[0] in (tree if isinstance(tree, dict) else range(len(tree))) else None,
+                        path[1:], value)
+    return copy
+
+
+# GOOD with every optional key set, so that changing any value reaches every check.
+GOOD_TREE = yaml.safe_load(GOOD.replace("    api_base_url: null\n", """    api_base_url: http://127.0.0.1:1/bot
+    silent: false
+    per_second: 1
+    per_minute: 20
+    digest_after: 5
+    template: "{text} {time}"
+    timezone: UTC
+    quiet_hours: {from: '23:00', to: '07:00', tz: UTC}
+  - {name: hook, type: webhook, url: 'https://x.example/'}
+""").replace("    interval: 30\n", """    interval: {min: 10, max: 60}
+    type: html
+    backfill: 1
+    timeout: 5
+    user_agent: x
+    headers: {X-A: b}
+    items: a.b
+    text: title
+    link: url
+    on_edit: edit
+    alarm_after: 3
+    proxy: http://127.0.0.1:3128
+    max_bytes: 100000
+""").replace("    channels: [alerts]\n", """    channels: [alerts, hook]
+    silent: false
+    near: [[a, /b/, 3]]
+    priority: urgent
+    examples: {match: [Kyiv a b], no_match: [x]}
+""") + """
+http: {listen: '127.0.0.1:9464'}
+stop_timeout: 10
+admin_channel: alerts
+alarm_after: 5
+dedup: {same_line_window: 1h, edit_window: 6h}
+delivery: {timeout: 60, max_age: 1d, per_second_total: 30, retry_base: 2, retry_max: 300}
+""")
+GOOD_PATHS = paths(GOOD_TREE)
+
+
+def test_the_fuzzed_config_is_good() -> None:
+    assert len(parse(GOOD_TREE).channels) == 2
+
+
+def only_config_errors(data: Any) -> None:
+    try:
+        parse(data, file="fuzz.yaml")
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(YAMLISH)
+def test_parse_raises_only_config_errors_on_any_tree(data: Any) -> None:
+    only_config_errors(data)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(GOOD_PATHS), TRICKY | YAMLISH)
+def test_parse_raises_only_config_errors_on_a_good_config_changed_anywhere(path: tuple[Any, ...], value: Any) -> None:
+    only_config_errors(put(GOOD_TREE, path, value))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="ab:-[]{}&*!|>'\"#%@ \n\t?,.1", max_size=80))
+def test_load_raises_only_config_errors_on_any_text(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load(path)
+    except ConfigError as exc:
+        assert "cannot validate" not in str(exc) and "\n" not in str(exc)
