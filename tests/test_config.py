@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -442,3 +443,24 @@ def test_load_raises_only_config_errors_on_any_text(tmp_path: Path, text: str) -
         load(path)
     except ConfigError as exc:
         assert "cannot validate" not in str(exc) and "\n" not in str(exc)
+
+
+RED_TEAM = ["regex overflow", "regex in near", "template conversion", "template spec", "template giant width",
+            "billion laughs in a scalar", "alias cycle", "deep flow nesting", "bad float tag", "infinite backfill",
+            "key with a line break", "header with a line break"]
+
+
+@pytest.mark.parametrize("name", [*RED_TEAM, "100 MB"])
+def test_check_config_refuses_hostile_configs_in_one_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "config.yaml"
+    if name == "100 MB":
+        with path.open("wb") as f:
+            f.truncate(100 * 1024 * 1024)
+    else:
+        path.write_text(next(text for n, text, _ in HOSTILE if n == name), encoding="utf-8")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "check-config", "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 20  # about a second; generous for a loaded machine
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"monitor: config error: {path}: ") and out.stderr.count("\n") == 1, out.stderr
