@@ -170,9 +170,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     channels = tuple(_channel(n) for n in root.items("channels"))
     _unique(root, "sources", [s.name for s in sources])
     _unique(root, "channels", [c.name for c in channels])
-    rules = tuple(
-        _rule(n, {s.name for s in sources}, {c.name for c in channels}) for n in root.items("rules")
-    )
+    source_names, channel_names = {s.name for s in sources}, {c.name for c in channels}
+    rules = tuple(_rule(n, source_names, channel_names) for n in root.items("rules"))
     _unique(root, "rules", [r.name for r in rules])
     http = root.node("http")
     http_listen = http.string("listen")
@@ -195,9 +194,11 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
 
 
 def _unique(root: Node, key: str, names: list[str]) -> None:
+    seen: set[str] = set()
     for i, name in enumerate(names):
-        if name in names[:i]:
+        if name in seen:
             raise ConfigError(root.file, f"{key}[{i}].name", f"duplicate name {name!r}")
+        seen.add(name)
 
 
 SOURCE_TYPES = ("html", "feed", "json")
