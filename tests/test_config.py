@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor import config_reader
 from monitor.config import load, parse
 from monitor.config_reader import parse_duration
 from monitor.errors import ConfigError
@@ -464,3 +465,30 @@ def test_check_config_refuses_hostile_configs_in_one_line(tmp_path: Path, name: 
     assert time.monotonic() - started < 20  # about a second; generous for a loaded machine
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.startswith(f"monitor: config error: {path}: ") and out.stderr.count("\n") == 1, out.stderr
+
+
+YAML_LEVEL = ["billion laughs in a scalar", "billion laughs unused", "alias cycle", "deep flow nesting",
+              "nesting through aliases", "bad float tag", "impossible date"]
+
+
+@pytest.mark.parametrize("name", YAML_LEVEL)
+def test_hostile_yaml_refused_without_libyaml_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(config_reader, "_Loader", yaml.SafeLoader)  # PyYAML installed without libyaml
+    path = tmp_path / "config.yaml"
+    text, fault = next((text, fault) for n, text, fault in HOSTILE if n == name)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert fault in str(info.value) or "nested more than 50 deep" in str(info.value)
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_anchors_and_merge_keys_used_sensibly_still_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         loader: str) -> None:
+    if loader == "python":
+        monkeypatch.setattr(config_reader, "_Loader", yaml.SafeLoader)
+    anchored = "  - &first {name: first, url: 'https://a.example/', interval: 45, on_edit: edit}\n"
+    merged = "  - {<<: *first, name: second, url: 'https://b.example/'}\n"
+    config = load(write(tmp_path, GOOD.replace("sources:\n", "sources:\n" + anchored + merged, 1)))
+    second = config.sources[1]
+    assert (second.name, second.url, second.interval, second.on_edit) == ("second", "https://b.example/", 45.0, "edit")
