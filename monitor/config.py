@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+from yarl import URL
 
 from .config_reader import Node, expand_env, kind_of, read_yaml
 from .errors import ConfigError
@@ -219,10 +220,9 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     low, high = _interval(n, interval)
     proxy = n.string("proxy")
     # aiohttp speaks only HTTP proxies; a socks5:// URL would silently be used as an HTTP one.
-    if proxy and not re.match(r"^https?://", proxy):
-        raise n.error(f"expected a proxy URL such as http://host:3128, got {proxy!r}", "proxy")
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
+    if proxy:
+        _check_url(n, "proxy", proxy, "a proxy URL such as http://host:3128")
+    _check_url(n, "url", url)
     selector = n.string("selector")
     if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
         raise n.error(f"invalid CSS selector {selector!r}", "selector")
@@ -273,6 +273,18 @@ def _headers(n: Node) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _check_url(n: Node, key: str, url: str, expected: str = "an http:// or https:// URL") -> None:
+    """An http(s) URL with a host that aiohttp can parse: anything else would fail at every request."""
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise n.error(f"expected {expected}, got {url!r}", key)
+    try:
+        host = URL(url).host  # yarl, as aiohttp parses it: a bad IPv6 address, a port over 65535
+    except ValueError as exc:
+        raise n.error(f"invalid URL {url!r}: {exc}", key) from None
+    if not host or not url.isprintable() or any(c.isspace() for c in url):
+        raise n.error(f"invalid URL {url!r}", key)
+
+
 def _interval(n: Node, default: float) -> tuple[float, float | None]:
     """`interval: 30` (fixed) or `interval: {min: 10s, max: 2m}` (adaptive)."""
     if not isinstance(n.get("interval"), dict):
@@ -302,8 +314,7 @@ def _channel(n: Node) -> ChannelConfig:
     chat_id = token = api_base_url = url = None
     if kind == "webhook":
         url = n.string("url", required=True)
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
+        _check_url(n, "url", url)
     if kind == "telegram":
         raw_chat = n.require("chat_id")
         if isinstance(raw_chat, str):
@@ -319,8 +330,8 @@ def _channel(n: Node) -> ChannelConfig:
             # Never echo the value: it may be a real token with a typo.
             raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
         api_base_url = n.string("api_base_url")
-        if api_base_url and not re.match(r"^https?://", api_base_url):
-            raise n.error(f"expected an http:// or https:// URL, got {api_base_url!r}", "api_base_url")
+        if api_base_url:
+            _check_url(n, "api_base_url", api_base_url)
     channel = ChannelConfig(
         name=name,
         type=kind,
