@@ -10,9 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
-from yarl import URL
 
-from .config_reader import Node, expand_env, kind_of, read_yaml
+from .config_reader import Node, read_yaml
 from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
 
@@ -207,7 +206,7 @@ ON_EDIT = ("ignore", "edit", "send")
 
 
 def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_after: int) -> SourceConfig:
-    url = n.string("url", required=True)
+    url = n.url("url", required=True)
     kind = n.string("type", "html")
     if kind not in SOURCE_TYPES:
         raise n.error(f"unknown source type {kind!r} (known: {', '.join(SOURCE_TYPES)})", "type")
@@ -218,16 +217,13 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     if on_edit not in ON_EDIT:
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
     low, high = _interval(n, interval)
-    proxy = n.string("proxy")
     # aiohttp speaks only HTTP proxies; a socks5:// URL would silently be used as an HTTP one.
-    if proxy:
-        _check_url(n, "proxy", proxy, "a proxy URL such as http://host:3128")
-    _check_url(n, "url", url)
+    proxy = n.url("proxy", expected="a proxy URL such as http://host:3128")
     selector = n.string("selector")
     if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
         raise n.error(f"invalid CSS selector {selector!r}", "selector")
     headings = n.strings("heading")
-    headers = _headers(n)
+    headers = n.headers("headers")
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
@@ -250,39 +246,6 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     )
     n.done()
     return source
-
-
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
-
-
-def _headers(n: Node) -> tuple[tuple[str, str], ...]:
-    """Extra request headers; ${VAR} in a value is read from the environment."""
-    headers = n.get("headers") or {}
-    if not isinstance(headers, dict):
-        raise n.error("expected a mapping of header names to strings", "headers")
-    out = []
-    for name, value in headers.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
-            raise n.error(f"not a header name: {name!r}", "headers")
-        if not isinstance(value, str):
-            raise n.error(f"expected a string, got {kind_of(value)}", f"headers.{name}")
-        value = expand_env(value, n, f"headers.{name}")
-        if any(c in value for c in "\r\n\0"):  # aiohttp would refuse it at every request
-            raise n.error("a header value may not contain a line break or NUL", f"headers.{name}")
-        out.append((name, value))
-    return tuple(out)
-
-
-def _check_url(n: Node, key: str, url: str, expected: str = "an http:// or https:// URL") -> None:
-    """An http(s) URL with a host that aiohttp can parse: anything else would fail at every request."""
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise n.error(f"expected {expected}, got {url!r}", key)
-    try:
-        host = URL(url).host  # yarl, as aiohttp parses it: a bad IPv6 address, a port over 65535
-    except ValueError as exc:
-        raise n.error(f"invalid URL {url!r}: {exc}", key) from None
-    if not host or not url.isprintable() or any(c.isspace() for c in url):
-        raise n.error(f"invalid URL {url!r}", key)
 
 
 def _interval(n: Node, default: float) -> tuple[float, float | None]:
@@ -313,8 +276,7 @@ def _channel(n: Node) -> ChannelConfig:
         raise n.error(f"unknown channel type {kind!r} (known: {', '.join(CHANNEL_TYPES)})", "type")
     chat_id = token = api_base_url = url = None
     if kind == "webhook":
-        url = n.string("url", required=True)
-        _check_url(n, "url", url)
+        url = n.url("url", required=True)
     if kind == "telegram":
         raw_chat = n.require("chat_id")
         if isinstance(raw_chat, str):
@@ -329,9 +291,7 @@ def _channel(n: Node) -> ChannelConfig:
         if not _TOKEN.fullmatch(token):
             # Never echo the value: it may be a real token with a typo.
             raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
-        api_base_url = n.string("api_base_url")
-        if api_base_url:
-            _check_url(n, "api_base_url", api_base_url)
+        api_base_url = n.url("api_base_url")
     channel = ChannelConfig(
         name=name,
         type=kind,

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import yaml
+from yarl import URL
 
 from .errors import ConfigError
 
@@ -24,6 +25,7 @@ MAX_DURATION = 10 * 365 * 86400.0  # beyond this a timer or timedelta overflows,
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 
 
 class Node:
@@ -106,6 +108,38 @@ class Node:
         if not isinstance(value, list):
             raise self.error(f"expected a list, got {kind_of(value)}", key)
         return [Node(self.file, f"{self.sub(key)}[{i}]", v) for i, v in enumerate(value)]
+
+    def url(self, key: str, *, required: bool = False, expected: str = "an http:// or https:// URL") -> Any:
+        """An http(s) URL with a host that aiohttp can parse: anything else would fail at every request."""
+        url = self.string(key, required=required)
+        if url is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise self.error(f"expected {expected}, got {url!r}", key)
+        try:
+            host = URL(url).host  # yarl, as aiohttp parses it: a bad IPv6 address, a port over 65535
+        except ValueError as exc:
+            raise self.error(f"invalid URL {url!r}: {exc}", key) from None
+        if not host or not url.isprintable() or any(c.isspace() for c in url):
+            raise self.error(f"invalid URL {url!r}", key)
+        return url
+
+    def headers(self, key: str) -> tuple[tuple[str, str], ...]:
+        """Extra HTTP request headers; ${VAR} in a value is read from the environment."""
+        headers = self.get(key) or {}
+        if not isinstance(headers, dict):
+            raise self.error("expected a mapping of header names to strings", key)
+        out = []
+        for name, value in headers.items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise self.error(f"not a header name: {name!r}", key)
+            if not isinstance(value, str):
+                raise self.error(f"expected a string, got {kind_of(value)}", f"{key}.{name}")
+            value = expand_env(value, self, f"{key}.{name}")
+            if any(c in value for c in "\r\n\0"):  # aiohttp would refuse it at every request
+                raise self.error("a header value may not contain a line break or NUL", f"{key}.{name}")
+            out.append((name, value))
+        return tuple(out)
 
     def done(self) -> None:
         """Refuse keys that were never read: a typo must not be silently ignored."""
