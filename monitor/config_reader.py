@@ -65,7 +65,10 @@ class Node:
             return default
         if not isinstance(value, str) or not value.strip():
             raise self.error(f"expected a non-empty string, got {kind_of(value)}", key)
-        return expand_env(value, self, key)
+        value = expand_env(value, self, key)
+        if "\0" in value:  # no file name, URL or name holds one; os and sqlite3 raise ValueError on it
+            raise self.error("contains a NUL character", key)
+        return value
 
     def strings(self, key: str) -> tuple[str, ...] | None:
         value = self.get(key)

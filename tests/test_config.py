@@ -283,6 +283,8 @@ HOSTILE = [
     ("URL bad IPv6", source("proxy: 'http://[::1'"), "sources[0].proxy: invalid URL 'http://[::1'"),
     ("URL with a space", GOOD.replace("api_base_url: null", "api_base_url: 'http://a b/bot'"),
      "channels[0].api_base_url: invalid URL 'http://a b/bot'"),
+    ("NUL in the state path", GOOD.replace("path: state/monitor.db", 'path: "state/m\\0.db"'),
+     "state.path: contains a NUL character"),
     ("port out of range", "http: {listen: '127.0.0.1:99999'}\n" + GOOD, "http.listen: expected host:port"),
     ("zone is a directory", channel("timezone: America"),
      "channels[0].timezone: unknown time zone 'America'"),
