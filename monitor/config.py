@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
-from .config_reader import Node, expand_env
+from .config_reader import Node, read_yaml
 from .errors import ConfigError
 from .extract import DEFAULT_HEADINGS
 
@@ -127,22 +125,15 @@ def default_path() -> str:
 
 
 def load(path: str | os.PathLike[str]) -> Config:
-    """Read and validate a config file, raising ConfigError."""
+    """Read and validate a config file; any fault in it, of any kind, is a ConfigError."""
     file = str(path)
+    data = read_yaml(file)
     try:
-        text = Path(file).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(file, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(file, "", f"cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(file, where, f"invalid YAML: {problem}") from None
-    return parse(data if data is not None else {}, file=file, base=Path(file).resolve().parent)
+        return parse(data if data is not None else {}, file=file, base=Path(file).resolve().parent)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a gap in validation must not kill a running service on reload
+        raise ConfigError(file, "", f"cannot validate ({type(exc).__name__}: {exc}); please report this") from None
 
 
 def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> Config:
@@ -184,13 +175,13 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     channels = tuple(_channel(n) for n in root.items("channels"))
     _unique(root, "sources", [s.name for s in sources])
     _unique(root, "channels", [c.name for c in channels])
-    rules = tuple(
-        _rule(n, {s.name for s in sources}, {c.name for c in channels}) for n in root.items("rules")
-    )
+    source_names, channel_names = {s.name for s in sources}, {c.name for c in channels}
+    rules = tuple(_rule(n, source_names, channel_names) for n in root.items("rules"))
     _unique(root, "rules", [r.name for r in rules])
     http = root.node("http")
     http_listen = http.string("listen")
-    if http_listen is not None and not re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", http_listen):
+    if http_listen is not None and not (re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", http_listen)
+                                        and int(http_listen.rsplit(":", 1)[1]) <= 65535):
         raise http.error(f"expected host:port such as 127.0.0.1:9464, got {http_listen!r}", "listen")
     http.done()
     stop_timeout = root.duration("stop_timeout", 10.0)
@@ -208,9 +199,11 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
 
 
 def _unique(root: Node, key: str, names: list[str]) -> None:
+    seen: set[str] = set()
     for i, name in enumerate(names):
-        if name in names[:i]:
+        if name in seen:
             raise ConfigError(root.file, f"{key}[{i}].name", f"duplicate name {name!r}")
+        seen.add(name)
 
 
 SOURCE_TYPES = ("html", "feed", "json")
@@ -218,7 +211,7 @@ ON_EDIT = ("ignore", "edit", "send")
 
 
 def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_after: int) -> SourceConfig:
-    url = n.string("url", required=True)
+    url = n.url("url", required=True)
     kind = n.string("type", "html")
     if kind not in SOURCE_TYPES:
         raise n.error(f"unknown source type {kind!r} (known: {', '.join(SOURCE_TYPES)})", "type")
@@ -229,19 +222,13 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     if on_edit not in ON_EDIT:
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
     low, high = _interval(n, interval)
-    proxy = n.string("proxy")
     # aiohttp speaks only HTTP proxies; a socks5:// URL would silently be used as an HTTP one.
-    if proxy and not re.match(r"^https?://", proxy):
-        raise n.error(f"expected a proxy URL such as http://host:3128, got {proxy!r}", "proxy")
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
+    proxy = n.url("proxy", expected="a proxy URL such as http://host:3128")
     selector = n.string("selector")
-    if selector is not None and not _valid_selector(selector):
+    if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
         raise n.error(f"invalid CSS selector {selector!r}", "selector")
     headings = n.strings("heading")
-    headers = n.get("headers") or {}
-    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
-        raise n.error("expected a mapping of header names to strings", "headers")
+    headers = n.headers("headers")
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
@@ -252,7 +239,7 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
         backfill=_whole(n, "backfill", 0),
         timeout=n.duration("timeout", timeout),
         user_agent=n.string("user_agent", user_agent),
-        headers=tuple((str(k), expand_env(v, n, "headers")) for k, v in headers.items()),
+        headers=headers,
         type=kind,
         items=items,
         text_field=n.string("text", "title"),
@@ -295,21 +282,22 @@ def _channel(n: Node) -> ChannelConfig:
         raise n.error(f"unknown channel type {kind!r} (known: {', '.join(CHANNEL_TYPES)})", "type")
     chat_id = token = api_base_url = url = None
     if kind == "webhook":
-        url = n.string("url", required=True)
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise n.error(f"expected an http:// or https:// URL, got {url!r}", "url")
+        url = n.url("url", required=True)
     if kind == "telegram":
         raw_chat = n.require("chat_id")
-        chat_id = str(raw_chat).strip()
-        if isinstance(raw_chat, bool) or not _CHAT.match(chat_id):
+        if isinstance(raw_chat, str):
+            chat_id = n.string("chat_id").strip()  # ${VAR} is read from the environment
+        elif isinstance(raw_chat, int) and not isinstance(raw_chat, bool):
+            chat_id = str(raw_chat)  # a numeric id written bare
+        else:
+            chat_id = ""
+        if not _CHAT.fullmatch(chat_id):
             raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}", "chat_id")
         token = n.string("token", required=True)
-        if not _TOKEN.match(token):
+        if not _TOKEN.fullmatch(token):
             # Never echo the value: it may be a real token with a typo.
             raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
-        api_base_url = n.string("api_base_url")
-        if api_base_url and not re.match(r"^https?://", api_base_url):
-            raise n.error(f"expected an http:// or https:// URL, got {api_base_url!r}", "api_base_url")
+        api_base_url = n.url("api_base_url")
     channel = ChannelConfig(
         name=name,
         type=kind,
@@ -338,15 +326,13 @@ def _whole(n: Node, key: str, default: int, *, minimum: int = 0) -> int:
 
 
 def _template(n: Node) -> str:
+    from .channels.render import check_template  # render depends on this module's dataclasses
+
     template = n.string("template", DEFAULT_TEMPLATE)
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+        check_template(template)
     except ValueError as exc:
         raise n.error(f"bad template: {exc}", "template") from None
-    unknown = sorted(fields - set(TEMPLATE_FIELDS))
-    if unknown or "text" not in fields:
-        problem = f"unknown field {{{unknown[0]}}}" if unknown else "it must contain {text}"
-        raise n.error(f"bad template: {problem} (fields: {', '.join(TEMPLATE_FIELDS)})", "template")
     return template
 
 
@@ -370,7 +356,7 @@ def _timezone(n: Node, key: str = "timezone") -> str:
     name = n.string(key, "UTC")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory, a long name too long
         raise n.error(f"unknown time zone {name!r} (e.g. UTC, Asia/Beirut)", key) from None
     return name
 
@@ -379,11 +365,7 @@ def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
     terms = {key: n.strings(key) or () for key in ("any", "all", "none")}
     for key, values in terms.items():
         for i, term in enumerate(values):
-            if len(term) > 2 and term.startswith("/") and term.endswith("/"):
-                try:
-                    re.compile(term[1:-1])
-                except re.error as exc:
-                    raise ConfigError(n.file, f"{n.sub(key)}[{i}]", f"bad regular expression: {exc}") from None
+            _check_term(n, f"{n.sub(key)}[{i}]", term)
     rule_sources = n.strings("sources")
     for i, s in enumerate(rule_sources or ()):
         if s not in sources:
@@ -425,8 +407,21 @@ def _near(n: Node) -> tuple[tuple[str, str, int], ...]:
               and isinstance(entry[2], int) and not isinstance(entry[2], bool) and entry[2] >= 1)
         if not ok:
             raise ConfigError(n.file, f"{n.sub('near')}[{i}]", f"expected [term, term, N] with N >= 1, got {entry!r}")
+        _check_term(n, f"{n.sub('near')}[{i}][0]", entry[0])
+        _check_term(n, f"{n.sub('near')}[{i}][1]", entry[1])
         out.append((entry[0], entry[1], entry[2]))
     return tuple(out)
+
+
+def _check_term(n: Node, path: str, term: str) -> None:
+    """A /regex/ term must compile as the matcher will compile it."""
+    from .rules import compile_regex, is_regex  # rules depends on this module's dataclasses
+
+    if is_regex(term):
+        try:
+            compile_regex(term)
+        except ValueError as exc:
+            raise ConfigError(n.file, path, str(exc)) from None
 
 
 def _check_examples(n: Node, rule: RuleConfig) -> None:

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
 
+import yaml
+from yarl import URL
+
 from .errors import ConfigError
+
+# A real config is a few KB (the shipped one is 4 KB); 1 MB holds thousands of sources or rules
+# and parses in about a second with libyaml (7 s without it). Beyond that it is a mistake or an
+# attack, refused before it is read whole.
+MAX_BYTES = 1024 * 1024
+# What the data grows to with every alias expanded, in characters: everything downstream (error
+# messages, str() of a value, the rule index) may walk it whole, so aliases must not blow it up.
+MAX_EXPANDED = 2 * MAX_BYTES
+MAX_DEPTH = 50  # nesting, aliases followed; a real config nests about 6 deep
+MAX_DURATION = 10 * 365 * 86400.0  # beyond this a timer or timedelta overflows, or it is a typo
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 
 
 class Node:
@@ -19,7 +34,7 @@ class Node:
     def __init__(self, file: str, path: str, value: Any) -> None:
         self.file, self.path = file, path
         if not isinstance(value, dict):
-            raise self.error(f"expected a mapping, got {_kind(value)}")
+            raise self.error(f"expected a mapping, got {kind_of(value)}")
         self.value: dict[str, Any] = value
         self.read: set[str] = set()
 
@@ -49,8 +64,11 @@ class Node:
         if value is None:
             return default
         if not isinstance(value, str) or not value.strip():
-            raise self.error(f"expected a non-empty string, got {_kind(value)}", key)
-        return expand_env(value, self, key)
+            raise self.error(f"expected a non-empty string, got {kind_of(value)}", key)
+        value = expand_env(value, self, key)
+        if "\0" in value:  # no file name, URL or name holds one; os and sqlite3 raise ValueError on it
+            raise self.error("contains a NUL character", key)
+        return value
 
     def strings(self, key: str) -> tuple[str, ...] | None:
         value = self.get(key)
@@ -59,7 +77,7 @@ class Node:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list):
-            raise self.error(f"expected a list of strings, got {_kind(value)}", key)
+            raise self.error(f"expected a list of strings, got {kind_of(value)}", key)
         for i, v in enumerate(value):
             if not isinstance(v, (str, int, float)) or isinstance(v, bool) or not str(v).strip():
                 raise ConfigError(self.file, f"{self.sub(key)}[{i}]", "expected a non-empty string")
@@ -70,14 +88,16 @@ class Node:
         if value is None:
             return default
         seconds = parse_duration(value)
-        if seconds is None or seconds <= 0:
-            raise self.error(f"expected a duration such as 30, '30s', '5m' or '1h', got {value!r}", key)
+        if seconds is None or not 0 < seconds <= MAX_DURATION:
+            raise self.error(f"expected a duration such as 30, '30s', '5m' or '1h' (at most 10 years), "
+                             f"got {value!r}", key)
         return seconds
 
-    def number(self, key: str, default: float, *, minimum: float = 0) -> float:
+    def number(self, key: str, default: float, *, minimum: float = 0, maximum: float = 1e9) -> float:
         value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-            raise self.error(f"expected a number >= {minimum}, got {value!r}", key)
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or not minimum <= value <= maximum):
+            raise self.error(f"expected a number from {minimum:g} to {maximum:g}, got {value!r}", key)
         return float(value)
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -89,8 +109,40 @@ class Node:
     def items(self, key: str) -> list[Node]:
         value = self.get(key) or []
         if not isinstance(value, list):
-            raise self.error(f"expected a list, got {_kind(value)}", key)
+            raise self.error(f"expected a list, got {kind_of(value)}", key)
         return [Node(self.file, f"{self.sub(key)}[{i}]", v) for i, v in enumerate(value)]
+
+    def url(self, key: str, *, required: bool = False, expected: str = "an http:// or https:// URL") -> Any:
+        """An http(s) URL with a host that aiohttp can parse: anything else would fail at every request."""
+        url = self.string(key, required=required)
+        if url is None:
+            return None
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise self.error(f"expected {expected}, got {url!r}", key)
+        try:
+            host = URL(url).host  # yarl, as aiohttp parses it: a bad IPv6 address, a port over 65535
+        except ValueError as exc:
+            raise self.error(f"invalid URL {url!r}: {exc}", key) from None
+        if not host or not url.isprintable() or any(c.isspace() for c in url):
+            raise self.error(f"invalid URL {url!r}", key)
+        return url
+
+    def headers(self, key: str) -> tuple[tuple[str, str], ...]:
+        """Extra HTTP request headers; ${VAR} in a value is read from the environment."""
+        headers = self.get(key) or {}
+        if not isinstance(headers, dict):
+            raise self.error("expected a mapping of header names to strings", key)
+        out = []
+        for name, value in headers.items():
+            if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+                raise self.error(f"not a header name: {name!r}", key)
+            if not isinstance(value, str):
+                raise self.error(f"expected a string, got {kind_of(value)}", f"{key}.{name}")
+            value = expand_env(value, self, f"{key}.{name}")
+            if any(c in value for c in "\r\n\0"):  # aiohttp would refuse it at every request
+                raise self.error("a header value may not contain a line break or NUL", f"{key}.{name}")
+            out.append((name, value))
+        return tuple(out)
 
     def done(self) -> None:
         """Refuse keys that were never read: a typo must not be silently ignored."""
@@ -99,7 +151,8 @@ class Node:
                 raise self.error("unknown key", str(key))
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """Name the kind of a YAML value for an error message: a mapping, a list, a string..."""
     return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
         type(value), type(value).__name__
     )
@@ -120,5 +173,83 @@ def parse_duration(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    m = _DURATION.match(str(value))
+    if not isinstance(value, str):
+        return None  # str() of a list or mapping would walk all of it
+    m = _DURATION.match(value)
     return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def read_yaml(file: str) -> Any:
+    """Read a YAML file of bounded size, nesting and alias expansion; raise ConfigError on any fault."""
+    try:
+        with open(file, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)  # a FIFO or /dev/zero reports no size: read no more than this
+    except FileNotFoundError:
+        raise ConfigError(file, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(file, "", f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(file, "", f"larger than {MAX_BYTES // 1024} KB: that is not a config file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(file, "", f"cannot read: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _Expansion().measure(node, 1)
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(file, where, f"invalid YAML: {exc.problem or exc.context or exc}") from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        # PyYAML lets a bad !!int, !!float or date out as ValueError ("month must be in 1..12").
+        raise ConfigError(file, "", f"invalid YAML: {exc}") from None
+    except RecursionError:  # the pure-Python parser, on nesting deeper than Python's stack
+        raise ConfigError(file, "", f"invalid YAML: nested more than {MAX_DEPTH} deep") from None
+    finally:
+        loader.dispose()
+
+
+# libyaml is about seven times faster, and refuses nesting beyond 1000 before Python recurses.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Expansion:
+    """Measures a composed YAML node graph as if every alias were copied out, refusing the too big."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[int, int]] = {}  # node id -> (expanded size, height)
+        self.open: set[int] = set()
+
+    def measure(self, node: yaml.Node, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in self.open:
+            raise self._error(node, "an alias refers to a node that contains it")
+        if key not in self.seen:
+            if depth > MAX_DEPTH:
+                raise self._error(node, f"nested more than {MAX_DEPTH} deep (aliases followed)")
+            size, height = 1, 1
+            if isinstance(node, yaml.ScalarNode):
+                size += len(node.value)
+            else:
+                self.open.add(key)
+                children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+                for child in children:
+                    child_size, child_height = self.measure(child, depth + 1)
+                    size, height = size + child_size, max(height, child_height + 1)
+                    if size > MAX_EXPANDED:
+                        raise self._error(node, f"aliases expand this to more than {MAX_EXPANDED // 1024} KB")
+                self.open.discard(key)
+            self.seen[key] = (size, height)
+        size, height = self.seen[key]
+        if depth + height - 1 > MAX_DEPTH:
+            raise self._error(node, f"nested more than {MAX_DEPTH} deep (aliases followed)")
+        return size, height
+
+    @staticmethod
+    def _error(node: yaml.Node, problem: str) -> yaml.MarkedYAMLError:
+        return yaml.MarkedYAMLError(problem=problem, problem_mark=node.start_mark)

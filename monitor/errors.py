@@ -11,9 +11,17 @@ class ConfigError(MonitorError):
     """The configuration is invalid: names the file, the key path and the fault."""
 
     def __init__(self, file: str, path: str, fault: str) -> None:
-        self.file, self.path, self.fault = file, path, fault
-        where = f"{file}: {path}: " if path else f"{file}: "
-        super().__init__(where + fault)
+        # One line, whatever the config held: a key may contain a line break, a value be a megabyte.
+        self.file, self.path, self.fault = file, _line(path, 200), _line(fault, 500)
+        where = f"{file}: {self.path}: " if path else f"{file}: "
+        super().__init__(where + self.fault)
+
+
+def _line(text: str, limit: int) -> str:
+    """Cut text to limit characters and escape what is not printable (line breaks, NUL)."""
+    cut = text[:limit]
+    cut = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    return cut + "…" if len(text) > limit else cut
 
 
 class FetchError(MonitorError):

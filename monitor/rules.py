@@ -40,6 +40,23 @@ def is_regex(term: str) -> bool:
     return len(term) > 2 and term.startswith("/") and term.endswith("/")
 
 
+MAX_REGEX = 1000  # characters; compiling 100,000 takes half a second, and no ticker rule needs so many
+
+
+def compile_regex(term: str) -> re.Pattern[str]:
+    """Compile a /regex/ term as the matcher uses it; raise ValueError saying why it cannot be."""
+    body = term[1:-1]
+    if len(body) > MAX_REGEX:
+        raise ValueError(f"regular expression longer than {MAX_REGEX} characters")
+    try:
+        return re.compile(body, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"bad regular expression: {exc}") from None
+    # re lets out more than re.error: a{1,99999999999} overflows, deep nesting recurses.
+    except (OverflowError, RecursionError, MemoryError) as exc:
+        raise ValueError(f"bad regular expression: {exc or type(exc).__name__}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
     """A rule that matched an item, and the term that fired (None for a catch-all rule)."""
@@ -109,7 +126,7 @@ class Matcher:
         term = self._ids[key] = len(self.raw)
         self.raw.append(raw)
         if is_regex(raw):
-            self._regexes.append((term, re.compile(raw[1:-1], re.IGNORECASE)))
+            self._regexes.append((term, compile_regex(raw)))
         elif phrase:
             self._phrases[term] = phrase
             self._first.setdefault(phrase[0], []).append(term)

@@ -2,11 +2,17 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from monitor.config import load
+from monitor import config_reader
+from monitor.config import load, parse
 from monitor.config_reader import parse_duration
 from monitor.errors import ConfigError
 
@@ -120,7 +126,8 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "value, seconds", [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("2.5", 2.5), ("soon", None), (True, None)]
+    "value, seconds",
+    [(30, 30.0), ("30s", 30.0), ("5m", 300.0), ("1h", 3600.0), ("2.5", 2.5), ("soon", None), (True, None)],
 )
 def test_parse_duration(value: object, seconds: float | None) -> None:
     assert parse_duration(value) == seconds
@@ -185,7 +192,8 @@ def test_rule_examples_are_checked(tmp_path: Path, examples: str, fault: str | N
         ("    channels: [alerts]\n", "    channels: [alerts]\n    near: [[drone, south]]\n"),
         ("    channels: [alerts]\n", "    channels: [alerts]\n    priority: high\n"),
         ("    api_base_url: null\n", "    api_base_url: null\n    quiet_hours: {from: '25:00', to: '07:00'}\n"),
-        ("    api_base_url: null\n", "    api_base_url: null\n    quiet_hours: {from: '23:00', to: '07:00', tz: Mars/Base}\n"),
+        ("    api_base_url: null\n",
+         "    api_base_url: null\n    quiet_hours: {from: '23:00', to: '07:00', tz: Mars/Base}\n"),
     ],
     ids=["near", "priority", "quiet-time", "quiet-tz"],
 )
@@ -220,3 +228,287 @@ def test_adaptive_interval(tmp_path: Path) -> None:
     assert (config.sources[0].interval, config.sources[0].interval_max) == (10.0, 120.0)
     with pytest.raises(ConfigError, match=r"sources\[0\]\.interval\.max: max \(5s\) is less than min \(10s\)"):
         load(write(tmp_path, GOOD.replace("interval: 30", "interval: {min: 10s, max: 5s}")))
+
+
+def channel(line: str) -> str:
+    """GOOD with one more line in its channel."""
+    return GOOD.replace("    api_base_url: null\n", f"    api_base_url: null\n    {line}\n")
+
+
+def rule(line: str) -> str:
+    """GOOD with one more line in its rule."""
+    return GOOD.replace("    channels: [alerts]\n", f"    channels: [alerts]\n    {line}\n")
+
+
+def source(line: str) -> str:
+    """GOOD with one more line in its source."""
+    return GOOD.replace("    interval: 30\n", f"    interval: 30\n    {line}\n")
+
+
+def laughs(levels: int = 9) -> str:
+    """A billion laughs: 9 levels of 9 aliases each, 387 million strings once expanded."""
+    lines = ['  a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefghi", "bcdefghij"[: levels - 1], strict=False):
+        lines.append(f"  {name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    return "lol:\n" + "\n".join(lines) + "\n"
+
+
+# (what the red team tried, the config text, the fault it must be refused with)
+HOSTILE = [
+    ("regex overflow", GOOD.replace("any: [Ukraine", "any: ['/a{1,99999999999}/', Ukraine"),
+     "rules[0].any[0]: bad regular expression: the repetition number is too large"),
+    ("regex too long", GOOD.replace("any: [Ukraine", f"any: ['/{'x' * 1001}/', Ukraine"),
+     "rules[0].any[0]: regular expression longer than 1000 characters"),
+    ("regex in near", rule("near: [[a, '/a{1,99999999999}/', 3]]"),
+     "rules[0].near[0][1]: bad regular expression"),
+    ("template conversion", channel("template: '{text!z}'"),
+     "channels[0].template: bad template: {text!z} cannot be rendered: Unknown conversion specifier z"),
+    ("template spec", channel("template: '{text} {time:%Q}'"),
+     "channels[0].template: bad template: {time:%Q} cannot be rendered"),
+    ("template index", channel("template: '{text[0]}'"),
+     "channels[0].template: bad template: unknown field {text[0]}"),
+    ("template attribute", channel("template: '{text.upper}'"),
+     "channels[0].template: bad template: unknown field {text.upper}"),
+    ("template giant width", channel("template: '{text:>999999999}'"),
+     "channels[0].template: bad template: a width over 9999"),
+    ("template nested spec", channel("template: '{text:{source}}'"),
+     "channels[0].template: bad template: a field inside the format spec of {text}"),
+    ("billion laughs in a scalar", laughs() + GOOD.replace("interval: 30", "interval: *i"),
+     "invalid YAML: aliases expand this to more than 2048 KB"),
+    ("billion laughs unused", laughs() + GOOD, "invalid YAML: aliases expand this to more than 2048 KB"),
+    ("alias cycle", GOOD.replace("heading: BREAKING", "heading: &h [*h]"),
+     "an alias refers to a node that contains it"),
+    ("deep flow nesting", GOOD.replace("heading: BREAKING", "heading: " + "[" * 5000 + "]" * 5000), "invalid YAML: "),
+    ("nesting through aliases", "x-deep:\n" + "".join(
+        f"  d{i}: &d{i} " + "[" * 40 + (f"*d{i - 1}" if i else "x") + "]" * 40 + "\n" for i in range(3)) + GOOD,
+     "nested more than 50 deep"),
+    ("bad float tag", GOOD.replace("interval: 30", "interval: !!float abc"), "invalid YAML: could not convert"),
+    ("impossible date", GOOD.replace("interval: 30", "interval: 2020-13-45"), "invalid YAML: month must be in 1..12"),
+    ("infinite interval", GOOD.replace("interval: 30", "interval: .inf"), "sources[0].interval: expected a duration"),
+    ("NaN interval", GOOD.replace("interval: 30", "interval: .nan"), "sources[0].interval: expected a duration"),
+    ("interval of ages", GOOD.replace("interval: 30", "interval: 99999999999999d"), "sources[0].interval: expected"),
+    ("infinite backfill", source("backfill: .inf"),
+     "sources[0].backfill: expected a number from 0 to 1e+09, got inf"),
+    ("NaN rate", channel("per_second: .nan"),
+     "channels[0].per_second: expected a number"),
+    ("URL port out of range", GOOD.replace("url: https://english.almayadeen.net/", "url: 'https://x.example:99999/'"),
+     "sources[0].url: invalid URL 'https://x.example:99999/': Port out of range"),
+    ("URL bad IPv6", source("proxy: 'http://[::1'"), "sources[0].proxy: invalid URL 'http://[::1'"),
+    ("URL with a space", GOOD.replace("api_base_url: null", "api_base_url: 'http://a b/bot'"),
+     "channels[0].api_base_url: invalid URL 'http://a b/bot'"),
+    ("NUL in the state path", GOOD.replace("path: state/monitor.db", 'path: "state/m\\0.db"'),
+     "state.path: contains a NUL character"),
+    ("port out of range", "http: {listen: '127.0.0.1:99999'}\n" + GOOD, "http.listen: expected host:port"),
+    ("zone is a directory", channel("timezone: America"),
+     "channels[0].timezone: unknown time zone 'America'"),
+    ("header with a line break", source("headers: {X-A: \"a\\r\\nHost: evil\"}"),
+     "sources[0].headers.X-A: a header value may not contain a line break"),
+    ("header name", source("headers: {'X A': b}"),
+     "sources[0].headers: not a header name: 'X A'"),
+    ("key with a line break", GOOD.replace("state:", '"sta\\nte": 1\nstate:'), "sta\\nte: unknown key"),
+    ("chat id not set", GOOD.replace('chat_id: "@my_alerts"', "chat_id: ${NO_SUCH_CHAT}"),
+     "channels[0].chat_id: environment variable NO_SUCH_CHAT is not set"),
+    ("chat id a list", GOOD.replace('chat_id: "@my_alerts"', "chat_id: [1]"), "channels[0].chat_id: expected '@chan"),
+    ("token with a line break", GOOD.replace("${TELEGRAM_BOT_TOKEN}", '"123:abc\\n"'),
+     "channels[0].token: does not look like a bot token"),
+]
+
+
+@pytest.mark.parametrize("name, text, fault", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_config_is_a_config_error(tmp_path: Path, name: str, text: str, fault: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    message = str(info.value)
+    assert fault in message and message.startswith(f"{path}: ")
+    assert "\n" not in message and len(message) < 1000
+
+
+def test_oversized_file_refused_before_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    with path.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)  # sparse: 100 MB that costs no disk
+    with pytest.raises(ConfigError, match="larger than 1024 KB"):
+        load(path)
+    with pytest.raises(ConfigError, match="larger than 1024 KB"):
+        load("/dev/zero")  # no size to ask in advance: still read no more than the limit
+
+
+def test_env_expands_in_chat_id_token_url_and_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAT", "-1001234567890")
+    monkeypatch.setenv("API", "http://127.0.0.1:8081/bot")
+    monkeypatch.setenv("HOOK", "https://hooks.example/abc")
+    monkeypatch.setenv("KEY", "sekrit")
+    text = (GOOD.replace('chat_id: "@my_alerts"', "chat_id: ${CHAT}")
+            .replace("api_base_url: null", "api_base_url: ${API}")
+            .replace("interval: 30", "interval: 30\n    headers: {X-Key: 'k=${KEY}'}")
+            .replace("rules:", "  - {name: hook, type: webhook, url: '${HOOK}'}\nrules:"))
+    config = load(write(tmp_path, text))
+    alerts, hook = config.channels
+    assert (alerts.chat_id, alerts.token, alerts.api_base_url) == ("-1001234567890", TOKEN, "http://127.0.0.1:8081/bot")
+    assert hook.url == "https://hooks.example/abc"
+    assert config.sources[0].headers == (("X-Key", "k=sekrit"),)
+    bare = load(write(tmp_path, GOOD.replace('chat_id: "@my_alerts"', "chat_id: -1001234567890")))
+    assert bare.channels[0].chat_id == "-1001234567890"
+
+
+def test_templates_that_render_are_kept(tmp_path: Path) -> None:
+    template = "<b>{source!s:>12}</b> {time:^7} {text:.300} {link!r}"
+    config = load(write(tmp_path, channel(f"template: '{template}'")))
+    assert config.channels[0].template == template
+
+
+# What YAML can hand to parse(): scalars, lists, and mappings keyed by scalars; often a tricky one.
+TRICKY = st.sampled_from([
+    "", " ", "30s", "/x/", "/a{1,99999999999}/", "/" + "x" * 2000 + "/", "${TELEGRAM_BOT_TOKEN}", "${NOPE}",
+    "{text!z}", "{text}", "{text:>99999}", "telegram", "webhook", "console", "alerts", "almayadeen-en",
+    "https://x.example/", "UTC", "America", "23:00", "-100123", "@chan_name", "div[", "a\nb", "\0",
+    float("inf"), float("-inf"), float("nan"), 1e300, 10**30, -1, 0, 0.5, True,
+])
+SCALARS = TRICKY | st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+YAMLISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.text(max_size=12) | st.integers(), inner, max_size=4), max_leaves=20)
+
+
+def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a YAML tree a value could be put: each existing key or index, and a new key."""
+    out = [prefix]
+    if isinstance(value, dict):
+        out.append((*prefix, "extra"))
+        for key, sub in value.items():
+            out += paths(sub, (*prefix, key))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            out += paths(sub, (*prefix, i))
+    return out
+
+
+def put(tree: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy = dict(tree) if isinstance(tree, dict) else list(tree)
+    copy[path[0]] = put(tree[path[0]] if path[0] in (tree if isinstance(tree, dict) else range(len(tree))) else None,
+                        path[1:], value)
+    return copy
+
+
+# GOOD with every optional key set, so that changing any value reaches every check.
+GOOD_TREE = yaml.safe_load(GOOD.replace("    api_base_url: null\n", """    api_base_url: http://127.0.0.1:1/bot
+    silent: false
+    per_second: 1
+    per_minute: 20
+    digest_after: 5
+    template: "{text} {time}"
+    timezone: UTC
+    quiet_hours: {from: '23:00', to: '07:00', tz: UTC}
+  - {name: hook, type: webhook, url: 'https://x.example/'}
+""").replace("    interval: 30\n", """    interval: {min: 10, max: 60}
+    type: html
+    backfill: 1
+    timeout: 5
+    user_agent: x
+    headers: {X-A: b}
+    items: a.b
+    text: title
+    link: url
+    on_edit: edit
+    alarm_after: 3
+    proxy: http://127.0.0.1:3128
+    max_bytes: 100000
+""").replace("    channels: [alerts]\n", """    channels: [alerts, hook]
+    silent: false
+    near: [[a, /b/, 3]]
+    priority: urgent
+    examples: {match: [Kyiv a b], no_match: [x]}
+""") + """
+http: {listen: '127.0.0.1:9464'}
+stop_timeout: 10
+admin_channel: alerts
+alarm_after: 5
+dedup: {same_line_window: 1h, edit_window: 6h}
+delivery: {timeout: 60, max_age: 1d, per_second_total: 30, retry_base: 2, retry_max: 300}
+""")
+GOOD_PATHS = paths(GOOD_TREE)
+
+
+def test_the_fuzzed_config_is_good() -> None:
+    assert len(parse(GOOD_TREE).channels) == 2
+
+
+def only_config_errors(data: Any) -> None:
+    try:
+        parse(data, file="fuzz.yaml")
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(YAMLISH)
+def test_parse_raises_only_config_errors_on_any_tree(data: Any) -> None:
+    only_config_errors(data)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(GOOD_PATHS), TRICKY | YAMLISH)
+def test_parse_raises_only_config_errors_on_a_good_config_changed_anywhere(path: tuple[Any, ...], value: Any) -> None:
+    only_config_errors(put(GOOD_TREE, path, value))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet="ab:-[]{}&*!|>'\"#%@ \n\t?,.1", max_size=80))
+def test_load_raises_only_config_errors_on_any_text(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        load(path)
+    except ConfigError as exc:
+        assert "cannot validate" not in str(exc) and "\n" not in str(exc)
+
+
+RED_TEAM = ["regex overflow", "regex in near", "template conversion", "template spec", "template giant width",
+            "billion laughs in a scalar", "alias cycle", "deep flow nesting", "bad float tag", "infinite backfill",
+            "key with a line break", "header with a line break"]
+
+
+@pytest.mark.parametrize("name", [*RED_TEAM, "100 MB"])
+def test_check_config_refuses_hostile_configs_in_one_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "config.yaml"
+    if name == "100 MB":
+        with path.open("wb") as f:
+            f.truncate(100 * 1024 * 1024)
+    else:
+        path.write_text(next(text for n, text, _ in HOSTILE if n == name), encoding="utf-8")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "monitor.cli", "check-config", "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 20  # about a second; generous for a loaded machine
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.startswith(f"monitor: config error: {path}: ") and out.stderr.count("\n") == 1, out.stderr
+
+
+YAML_LEVEL = ["billion laughs in a scalar", "billion laughs unused", "alias cycle", "deep flow nesting",
+              "nesting through aliases", "bad float tag", "impossible date"]
+
+
+@pytest.mark.parametrize("name", YAML_LEVEL)
+def test_hostile_yaml_refused_without_libyaml_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(config_reader, "_Loader", yaml.SafeLoader)  # PyYAML installed without libyaml
+    path = tmp_path / "config.yaml"
+    text, fault = next((text, fault) for n, text, fault in HOSTILE if n == name)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert fault in str(info.value) or "nested more than 50 deep" in str(info.value)
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_anchors_and_merge_keys_used_sensibly_still_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         loader: str) -> None:
+    if loader == "python":
+        monkeypatch.setattr(config_reader, "_Loader", yaml.SafeLoader)
+    anchored = "  - &first {name: first, url: 'https://a.example/', interval: 45, on_edit: edit}\n"
+    merged = "  - {<<: *first, name: second, url: 'https://b.example/'}\n"
+    config = load(write(tmp_path, GOOD.replace("sources:\n", "sources:\n" + anchored + merged, 1)))
+    second = config.sources[1]
+    assert (second.name, second.url, second.interval, second.on_edit) == ("second", "https://b.example/", 45.0, "edit")

@@ -82,6 +82,40 @@ def test_sighup_reload_and_broken_config_refused(tmp_path: Path, site: Site, tel
     assert service.stop() == 0
 
 
+def test_hostile_configs_on_sighup_keep_the_running_config(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                           services: list[Service]) -> None:
+    site.set("/a", ticker_page(["Old"]))
+    path = write_config(tmp_path, sources=[{"name": "a", "url": site.url("/a"), "interval": 1}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    good = path.read_text()
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    laughs = "x-lol:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"  {n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    hostile = {
+        "regex": good.replace("name: all", "name: all\n  any: ['/a{1,99999999999}/']"),
+        "template": good.replace("name: alerts", "name: alerts\n  template: '{text!z}'"),
+        "laughs": laughs + good.replace("interval: 1", "interval: *i"),
+        "float tag": good.replace("interval: 1", "interval: !!float abc"),
+    }
+    for n, (name, text) in enumerate(hostile.items(), start=1):
+        path.write_text(text)
+        service.proc.send_signal(signal.SIGHUP)
+        wait(lambda n=n: service.log().count("reload_refused") >= n, f"the {name} config refused", timeout=20)
+        assert service.proc.poll() is None, service.log()
+    with path.open("wb") as f:
+        f.truncate(100 * 1024 * 1024)
+    service.proc.send_signal(signal.SIGHUP)
+    wait(lambda: "larger than 1024 KB" in service.log(), "the 100 MB config refused", timeout=20)
+    hits = site.hits["/a"]
+    wait(lambda: site.hits["/a"] >= hits + 2, "polling to go on")
+    site.set("/a", ticker_page(["New on a", "Old"]))
+    telegram.wait_for(1, timeout=20)
+    assert "Traceback" not in service.log()
+    assert service.stop() == 0
+
+
 def test_sigterm_mid_burst_then_restart_delivers_rest_once(tmp_path: Path, site: Site, telegram: FakeTelegram,
                                                           services: list[Service]) -> None:
     site.set("/", ticker_page(["Old"]))

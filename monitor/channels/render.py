@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import html
 import re
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..config import ChannelConfig
+from ..config import TEMPLATE_FIELDS, ChannelConfig
 from ..models import Alert
 
 _TAG = re.compile(r"<[^>]*>")
@@ -109,6 +110,62 @@ class Renderer:
             text=esc(text), source=esc(alert.source), link=esc(alert.link or ""), time=when,
             source_link=source_link,
         )
+
+
+MAX_TEMPLATE = 1000  # characters: a message template, not a document
+MAX_FIELDS = 10  # each {text} copies the whole line into the message
+_SAMPLES = (
+    Alert(1, "check", "a source", "A line & <b>more</b>", "https://example.org/a?b=1&c=2", 0.0),
+    Alert(2, "check", "another", "عاجل: خبر", None, 1e9, urgent=True, silent=True),
+)
+
+
+def check_template(template: str) -> None:
+    """Render a template against sample alerts in every markup; raise ValueError saying what is wrong.
+
+    Every field value is a string, so a template that renders these renders any alert: a format
+    spec or conversion that fails (`{text!z}`, `{time:%Q}`) fails here, at load, not at send time.
+    """
+    if len(template) > MAX_TEMPLATE:
+        raise ValueError(f"longer than {MAX_TEMPLATE} characters")
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    known = f"(fields: {', '.join(TEMPLATE_FIELDS)})"
+    for name, spec in fields:
+        if name not in TEMPLATE_FIELDS:
+            raise ValueError(f"unknown field {{{name}}} {known}")
+        if "{" in (spec or ""):  # a field inside a format spec: the spec would depend on the alert
+            raise ValueError(f"a field inside the format spec of {{{name}}}")
+        if re.search(r"\d{5}", spec or ""):  # {text:>999999999} would allocate a gigabyte per message
+            raise ValueError(f"a width over 9999 in {{{name}:{spec}}}")
+    if len(fields) > MAX_FIELDS:
+        raise ValueError(f"more than {MAX_FIELDS} fields")
+    if "text" not in {name for name, _ in fields}:
+        raise ValueError(f"it must contain {{text}} {known}")
+    config = ChannelConfig(name="check", type="console", template=template)
+    for markup in (HTML, PLAIN):
+        renderer = Renderer(config, markup, limit=4096)
+        try:
+            for alert in _SAMPLES:
+                renderer.one(alert)
+            renderer.digest(_SAMPLES)
+        except Exception as exc:  # ValueError, KeyError, IndexError...: whatever str.format raises
+            raise ValueError(f"{{{_culprit(template)}}} cannot be rendered: {exc}") from None
+
+
+def _culprit(template: str) -> str:
+    """The first replacement field that fails alone, as written, for the error message."""
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        field = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+        try:
+            ("{" + field + "}").format(**dict.fromkeys(TEMPLATE_FIELDS, "x"))
+        except Exception:
+            return field
+    return "template"
 
 
 def _split(text: str, budget: int) -> list[str]:

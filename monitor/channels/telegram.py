@@ -27,6 +27,7 @@ from telegram.request import HTTPXRequest
 
 from ..config import ChannelConfig
 from ..errors import DeliveryError
+from ..logs import redact
 from ..models import Alert
 from .render import HTML, Renderer, notify
 
@@ -128,7 +129,7 @@ class TelegramChannel:
         return DeliveryError(f"Telegram error: {reason}")
 
     def _redact(self, text: str) -> str:
-        return text.replace(self.config.token or "\0", "<token>")
+        return redact(text, [self.config.token] if self.config.token else [])
 
     async def close(self) -> None:
         """Close the bot's HTTP connections."""
