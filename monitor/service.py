@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import config as config_mod
+from . import logs
 from .config import Config
 from .errors import ConfigError, MonitorError
 from .lock import StateLock
@@ -139,25 +140,21 @@ async def run_service(path: str, config: Config) -> int:
         asyncio.create_task(_watchdog(notifier, lambda: not current or not current[0].dead()))
         if notifier.watchdog_interval else None
     )
+    previous: Config | None = None  # the config before the last reload, to go back to if the new one fails
     try:
         while True:
-            async with open_runtime(config, metrics=metrics) as rt:
-                running = Running(rt)
-                running.start()
-                current[:] = [running]
-                notifier.ready(running.summary())
-                logger.info("service.started sources=%d channels=%d rules=%d",
-                            len(rt.sources), len(rt.channels), len(config.rules))
-                new_config = await _wait(stop, reload, path, config, running, notifier)
-                if new_config is None:
-                    notifier.stopping()
-                    logger.info("service.stopping polls_running=%d", len(running.polls))
-                else:
-                    notifier.reloading()
-                await running.stop(config.stop_timeout)
+            try:
+                new_config = await _run(path, config, metrics, stop, reload, notifier, current)
+            except Exception:
+                if previous is None:
+                    raise
+                # Validated, yet it failed to start (a channel or the state file): the old one ran.
+                logger.exception("service.reload_failed action=back-to-previous-config")
+                config, previous = previous, None
+                continue
             if new_config is None:
                 break
-            config = new_config
+            previous, config = config, new_config
             logger.info("service.reloaded file=%s", path)
     finally:
         if watchdog:
@@ -166,6 +163,27 @@ async def run_service(path: str, config: Config) -> int:
         lock.release()
     logger.info("service.stopped")
     return 0
+
+
+async def _run(path: str, config: Config, metrics: Metrics, stop: asyncio.Event, reload: asyncio.Event,
+               notifier: Notifier, current: list[Running]) -> Config | None:
+    """Run one config until a signal; return the new config on a valid reload, None on stop."""
+    async with open_runtime(config, metrics=metrics) as rt:
+        running = Running(rt)
+        running.start()
+        current[:] = [running]
+        notifier.ready(running.summary())
+        logger.info("service.started sources=%d channels=%d rules=%d",
+                    len(rt.sources), len(rt.channels), len(config.rules))
+        new_config = await _wait(stop, reload, path, config, running, notifier)
+        if new_config is None:
+            notifier.stopping()
+            logger.info("service.stopping polls_running=%d", len(running.polls))
+        else:
+            notifier.reloading()
+        await running.stop(config.stop_timeout)
+        current.clear()  # /healthz says "starting" until the next one runs; the watchdog waits for it
+    return new_config
 
 
 async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: Config, running: Running,
@@ -183,7 +201,7 @@ async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: C
             continue
         reload.clear()
         try:
-            new = config_mod.load(path)
+            new = await asyncio.to_thread(config_mod.load, path)  # a big config takes seconds to check
             if new.state_path != config.state_path:
                 raise MonitorError("state.path cannot change on reload: restart the service instead")
         except (ConfigError, MonitorError) as exc:
@@ -195,6 +213,7 @@ async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: C
             logger.exception("service.reload_refused error=%s", f"{type(exc).__name__}: {exc}")
             notifier.status("reload refused: internal error (see the log)")
             continue
+        logs.add_secrets(new.secrets())  # a new token is redacted too (the old one stays redacted)
         return new
 
 
