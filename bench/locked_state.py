@@ -61,7 +61,8 @@ def one_run(hold: float) -> dict[str, float]:
             "delivery": {"retry_base": 0.1, "retry_max": 1},
             "sources": [{"name": name, "url": site.url(f"/{name}"), "interval": 1} for name in ticker],
             "channels": [{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": TOKEN,
-                          "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000}],
+                          "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000,
+                          "digest_after": 1000}],  # one message a line, to count them
             "rules": [{"name": "all", "channels": ["alerts"]}],
         }
         (work / "config.yaml").write_text(yaml.safe_dump(config))
