@@ -75,7 +75,7 @@ def pages() -> dict[str, str | None]:
         ("div-12k-parsed", nested("div", 12_000)),  # under the guard: lexbor really parses it (~0.3 s)
         ("80k-items", HOSTILE["80k-items"][0]), ("360k-tiny-items", HOSTILE["360k-tiny-items"][0]),
     ]:
-        built[f"{name}-{len(page.encode()) / 1e6:.1f}MB"] = page
+        built[f"{name}-{len(page.encode()) / 1e6:.2f}MB"] = page
     return built
 
 
