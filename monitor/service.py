@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -65,7 +66,10 @@ class Running:
         task = asyncio.ensure_future(self.rt.poll(source))
         self.polls.add(task)
         task.add_done_callback(self.polls.discard)
-        await asyncio.shield(task)
+        # The scheduler cancels its jobs on shutdown; stop() waits for the poll itself. Ending
+        # quietly keeps APScheduler from logging a traceback for a normal stop.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
 
     async def _prune(self) -> None:
         try:

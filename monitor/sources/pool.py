@@ -2,8 +2,8 @@
 
 A thread cannot be stopped while lexbor or feedparser runs in it; a process can. Workers come from
 a 'forkserver' (the service runs threads: forking it is unsafe), are started on first use, reused,
-and replaced after one is killed. A poll cancelled on SIGTERM kills its worker, so a stop never
-waits on a parse; close() ends them all.
+and replaced after one is killed. A poll cancelled on SIGTERM (after stop_timeout) kills its
+worker, so a stop never waits longer than stop_timeout on a parse; close() ends them all.
 """
 
 from __future__ import annotations
