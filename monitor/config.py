@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,111 +12,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from .config_reader import Node, read_yaml
+from .config_types import (  # the tree this module builds (also importable from here)
+    DEFAULT_HEADINGS,
+    DEFAULT_TEMPLATE,
+    DEFAULT_USER_AGENT,
+    ChannelConfig,
+    Config,
+    RuleConfig,
+    SourceConfig,
+)
 from .errors import ConfigError
-from .extract import DEFAULT_HEADINGS
 
-DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/monitor/monitor)"
 CHANNEL_TYPES = ("telegram", "webhook", "console")
-TEMPLATE_FIELDS = ("text", "source", "link", "time", "source_link")
-DEFAULT_TEMPLATE = "{text}\n— {source_link} · {time}"
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """One page to poll."""
-
-    name: str
-    url: str
-    interval: float
-    selector: str | None = None
-    headings: tuple[str, ...] = DEFAULT_HEADINGS
-    backfill: int = 0
-    timeout: float = 20.0
-    user_agent: str = DEFAULT_USER_AGENT
-    headers: tuple[tuple[str, str], ...] = ()
-    type: str = "html"  # html, feed or json
-    items: str | None = None  # json: dotted path to the list of items, e.g. data.breaking
-    text_field: str = "title"  # json: field of each item holding its text
-    link_field: str | None = None  # json: field of each item holding its link
-    on_edit: str = "ignore"  # an edited line: ignore, edit (the sent message) or send
-    alarm_after: int = 5  # failed or empty polls in a row before the admin channel hears of it
-    proxy: str | None = None
-    max_bytes: int = 5 * 1024 * 1024
-    interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
-    allow_private: bool = False  # follow redirects from a public address to a private one
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelConfig:
-    """One place alerts go."""
-
-    name: str
-    type: str
-    chat_id: str | None = None
-    token: str | None = field(default=None, repr=False)
-    api_base_url: str | None = None
-    url: str | None = None  # webhook
-    silent: bool = False
-    per_second: float | None = None  # None: no limit (console)
-    per_minute: float | None = None
-    digest_after: int = 5  # more new alerts than this at once go out as one digest
-    template: str = DEFAULT_TEMPLATE
-    timezone: str = "UTC"
-    quiet_hours: tuple[int, int, str] | None = None  # (from, to) in minutes after midnight, time zone
-
-    @property
-    def chat_key(self) -> str:
-        """What Telegram's per-chat limits count: the chat, whichever channel names it."""
-        return f"telegram:{self.chat_id}" if self.chat_id else self.name
-
-
-@dataclass(frozen=True, slots=True)
-class RuleConfig:
-    """Keyword rule: which items go to which channels."""
-
-    name: str
-    channels: tuple[str, ...]
-    any: tuple[str, ...] = ()
-    all: tuple[str, ...] = ()
-    none: tuple[str, ...] = ()
-    sources: tuple[str, ...] | None = None
-    silent: bool = False
-    near: tuple[tuple[str, str, int], ...] = ()  # two terms at most N words apart
-    priority: str = "normal"  # urgent: marked, and notifies even in quiet hours
-    examples_match: tuple[str, ...] = ()
-    examples_no_match: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    """The whole validated configuration."""
-
-    file: str
-    state_path: Path
-    retention: float
-    sources: tuple[SourceConfig, ...]
-    channels: tuple[ChannelConfig, ...]
-    rules: tuple[RuleConfig, ...]
-    delivery_timeout: float = 60.0
-    max_age: float = 86400.0
-    per_second_total: float = 30.0
-    retry_base: float = 2.0
-    retry_max: float = 300.0
-    admin_channel: str | None = None  # where health alarms go
-    same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
-    edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
-    connections: int = 32  # HTTP connections open at once, in all
-    per_host: int = 2  # ... and to one host
-    http_listen: str | None = None  # "127.0.0.1:9464": serve /healthz and /metrics
-    stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
-    max_attempts: int = 5  # tries of an alert whose send met an unexpected fault (it may have gone out)
-    stall_after: float = 600.0  # /healthz is 503 while a channel's oldest queued alert is older than this
-
-    def secrets(self) -> list[str]:
-        """Return every secret value, for log redaction."""
-        return [c.token for c in self.channels if c.token]
 
 
 def default_path() -> str:

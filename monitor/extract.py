@@ -15,13 +15,12 @@ from itertools import islice
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
+from monitor.config_types import DEFAULT_HEADINGS
 from monitor.errors import ExtractError
 from monitor.links import absolute_link
 from monitor.markup import check_markup
 from monitor.models import MAX_ITEMS, Entry, Parsed
 from monitor.normalize import clean, fold
-
-DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
 
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .config import SourceConfig
+from .config_types import SourceConfig
 from .pipeline import PollResult
 
 BACKOFF_MAX = 30 * 60.0  # a failing source is polled at least this often

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from aiolimiter import AsyncLimiter
 
 from .channels import Channel
-from .config import SourceConfig
+from .config_types import SourceConfig
 from .errors import DeliveryError, MonitorError
 from .models import Alert, Entry, Item, Outgoing
 from .normalize import clean, fingerprint, words

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .config import RuleConfig
+from .config_types import RuleConfig
 from .models import Item
 from .normalize import clean, words
 

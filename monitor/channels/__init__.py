@@ -10,7 +10,7 @@ from typing import Protocol
 
 import aiohttp
 
-from ..config import ChannelConfig
+from ..config_types import ChannelConfig
 from ..models import Alert
 from .console import ConsoleChannel, format_plain
 from .telegram import TelegramChannel

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..config import ChannelConfig
+from ..config_types import ChannelConfig
 from ..models import Alert
 
 

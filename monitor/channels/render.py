@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..config import TEMPLATE_FIELDS, ChannelConfig
+from ..config_types import TEMPLATE_FIELDS, ChannelConfig
 from ..models import Alert
 
 _TAG = re.compile(r"<[^>]*>")

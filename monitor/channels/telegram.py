@@ -25,7 +25,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from ..config import ChannelConfig
+from ..config_types import ChannelConfig
 from ..errors import DeliveryError
 from ..logs import redact
 from ..models import Alert

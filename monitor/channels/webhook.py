@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from ..config import ChannelConfig
+from ..config_types import ChannelConfig
 from ..errors import DeliveryError
 from ..http import env_proxy
 from ..models import Alert

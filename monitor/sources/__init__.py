@@ -10,7 +10,7 @@ from typing import Protocol
 
 import aiohttp
 
-from ..config import SourceConfig
+from ..config_types import SourceConfig
 from ..models import Entry
 from .feed import FeedSource
 from .fetcher import Fetcher

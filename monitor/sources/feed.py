@@ -15,7 +15,7 @@ from xml.sax import SAXParseException
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
-from ..config import SourceConfig
+from ..config_types import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
 from ..links import absolute_link

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import aiohttp
 
-from ..config import SourceConfig
+from ..config_types import SourceConfig
 from ..http import Page, fetch
 from ..models import Entry, Parsed
 from .pool import parse_in_worker

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import SourceConfig
+from ..config_types import SourceConfig
 from ..extract import decode, extract_page
 from ..http import Page
 from ..markup import CHEAP_TAGS

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ..config import SourceConfig
+from ..config_types import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
 from ..links import absolute_link
