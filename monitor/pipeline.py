@@ -82,12 +82,8 @@ async def poll_once(
     cfg = source.config
     try:
         entries = await source.entries()
-    except MonitorError as exc:
-        logger.warning("poll.failed source=%s error=%s", cfg.name, exc)
-        return PollResult(cfg.name, error=str(exc))
     except Exception as exc:  # a bug or a page that breaks the parser must not stop other sources
-        logger.exception("poll.crashed source=%s", cfg.name)
-        return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}")
+        return _failed(cfg.name, exc)
     if entries is None:
         logger.debug("poll.unchanged source=%s", cfg.name)
         return PollResult(cfg.name, unchanged=True)
@@ -97,11 +93,16 @@ async def poll_once(
         # Nothing of this page was recorded, so its lines are new again next poll, which must fetch
         # the page whole: a 304 would be taken for "nothing changed".
         source.fetcher.forget_validators()
-        if isinstance(exc, MonitorError):
-            logger.error("poll.failed source=%s error=%s", cfg.name, exc)
-            return PollResult(cfg.name, error=str(exc), state_fault=True)
-        logger.exception("poll.crashed source=%s", cfg.name)
-        return PollResult(cfg.name, error=f"internal error: {type(exc).__name__}: {exc}", state_fault=True)
+        return _failed(cfg.name, exc, state_fault=True)
+
+
+def _failed(source: str, exc: Exception, *, state_fault: bool = False) -> PollResult:
+    """Log a failed poll (a bug with its traceback) and return its result."""
+    if isinstance(exc, MonitorError):
+        logger.log(logging.ERROR if state_fault else logging.WARNING, "poll.failed source=%s error=%s", source, exc)
+        return PollResult(source, error=str(exc), state_fault=state_fault)
+    logger.exception("poll.crashed source=%s", source)
+    return PollResult(source, error=_internal(exc), state_fault=state_fault)
 
 
 def _remember(

@@ -227,11 +227,11 @@ async def _watchdog(notifier: Notifier, alive: Callable[[], bool]) -> None:
     If the loop hangs, or a part of the service died, the pings stop and systemd restarts us.
     """
     assert notifier.watchdog_interval
-    pinging = True
+    was_alive = True
     while True:
-        if alive():
+        if is_alive := alive():
             notifier.watchdog()
-        elif pinging:
+        elif was_alive:  # logged once when the pings stop
             logger.error("service.unhealthy watchdog=stopped reason=a part of the service died")
-        pinging = alive()
+        was_alive = is_alive
         await asyncio.sleep(notifier.watchdog_interval)
