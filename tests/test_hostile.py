@@ -142,3 +142,16 @@ def test_service_answers_healthz_while_parsing_and_stops_on_sigterm(
         assert "poll.crashed" not in service.log()
     finally:
         service.close()
+
+
+def test_pages_the_scan_cannot_refuse_skip_it() -> None:
+    from monitor.errors import ExtractError
+    from monitor.markup import MAX_DEPTH, NEVER_REFUSED, _scan
+
+    # The costliest shapes of NEVER_REFUSED tags (all nested; nested then unmatched end tags) pass the
+    # scan, so skipping it for such pages changes no answer; one level past MAX_DEPTH is refused.
+    _scan("<div>" * NEVER_REFUSED)
+    half = NEVER_REFUSED // 2
+    _scan("<span>" * half + "</x>" * half)
+    with pytest.raises(ExtractError, match="levels deep"):
+        _scan("<div>" * (MAX_DEPTH + 1))
