@@ -152,6 +152,8 @@ def show_status(config: Config) -> int:
     print(f"{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
     for s in sources:
         error = s.last_error if s.failures else "-"
+        if s.alarmed:
+            error = f"ALARM after {s.streak} bad polls: {error if s.failures else 'the page yields no items'}"
         print(f"{s.source:20} {ago(s.last_poll):>12} {ago(s.last_new):>12} {s.failures:>8} "
               f"{ago(s.next_poll):>12}  {error}")
     print(f"\n{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")

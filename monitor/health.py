@@ -1,34 +1,39 @@
-"""Per-source health: alarm after K bad polls in a row, one recovery message, backoff on failure."""
+"""Per-source health: alarm after K bad polls in a row, one recovery message, backoff on failure.
+
+The state of each source (SourceHealth) is loaded from the state store and written back with each
+poll, so `monitor --once` from cron counts bad runs across processes, and a restart neither sends an
+open alarm again nor forgets it, nor forgets a failing source's backoff.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from .config_types import SourceConfig
+from .models import SourceHealth
 from .pipeline import PollResult
 
 BACKOFF_MAX = 30 * 60.0  # a failing source is polled at least this often
 PACE_WINDOW = 600.0  # seconds: a new line counts towards a ticker's pace for about this long
 
 
-@dataclass(slots=True)
-class _State:
-    streak: int = 0  # bad polls in a row: failed, or no items
-    failures: int = 0  # failed polls in a row, for backoff
-    alarmed: bool = False
-    skip_until: float = 0.0
-    pace: float = 0.0  # adaptive polling: new lines per second lately (decayed over PACE_WINDOW)
-    paced_at: float = 0.0  # when pace was last updated
-
-
 class Health:
     """Watches poll results; says when to alarm the operator and when a source may be polled."""
 
-    def __init__(self, sources: Sequence[SourceConfig]) -> None:
+    def __init__(self, sources: Sequence[SourceConfig], saved: Mapping[str, SourceHealth] | None = None) -> None:
+        """Watch sources, starting from their saved states (a source not in saved starts healthy)."""
+        saved = saved or {}
         self.configs = {s.name: s for s in sources}
-        self.states = {s.name: _State() for s in sources}
+        self.states = {s.name: saved.get(s.name) or SourceHealth() for s in sources}
+
+    def skip_until(self, source: str) -> float:
+        """When a source may next be polled (0 when it may be polled at once)."""
+        return self.states[source].skip_until
+
+    def failing(self) -> int:
+        """How many sources had a bad poll last."""
+        return sum(1 for s in self.states.values() if s.streak)
 
     def due(self, source: str, now: float) -> bool:
         """Whether a source may be polled now (a failing one backs off)."""
@@ -40,7 +45,7 @@ class Health:
         bad = result.error is not None or (result.found == 0 and not result.unchanged)
         if not bad:
             recovered = state.alarmed
-            self.states[result.source] = _State()
+            self.states[result.source] = SourceHealth()
             if cfg.interval_max is not None:
                 self._adapt(cfg, state, self.states[result.source], result, now, max_age)
             if recovered:
@@ -59,7 +64,7 @@ class Health:
         return None
 
     @staticmethod
-    def _adapt(cfg: SourceConfig, old: _State, new: _State, result: PollResult, now: float,
+    def _adapt(cfg: SourceConfig, old: SourceHealth, new: SourceHealth, result: PollResult, now: float,
                max_age: float | None) -> None:
         """Adaptive polling: polls go where new lines are likely.
 

@@ -58,6 +58,18 @@ class Alert:
     parts_sent: int = 0  # parts of a split message already accepted by the channel
 
 
+@dataclass(slots=True)
+class SourceHealth:
+    """What health watching knows of one source; kept in the state store, so it survives restarts."""
+
+    streak: int = 0  # bad polls in a row: failed, or no items
+    failures: int = 0  # failed polls in a row, for backoff
+    alarmed: bool = False  # an alarm was sent and no recovery yet
+    skip_until: float = 0.0  # not polled before this time (backoff, adaptive polling)
+    pace: float = 0.0  # adaptive polling: new lines per second lately (decayed over health.PACE_WINDOW)
+    paced_at: float = 0.0  # when pace was last updated
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """An alert a poll wants queued: an item for a channel, or an edit of a message already sent."""

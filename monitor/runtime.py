@@ -58,10 +58,11 @@ class Runtime:
         if self.metrics is not None:
             self.metrics.poll(result, time.monotonic() - started, now)
         if not dry_run:
-            next_poll = max(now + source.config.interval, self.health.states[result.source].skip_until)
+            next_poll = max(now + source.config.interval, self.health.skip_until(result.source))
             validators = (source.fetcher.etag, source.fetcher.last_modified)
             self.store.note_poll(
-                result.source, at=now, error=result.error, new=result.new, next_poll=next_poll, validators=validators
+                result.source, at=now, error=result.error, new=result.new, next_poll=next_poll, validators=validators,
+                health=self.health.states[result.source],
             )
             if self._flush is None:
                 self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self.flush_polls)
@@ -122,7 +123,7 @@ async def open_runtime(
             sources=sources,
             channels=channels,
             matcher=Matcher(config.rules),
-            health=Health(config.sources),
+            health=Health(config.sources, store.health_states()),
             metrics=metrics,
             deliverer=Deliverer(
                 store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max,

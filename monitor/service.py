@@ -120,7 +120,7 @@ class Running:
             queued = sum(self.rt.store.count_queued(name) for name in self.rt.channels)
         except MonitorError:
             queued = -1
-        failing = sum(1 for s in self.rt.health.states.values() if s.streak)
+        failing = self.rt.health.failing()
         sent = sum(t.sent for t in self.rt.deliverer.tally.values())
         return (f"{len(self.rt.sources)} sources ({failing} failing), {len(self.rt.channels)} channels; "
                 f"sent {sent}, queued {'?' if queued < 0 else queued}")

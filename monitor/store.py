@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from .errors import StateError
-from .models import Alert, Item, Outgoing
+from .models import Alert, Item, Outgoing, SourceHealth
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,14 @@ CREATE TABLE IF NOT EXISTS source_state (
     last_error TEXT,
     next_poll REAL,
     etag TEXT,  -- validators of the last page read, so a restart can still ask "changed since?"
-    last_modified TEXT
+    last_modified TEXT,
+    -- health (models.SourceHealth), so alarms and backoff survive restarts and --once runs:
+    streak INTEGER NOT NULL DEFAULT 0,
+    backoff INTEGER NOT NULL DEFAULT 0,
+    alarmed INTEGER NOT NULL DEFAULT 0,
+    skip_until REAL NOT NULL DEFAULT 0,
+    pace REAL NOT NULL DEFAULT 0,
+    paced_at REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS baseline (
     source TEXT PRIMARY KEY,
@@ -79,7 +86,15 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
 """
-SCHEMA_VERSION = 2  # 2: outbox.parts_sent
+SCHEMA_VERSION = 3  # 2: outbox.parts_sent; 3: source_state's health columns
+_HEALTH_COLUMNS = {
+    "streak": "INTEGER NOT NULL DEFAULT 0",
+    "backoff": "INTEGER NOT NULL DEFAULT 0",
+    "alarmed": "INTEGER NOT NULL DEFAULT 0",
+    "skip_until": "REAL NOT NULL DEFAULT 0",
+    "pace": "REAL NOT NULL DEFAULT 0",
+    "paced_at": "REAL NOT NULL DEFAULT 0",
+}
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -131,6 +146,8 @@ class SourceStatus:
     failures: int
     last_error: str | None
     next_poll: float | None
+    streak: int = 0  # bad polls in a row
+    alarmed: bool = False  # an alarm was sent and the source has not recovered since
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +179,9 @@ class Store(Protocol):
     def notify(self, channel: str, text: str) -> None: ...
     def note_poll(
         self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
-        validators: tuple[str | None, str | None] = (None, None),
+        validators: tuple[str | None, str | None] = (None, None), health: SourceHealth | None = None,
     ) -> None: ...
+    def health_states(self) -> dict[str, SourceHealth]: ...
     def flush_polls(self) -> None: ...
     def validators(self, source: str) -> tuple[str | None, str | None]: ...
     def source_states(self) -> list[SourceStatus]: ...
@@ -218,6 +236,11 @@ class SqliteStore:
             db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True, isolation_level=None,
                                  timeout=BUSY_TIMEOUT)
             db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a corrupt file fails here
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version < SCHEMA_VERSION:
+                db.close()
+                raise StateError(f"state file {self.path} was written by an older version of monitor: run"
+                                 " `monitor --once` or restart the service once to bring it up to date")
             return db
         db = sqlite3.connect(":memory:", isolation_level=None)
         db.executescript(SCHEMA)
@@ -231,6 +254,10 @@ class SqliteStore:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(outbox)")}
         if "parts_sent" not in columns:
             self.db.execute("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0")
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(source_state)")}
+        for name, kind in _HEALTH_COLUMNS.items():
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE source_state ADD COLUMN {name} {kind}")
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def check_file(self) -> str | None:
@@ -336,14 +363,21 @@ class SqliteStore:
 
     @_guarded
     def notify(self, channel: str, text: str) -> None:
-        """Queue a message of monitor's own (a health alarm) for a channel."""
+        """Queue a message of monitor's own (a health alarm) for a channel.
+
+        The polls noted so far are written in the same transaction: an alarm is on disk together
+        with the health state that says it was sent, so no restart sends it twice or forgets it.
+        """
         now = time.time()
         key = hashlib.blake2b(f"{text}{now}".encode(), digest_size=16).hexdigest()
-        self.db.execute(
-            "INSERT INTO outbox (channel, source, fingerprint, text, link, created)"
-            " VALUES (?, 'monitor', ?, ?, NULL, ?)",
-            (channel, key, text, now),
-        )
+        with self._transaction():
+            self._write_polls()
+            self.db.execute(
+                "INSERT INTO outbox (channel, source, fingerprint, text, link, created)"
+                " VALUES (?, 'monitor', ?, ?, NULL, ?)",
+                (channel, key, text, now),
+            )
+        self._polls.clear()
 
     @_guarded
     def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]:
@@ -419,14 +453,24 @@ class SqliteStore:
     @_guarded
     def note_poll(
         self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
-        validators: tuple[str | None, str | None] = (None, None),
+        validators: tuple[str | None, str | None] = (None, None), health: SourceHealth | None = None,
     ) -> None:
-        """Remember how a poll went (for `monitor status`) and the page's validators.
+        """Remember how a poll went (for `monitor status`), the page's validators and the source's health.
 
-        Kept in memory until flush_polls() or the next record(): a commit (an fsync) for each 304
-        poll would be a third of its cost. Lost by a crash, they only cost one full fetch.
+        Kept in memory until flush_polls(), the next record() or notify(): a commit (an fsync) for
+        each 304 poll would be a third of its cost. Lost by a crash, they cost one full fetch and
+        a bad poll left uncounted; an alarm is written in one transaction with its health state.
         """
-        self._polls.append((source, at, error, new, next_poll, *validators))
+        h = (None,) * 6 if health is None else (
+            health.streak, health.failures, health.alarmed, health.skip_until, health.pace, health.paced_at)
+        self._polls.append((source, at, error, new, next_poll, *validators, *h))
+
+    @_guarded
+    def health_states(self) -> dict[str, SourceHealth]:
+        """Return the saved health of every source polled before."""
+        self.flush_polls()
+        rows = self.db.execute("SELECT source, streak, backoff, alarmed, skip_until, pace, paced_at FROM source_state")
+        return {row[0]: SourceHealth(row[1], row[2], bool(row[3]), *row[4:]) for row in rows}
 
     @_guarded
     def flush_polls(self) -> None:
@@ -439,14 +483,18 @@ class SqliteStore:
     def _write_polls(self) -> None:
         self.db.executemany(
             "INSERT INTO source_state"
-            " (source, last_poll, last_ok, last_new, failures, last_error, next_poll, etag, last_modified)"
+            " (source, last_poll, last_ok, last_new, failures, last_error, next_poll, etag, last_modified,"
+            "  streak, backoff, alarmed, skip_until, pace, paced_at)"
             " VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, CASE WHEN ?4 > 0 THEN ?2 END,"
-            "  CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END, ?3, ?5, ?6, ?7)"
+            "  CASE WHEN ?3 IS NULL THEN 0 ELSE 1 END, ?3, ?5, ?6, ?7, COALESCE(?8, 0), COALESCE(?9, 0),"
+            "  COALESCE(?10, 0), COALESCE(?11, 0), COALESCE(?12, 0), COALESCE(?13, 0))"
             " ON CONFLICT (source) DO UPDATE SET last_poll = ?2,"
             "  last_ok = CASE WHEN ?3 IS NULL THEN ?2 ELSE last_ok END,"
             "  last_new = CASE WHEN ?4 > 0 THEN ?2 ELSE last_new END,"
             "  failures = CASE WHEN ?3 IS NULL THEN 0 ELSE failures + 1 END,"
-            "  last_error = COALESCE(?3, last_error), next_poll = ?5, etag = ?6, last_modified = ?7",
+            "  last_error = COALESCE(?3, last_error), next_poll = ?5, etag = ?6, last_modified = ?7,"
+            "  streak = COALESCE(?8, streak), backoff = COALESCE(?9, backoff), alarmed = COALESCE(?10, alarmed),"
+            "  skip_until = COALESCE(?11, skip_until), pace = COALESCE(?12, pace), paced_at = COALESCE(?13, paced_at)",
             self._polls,
         )
 
@@ -462,10 +510,11 @@ class SqliteStore:
         """Return what is known of every source's polls."""
         self.flush_polls()
         rows = self.db.execute(
-            "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll FROM source_state"
-            " ORDER BY source"
+            "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll, streak, alarmed"
+            " FROM source_state ORDER BY source"
         )
-        return [SourceStatus(*row) for row in rows]
+        return [SourceStatus(s, poll, ok, new, failures, error, next_poll, streak, bool(alarmed))
+                for s, poll, ok, new, failures, error, next_poll, streak, alarmed in rows]
 
     @_guarded
     def status(self) -> list[ChannelStatus]:

@@ -327,7 +327,8 @@ def test_service_beside_a_locked_state_file_answers_and_delivers_everything_afte
     services.append(service)
     service.notified("READY")
     wait(lambda: site.hits["/a"] >= 2 and site.hits["/b"] >= 2, "both sources polled twice")
-    other = sqlite3.connect(tmp_path / "state" / "monitor.db", timeout=0)  # a sqlite3 shell holding the file
+    # A sqlite3 shell holding the file; it waits its turn to take the lock (the service writes every second).
+    other = sqlite3.connect(tmp_path / "state" / "monitor.db", timeout=10)
     other.execute("BEGIN EXCLUSIVE")
     try:
         site.set("/a", ticker_page(["A during the lock", "Old line"]))

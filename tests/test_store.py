@@ -124,3 +124,48 @@ async def test_a_running_service_writes_poll_state_within_seconds(
         while other.execute("SELECT source, last_poll FROM source_state").fetchall() != wanted:
             assert time.monotonic() < deadline, "poll state not written within 10 s"
             await asyncio.sleep(0.02)
+
+
+def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)  # the tables as the first release wrote them, user_version 0
+    old.executescript("""
+        CREATE TABLE source_state (source TEXT PRIMARY KEY, last_poll REAL, last_ok REAL, last_new REAL,
+            failures INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_poll REAL, etag TEXT, last_modified TEXT);
+        INSERT INTO source_state (source, last_poll, failures, last_error) VALUES ('en', 1.0, 2, 'HTTP 500');
+        CREATE TABLE outbox (id INTEGER PRIMARY KEY, channel TEXT NOT NULL, source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL, text TEXT NOT NULL, link TEXT, created REAL NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            done_at REAL, message_id TEXT, silent INTEGER NOT NULL DEFAULT 0, edit_of TEXT,
+            urgent INTEGER NOT NULL DEFAULT 0, UNIQUE (channel, source, fingerprint));
+        INSERT INTO outbox (channel, source, fingerprint, text, created) VALUES ('alerts', 'en', 'f', 'kept', 1.0);
+    """)
+    old.close()
+    try:  # `monitor status` before the upgraded service first ran: a plain word, not "no such column"
+        SqliteStore.open_readonly(path)
+        raise AssertionError("an old file opened read-only")
+    except StateError as exc:
+        assert "older version of monitor" in str(exc)
+    store = SqliteStore(path)
+    assert [a.text for a in store.load_queue("alerts")] == ["kept"]
+    assert store.health_states()["en"].streak == 0  # health starts afresh for sources known before
+    [status] = store.source_states()
+    assert (status.failures, status.last_error, status.alarmed) == (2, "HTTP 500", False)
+    store.close()
+    assert SqliteStore.open_readonly(path).source_states() == [status]
+
+
+def test_health_is_kept_with_the_polls(tmp_path: Path) -> None:
+    from monitor.models import SourceHealth
+
+    store = SqliteStore(tmp_path / "state.db")
+    bad = SourceHealth(streak=3, failures=3, alarmed=True, skip_until=500.0)
+    store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0, health=bad)
+    store.notify("admin", "⚠️ en: 3 bad polls in a row")  # the alarm and its health state: one transaction
+    other = sqlite3.connect(tmp_path / "state.db")
+    assert other.execute("SELECT streak, alarmed FROM source_state").fetchall() == [(3, 1)]
+    store.note_poll("en", at=2.0, error=None, new=0, next_poll=3.0)  # no health given: left as it was
+    assert store.health_states() == {"en": bad}
+    store.note_poll("en", at=3.0, error=None, new=1, next_poll=4.0, health=SourceHealth(pace=0.5, paced_at=3.0))
+    store.close()
+    assert SqliteStore(tmp_path / "state.db").health_states() == {"en": SourceHealth(pace=0.5, paced_at=3.0)}
