@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     match = sub.add_parser("match", parents=[common], help="show which rules match a line, and the term that fired")
     match.add_argument("line")
     match.add_argument("--source", default="", help="match as an item of this source")
+    history = sub.add_parser("history", aliases=["log"], parents=[common],
+                             help="list recent alerts: when, where, which rule, sent / queued / failed and why")
+    history.add_argument("--since", default="24h", help="how far back: 30m, 6h, 2d, or a date (default 24h)")
+    history.add_argument("--channel", help="only this channel")
+    history.add_argument("--source", help="only this source ('monitor' for health alarms)")
+    history.add_argument("--limit", type=int, default=100, help="at most this many, the newest (default 100)")
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
     replay = sub.add_parser("replay", parents=[common],
                             help="run the current rules over stored items; print what would go where")
     replay.add_argument("--since", default="24h", help="how far back, e.g. 6h, 2d (default 24h)")
@@ -81,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             return show_status(config)
         if args.command == "match":
             return show_match(config, args.line, args.source)
+        if args.command in ("history", "log"):
+            from .history import show_history
+
+            return show_history(config.state_path, args.since, channel=args.channel, source=args.source,
+                                limit=args.limit, as_json=args.json)
         if args.command == "replay":
             return replay(config, args.since)
         from .runtime import run_once

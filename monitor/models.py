@@ -79,3 +79,4 @@ class Outgoing:
     silent: bool = False
     edit_of: str | None = None
     urgent: bool = False
+    rule: str | None = None  # the rules that sent it, for `monitor history` ("a, b")

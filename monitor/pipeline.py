@@ -118,7 +118,7 @@ def _remember(
     # and everything goes out oldest first.
     to_send = fresh[: cfg.backfill] if baseline else fresh
     alerts = [
-        Outgoing(channel, item, route.silent, urgent=route.urgent)
+        Outgoing(channel, item, route.silent, urgent=route.urgent, rule=", ".join(route.rules))
         for item in reversed(to_send)
         for channel, route in matcher.channels_for(item).items()
     ]

@@ -74,6 +74,7 @@ class Route:
 
     silent: bool = False
     urgent: bool = False
+    rules: tuple[str, ...] = ()  # the rules that send it there, in config order
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,8 @@ class Matcher:
         for match in self.matches(item.source, item.text):
             for channel in match.channels:
                 old = routes.get(channel, Route(silent=True))
-                routes[channel] = Route(old.silent and match.silent, old.urgent or match.urgent)
+                routes[channel] = Route(old.silent and match.silent, old.urgent or match.urgent,
+                                        (*old.rules, match.rule))
         return routes
 
 

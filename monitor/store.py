@@ -81,12 +81,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     edit_of TEXT,
     urgent INTEGER NOT NULL DEFAULT 0,
     parts_sent INTEGER NOT NULL DEFAULT 0,  -- parts of a split message the channel already accepted
+    rule TEXT,  -- the rules that queued it, for `monitor history`
     UNIQUE (channel, source, fingerprint)
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
 """
-SCHEMA_VERSION = 3  # 2: outbox.parts_sent; 3: source_state's health columns
+SCHEMA_VERSION = 3  # 2: outbox.parts_sent; 3: source_state's health columns, outbox.rule
 _HEALTH_COLUMNS = {
     "streak": "INTEGER NOT NULL DEFAULT 0",
     "backoff": "INTEGER NOT NULL DEFAULT 0",
@@ -161,6 +162,22 @@ class ChannelStatus:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One alert in the outbox as `monitor history` shows it."""
+
+    id: int
+    created: float
+    done_at: float | None
+    source: str
+    rule: str | None
+    channel: str
+    status: str  # queued, delivered or failed
+    error: str | None  # why it failed, or the last fault while it is queued
+    text: str
+    edit_of: str | None
+
+
 class Store(Protocol):
     """What the pipeline needs from state storage (SQLite today, PostgreSQL planned).
 
@@ -193,6 +210,8 @@ class Store(Protocol):
     def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None: ...
     def mark_failed(self, alert_id: int, error: str) -> None: ...
     def status(self) -> list[ChannelStatus]: ...
+    def history(self, since: float, *, channel: str | None = None, source: str | None = None,
+                limit: int = 100) -> list[Sent]: ...
     def prune(self, older_than: float) -> int: ...
     def check_file(self) -> str | None: ...
     def close(self) -> None: ...
@@ -254,6 +273,8 @@ class SqliteStore:
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(outbox)")}
         if "parts_sent" not in columns:
             self.db.execute("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0")
+        if "rule" not in columns:
+            self.db.execute("ALTER TABLE outbox ADD COLUMN rule TEXT")
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(source_state)")}
         for name, kind in _HEALTH_COLUMNS.items():
             if name not in columns:
@@ -351,10 +372,10 @@ class SqliteStore:
                 i = a.item
                 queued += self.db.execute(
                     "INSERT OR IGNORE INTO outbox"
-                    " (channel, source, fingerprint, text, link, created, silent, edit_of, urgent)"
-                    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL OR NOT EXISTS (SELECT 1 FROM outbox"
+                    " (channel, source, fingerprint, text, link, created, silent, edit_of, urgent, rule)"
+                    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL OR NOT EXISTS (SELECT 1 FROM outbox"
                     "  WHERE fingerprint = ? AND channel = ? AND created >= ?)",
-                    (a.channel, i.source, i.fingerprint, i.text, i.link, now, a.silent, a.edit_of, a.urgent,
+                    (a.channel, i.source, i.fingerprint, i.text, i.link, now, a.silent, a.edit_of, a.urgent, a.rule,
                      a.edit_of, i.fingerprint, a.channel, now - same_line_window),
                 ).rowcount
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
@@ -526,6 +547,18 @@ class SqliteStore:
             " FROM outbox o GROUP BY channel ORDER BY channel"
         )
         return [ChannelStatus(*row) for row in rows]
+
+    @_guarded
+    def history(self, since: float, *, channel: str | None = None, source: str | None = None,
+                limit: int = 100) -> list[Sent]:
+        """Return the newest alerts queued since a time, newest last, optionally of one channel or source."""
+        rows = self.db.execute(
+            "SELECT * FROM (SELECT id, created, done_at, source, rule, channel, status, last_error, text, edit_of"
+            " FROM outbox WHERE created >= ?1 AND (?2 IS NULL OR channel = ?2) AND (?3 IS NULL OR source = ?3)"
+            " ORDER BY id DESC LIMIT ?4) ORDER BY id",
+            (since, channel, source, limit),
+        )
+        return [Sent(*row) for row in rows]
 
     @_guarded
     def prune(self, older_than: float) -> int:

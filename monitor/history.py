@@ -1,0 +1,67 @@
+"""`monitor history` (also `monitor log`): what went out, to whom, and what did not, from the state file."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from .config_reader import parse_duration
+from .store import Sent, SqliteStore
+
+_STATUS = {"delivered": "sent", "queued": "queued", "failed": "FAILED"}
+
+
+def parse_since(value: str, now: float) -> float | None:
+    """Return the time a --since value means: a duration back from now (6h, 2d) or an ISO date/time."""
+    seconds = parse_duration(value)
+    if seconds is not None:
+        return now - seconds
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def show_history(state_path: Path, since: str, *, channel: str | None, source: str | None, limit: int,
+                 as_json: bool) -> int:
+    """Print the alerts queued since a time, oldest first; return the exit code."""
+    start = parse_since(since, time.time())
+    if start is None:
+        print(f"monitor: --since: expected a duration such as 6h or 2d, or a date such as 2026-12-01,"
+              f" got {since!r}", file=sys.stderr)
+        return 2
+    rows: list[Sent] = []
+    if state_path.exists():
+        store = SqliteStore.open_readonly(state_path)
+        try:
+            rows = store.history(start, channel=channel, source=source, limit=limit)
+        finally:
+            store.close()
+    if as_json:
+        for row in rows:
+            print(json.dumps({**asdict(row), "status": _STATUS[row.status].lower()}, ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"no alerts since {_stamp(start)}" + "".join(
+            f" for {what} {name!r}" for what, name in (("channel", channel), ("source", source)) if name))
+        return 0
+    for row in rows:
+        print(format_row(row))
+    return 0
+
+
+def format_row(row: Sent) -> str:
+    """One alert: time queued, status, channel, source, rule, text; a failure's reason on a second line."""
+    what = row.rule or ("edit" if row.edit_of else "health" if row.source == "monitor" else "-")
+    line = f"{_stamp(row.created)}  {_STATUS[row.status]:6}  {row.channel}  {row.source}  [{what}]  {row.text}"
+    if row.error and row.status != "delivered":
+        line += f"\n    {'error' if row.status == 'failed' else 'last fault'}: {row.error}"
+    return line
+
+
+def _stamp(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
