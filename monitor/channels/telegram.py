@@ -132,7 +132,6 @@ class TelegramChannel:
         return redact(text, [self.config.token] if self.config.token else [])
 
     async def close(self) -> None:
-        """Close the bot's HTTP connections."""
-        if self._ready:
-            with contextlib.suppress(TelegramError):
-                await self.bot.shutdown()
+        """Close the bot's HTTP connections (also those opened by an initialize() that failed)."""
+        with contextlib.suppress(TelegramError):
+            await self.bot.shutdown()
