@@ -43,6 +43,8 @@ class DeliveryError(MonitorError):
     ``unexpected`` marks a fault nobody planned for (a reply that is not what the API promises): it
     is retried, but only up to delivery.max_attempts, since the message may have gone out.
     ``parts_sent`` counts the parts of a long (split) message that the channel had accepted.
+    ``blocked`` says in a few words why the channel itself cannot send anything ("token refused"):
+    its alerts stay queued, since fixing the config (and a reload or restart) sends them.
     """
 
     def __init__(
@@ -53,9 +55,11 @@ class DeliveryError(MonitorError):
         retry_after: float | None = None,
         unexpected: bool = False,
         parts_sent: int = 0,
+        blocked: str | None = None,
     ):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
         self.unexpected = unexpected
         self.parts_sent = parts_sent
+        self.blocked = blocked

@@ -152,6 +152,7 @@ class ChannelTally:
     sent: int = 0
     failed: int = 0
     last_error: str | None = None
+    blocked: str | None = None  # why the channel cannot send at all ("token refused"), until a send passes
 
 
 @dataclass
@@ -161,6 +162,10 @@ class Deliverer:
     Limits and pauses are kept per chat (two channels naming one chat share them), and a 429 or
     a transient fault pauses only that chat: other chats keep flowing. Any fault, expected or not,
     pauses the chat and is retried: no exception ends a channel's delivery loop.
+
+    A channel refused as a whole (Telegram refused its token) is blocked: its alerts stay queued,
+    it sends nothing for retry_max, then tries its oldest alert once more. A reload, which builds
+    a new Deliverer, tries at once; `--once` (run_until_empty) gives up on the channel at once.
     """
 
     store: Store
@@ -174,6 +179,7 @@ class Deliverer:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _wakes: dict[str, asyncio.Event] = field(default_factory=dict)
     _resume_at: dict[str, float] = field(default_factory=dict)
+    _blocked_until: dict[str, float] = field(default_factory=dict)  # per channel: a token is a channel's, not a chat's
     _limits: dict[str, list[AsyncLimiter]] = field(default_factory=dict)
     _logged: dict[str, str] = field(default_factory=dict)
     _unrecorded: dict[str, list[tuple[list[int], str | None]]] = field(default_factory=dict)
@@ -207,13 +213,17 @@ class Deliverer:
         """Seconds until the channel may send again, or None when its queue is empty."""
         if not self.store.count_queued(name) and not self._unrecorded[name]:
             return None
-        key = self.channels[name].config.chat_key
-        return max(0.0, self._resume_at.get(key, 0.0) - time.time())
+        key, now = self.channels[name].config.chat_key, time.time()
+        return max(0.0, self._resume_at.get(key, 0.0) - now, self._blocked_until.get(name, 0.0) - now)
 
     def stalled(self, now: float, bound: float) -> list[str]:
-        """Name the channels whose oldest queued alert has waited longer than bound seconds."""
+        """Name the blocked channels, and those whose oldest queued alert has waited longer than bound seconds."""
         problems = []
         for name in self.channels:
+            tally = self.tally[name]
+            if tally.blocked:
+                problems.append(f"channel {name}: {tally.blocked}, its alerts wait (last error: {tally.last_error})")
+                continue
             oldest = self.store.oldest_queued(name)
             if oldest is not None and now - oldest > bound:
                 last = self.tally[name].last_error or "none"
@@ -234,6 +244,8 @@ class Deliverer:
             tally.failed += expired
             self._count(name, 0, expired)
             logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.max_age)
+        if time.time() < self._blocked_until.get(name, 0.0):
+            return
         while time.time() >= self._resume_at.get(key, 0.0):
             alerts = self.store.load_queue(name, limit=200)
             if not alerts:
@@ -262,6 +274,9 @@ class Deliverer:
         tally.sent += len(ids)
         self._count(name, len(ids), 0)
         self._logged.pop(name, None)  # after a recovery, the next fault is news again
+        if tally.blocked:
+            logger.info("channel.unblocked channel=%s", name)
+            tally.blocked = None
         logger.info("alert.sent channel=%s count=%d ids=%s", name, len(ids), _span(ids))
         # A crash between the channel's answer and this commit re-sends this one message after a
         # restart: the only window for a duplicate. A failed commit is retried before the next send.
@@ -270,8 +285,9 @@ class Deliverer:
         return True
 
     def _refused(self, name: str, group: list[Alert], exc: DeliveryError) -> bool:
-        """Record a refused send: failed for good, or retried after a pause of the chat (then False)."""
-        self._note_error(name, str(exc))
+        """Record a refused send: failed for good, or kept queued while the chat pauses or the channel is blocked
+        (then False)."""
+        self._note_error(name, exc)
         attempts = group[0].attempts + 1
         if exc.permanent or (exc.unexpected and attempts >= self.max_attempts):
             for alert in group:
@@ -279,11 +295,15 @@ class Deliverer:
             self.tally[name].failed += len(group)
             self._count(name, 0, len(group))
             return True
-        wait = exc.retry_after if exc.retry_after is not None else backoff(
-            attempts, base=self.retry_base, cap=self.retry_max
-        )
-        # The whole chat pauses, so its alerts still go out in order.
-        self._resume_at[self.channels[name].config.chat_key] = time.time() + wait
+        if exc.blocked:  # nothing this channel sends can pass: it stops, its alerts stay queued
+            self.tally[name].blocked = exc.blocked
+            self._blocked_until[name] = time.time() + self.retry_max
+        else:
+            wait = exc.retry_after if exc.retry_after is not None else backoff(
+                attempts, base=self.retry_base, cap=self.retry_max
+            )
+            # The whole chat pauses, so its alerts still go out in order.
+            self._resume_at[self.channels[name].config.chat_key] = time.time() + wait
         parts = exc.parts_sent if len(group) == 1 else 0
         for alert in group:
             self.store.schedule_retry(alert.id, str(exc), parts_sent=parts)
@@ -301,11 +321,14 @@ class Deliverer:
         if self.on_result is not None:
             self.on_result(name, sent, failed)
 
-    def _note_error(self, name: str, error: str) -> None:
+    def _note_error(self, name: str, exc: DeliveryError) -> None:
         """Log a channel's error once, not once per alert or per retry."""
-        self.tally[name].last_error = error
+        error = self.tally[name].last_error = str(exc)
         if self._logged.get(name) != error:
-            logger.warning("alert.failed channel=%s error=%s", name, error)
+            if exc.blocked:  # the operator must act
+                logger.error("channel.blocked channel=%s error=%s; its alerts stay queued", name, error)
+            else:
+                logger.warning("alert.failed channel=%s error=%s", name, error)
             self._logged[name] = error
 
     def _crashed(self, name: str, exc: Exception) -> None:
@@ -327,7 +350,7 @@ class Deliverer:
 
     async def _empty(self, name: str, deadline: float) -> None:
         failures = 0
-        while time.time() < deadline:
+        while time.time() < deadline and not self.tally[name].blocked:  # blocked: no use waiting for the deadline
             try:
                 wait = self.due_in(name)
                 if wait is None:

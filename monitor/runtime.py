@@ -177,7 +177,10 @@ def _summary(rt: Runtime, results: list[PollResult]) -> int:
             continue
         if tally.failed:
             problems.append(f"channel {name}: {tally.failed} alerts failed: {tally.last_error}")
-        if queued:
+        if queued and tally.blocked:  # its one clear line was logged when it was refused
+            problems.append(f"channel {name}: {queued} alerts still queued ({tally.blocked}); a run after the fix"
+                            " sends them")
+        elif queued:
             problems.append(
                 f"channel {name}: {queued} alerts still queued (last error: {tally.last_error});"
                 " the next run sends them"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -23,6 +24,14 @@ def wait(condition: Callable[[], Any], what: str, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+async def until(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
+    """wait() inside an event loop: the loop keeps running while condition() does not hold."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
 
 
 def free_port() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -155,3 +156,53 @@ def test_once_runs_ask_changed_since_the_last_run(tmp_path: Path, site: Site, te
     answered = [(headers.get("If-None-Match"), status) for _, headers, status in site.requests]
     assert answered == [(None, 200), ('"v1"', 304), ('"v1"', 200)]  # validators kept in the state file
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["New"]
+
+
+REVOKED = "123456:REVOKED-token-not-valid"  # the shape of a token: the fake answers 401 Unauthorized
+
+
+def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
+    tmp_path: Path, site: Site, telegram: FakeTelegram
+) -> None:
+    from monitor.store import SqliteStore
+
+    site.set("/ok", ticker_page(["Iran: new line", "Old"]))
+    path = str(write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
+                            channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+                            delivery={"timeout": 120}))
+    # Far below delivery.timeout: waiting out the deadline for a token that cannot work times out here.
+    refused = run_monitor("--once", "--config", path, timeout=30, env={"TELEGRAM_BOT_TOKEN": REVOKED})
+    assert refused.returncode == 1, refused.stderr
+    named = [line for line in refused.stderr.splitlines() if "refused the bot token" in line]
+    assert len(named) == 1 and "Telegram refused the bot token for channel 'alerts'" in named[0], refused.stderr
+    assert "channel alerts: 1 alerts still queued (token refused)" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert REVOKED.split(":")[1] not in refused.stdout + refused.stderr
+    assert [(c.method, c.status) for c in telegram.log] == [("getMe", 401)]  # one try, no hammering
+    store = SqliteStore.open_readonly(tmp_path / "state" / "monitor.db")
+    try:
+        assert store.count_queued("alerts") == 1
+    finally:
+        store.close()
+    fixed = run_monitor("--once", "--config", path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Iran: new line"]
+
+
+def test_status_names_the_channel_whose_token_was_refused(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Iran: new line", "Old"]))
+    path = str(write_config(
+        tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
+        channels=[telegram_channel(telegram, token="${REVOKED_TOKEN}"),
+                  telegram_channel(telegram, "second", "@second")],
+        rules=[{"name": "all", "channels": ["alerts", "second"]}], delivery={"timeout": 120},
+    ))
+    env = {"REVOKED_TOKEN": REVOKED}
+    assert run_monitor("--once", "--config", path, timeout=30, env=env).returncode == 1
+    assert [m.plain.split("\n")[0] for m in telegram.sent_to("@second")] == ["Iran: new line"]  # the others flow
+    status = run_monitor("status", "--config", path, env=env)
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"^alerts\s+1\s+0\s+0\s+Telegram refused the bot token for channel 'alerts'", status.stdout,
+                     re.M), status.stdout
+    assert re.search(r"^second\s+0\s+1\s+0\s+-$", status.stdout, re.M), status.stdout
+    assert REVOKED.split(":")[1] not in status.stdout + status.stderr

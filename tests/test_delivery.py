@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram, parse_html
+from helpers import until
 from sites import Site, ticker_page
 
 from monitor.channels.render import size
@@ -294,3 +296,57 @@ async def test_queue_of_a_removed_channel_expires(tmp_path: Path, site: Site, te
         await prune(rt)
         [status] = [s for s in rt.store.status() if s.channel == "gone"]
     assert (status.queued, status.failed) == (0, 1)
+
+
+@pytest.mark.parametrize(("token", "status"), [("999:WRONG-token-revoked", 401), ("not-a-token", 404)])
+async def test_refused_token_blocks_the_channel_and_names_it(telegram: FakeTelegram, token: str, status: int) -> None:
+    from monitor.channels.telegram import TelegramChannel
+    from monitor.config_types import ChannelConfig
+    from monitor.errors import DeliveryError
+    from monitor.models import Alert
+
+    # Telegram answers 401 Unauthorized for a revoked token, 404 Not Found for a malformed one:
+    # python-telegram-bot raises InvalidToken for both.
+    channel = TelegramChannel(ChannelConfig("alerts", "telegram", "@alerts", token=token,
+                                            api_base_url=telegram.base_url))
+    try:
+        with pytest.raises(DeliveryError) as refused:
+            await channel.send([Alert(1, "alerts", "en", "Line", None, time.time())])
+    finally:
+        await channel.close()
+    assert refused.value.blocked == "token refused" and not refused.value.permanent
+    assert str(refused.value).startswith("Telegram refused the bot token for channel 'alerts'")
+    assert token not in str(refused.value)
+    assert [(c.method, c.status) for c in telegram.log] == [("getMe", status)]
+
+
+async def test_refused_token_holds_alerts_then_a_recheck_after_retry_max_sends_them(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = lines(2)
+    async with open_runtime(load(config(tmp_path, site, telegram, [telegram_channel(telegram)], retry_max=1))) as rt:
+        await queue(rt, site, new)
+        accepted, telegram.token = telegram.token, "123456:NEW-token-after-revoke"  # BotFather's /revoke
+        loop = asyncio.create_task(rt.deliverer.run_forever("alerts"))
+        try:
+            await until(lambda: rt.deliverer.tally["alerts"].blocked == "token refused", "the refused token")
+            [problem] = rt.deliverer.stalled(time.time(), 600)
+            assert problem.startswith("channel alerts: token refused")
+            # A new line while blocked is queued, and sends nothing before the recheck.
+            site.set("/", ticker_page(["Late line", *new, "Old line"]))
+            assert (await poll_once(rt.sources[0], rt.store, rt.matcher)).queued == 1
+            rt.deliverer.wake()
+            telegram.token = accepted  # the token works again (a Telegram hiccup): the recheck finds it
+            await telegram.await_for(3)
+            await until(lambda: rt.store.count_queued("alerts") == 0, "the sends recorded")
+            assert rt.deliverer.tally["alerts"].blocked is None and rt.deliverer.stalled(time.time(), 600) == []
+        finally:
+            rt.deliverer.stop()
+            await loop
+    assert firsts(telegram.sent) == [*reversed(new), "Late line"]  # each once, in order
+    refusals = [at for _, _, status, at in telegram.log if status == 401]
+    gaps = [b - a for a, b in zip(refusals, [*refusals[1:], telegram.sent[0].at], strict=True)]
+    assert refusals and min(gaps) >= 0.95  # one try per retry_max (1 s), however many alerts wait
+    blocked = [r for r in caplog.records if "refused the bot token" in r.getMessage()]
+    assert len(blocked) == 1 and blocked[0].levelname == "ERROR"  # one line, not one per alert or retry
+    assert telegram.token not in caplog.text and "NEW-token" not in caplog.text

@@ -166,3 +166,47 @@ def test_unit_sandboxing_rated_ok() -> None:
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
     assert m, out.stdout + out.stderr
     assert float(m.group(1)) <= 2.0, out.stdout
+
+
+def test_refused_token_holds_alerts_while_polling_goes_on_and_a_reload_sends_them(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    new_token = "123456:NEW-token-after-revoke"
+    site.set("/", ticker_page(["Old"]))
+    port = free_port()
+    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+                        http={"listen": f"127.0.0.1:{port}"}, delivery={"retry_max": 120})
+    env = {"NEW_TOKEN": new_token}
+    service = Service(tmp_path, path, **env)
+    services.append(service)
+    service.notified("READY")
+    wait(lambda: "baseline=yes" in service.log(), "the baseline")
+    site.set("/", ticker_page(["One", "Old"]))
+    telegram.wait_for(1, timeout=20)
+    telegram.token = new_token  # BotFather's /revoke: the service's token is refused from now on
+    site.set("/", ticker_page(["Two", "One", "Old"]))
+    wait(lambda: scrape(port, "/healthz")[0] == 503, "/healthz to report the channel")
+    problems = json.loads(scrape(port, "/healthz")[1])["problems"]
+    assert any(p.startswith("channel alerts: token refused") for p in problems), problems
+    site.set("/", ticker_page(["Three", "Two", "One", "Old"]))
+    wait(lambda: service.log().count("queued=1") >= 3, "the next line queued: polling goes on")
+    polls = site.hits["/"]
+    wait(lambda: site.hits["/"] >= polls + 2, "two more polls")
+    assert [c.status for c in telegram.log if c.status != 200] == [401]  # no second try before retry_max
+    out = run_monitor("status", "--config", str(path))
+    assert re.search(r"^alerts\s+2\s+1\s+0\s+Telegram refused the bot token for channel 'alerts'", out.stdout,
+                     re.M), out.stdout
+    data = yaml.safe_load(path.read_text())
+    data["channels"][0]["token"] = "${NEW_TOKEN}"  # the operator puts the new token in, and reloads
+    path.write_text(yaml.safe_dump(data))
+    service.proc.send_signal(signal.SIGHUP)
+    telegram.wait_for(3, timeout=20)
+    wait(lambda: scrape(port, "/healthz")[0] == 200, "/healthz healthy again")
+    wait(lambda: re.search(r"^alerts\s+0\s+3\s+0", run_monitor("status", "--config", str(path), env=env).stdout, re.M),
+         "the sends recorded")
+    assert service.stop() == 0
+    assert [m.plain.split("\n")[0] for m in telegram.sent] == ["One", "Two", "Three"]  # each once, in order
+    log = service.log()
+    assert log.count("refused the bot token") == 1 and "Traceback" not in log
+    assert "TEST-token" not in log and "NEW-token" not in log

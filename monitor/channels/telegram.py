@@ -109,8 +109,12 @@ class TelegramChannel:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             return DeliveryError(f"Telegram asks to wait {seconds:g}s (429)", retry_after=seconds)
-        if isinstance(exc, InvalidToken):
-            return DeliveryError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN")
+        if isinstance(exc, InvalidToken):  # 401 for a wrong or revoked token, 404 for a malformed one
+            return DeliveryError(
+                f"Telegram refused the bot token for channel {self.config.name!r}: check its token"
+                " (revoked or mistyped?)",
+                blocked="token refused",
+            )
         if isinstance(exc, ChatMigrated):
             return DeliveryError(f"chat {chat} moved to {exc.new_chat_id}: update chat_id", permanent=True)
         if isinstance(exc, Forbidden):
@@ -132,7 +136,6 @@ class TelegramChannel:
         return redact(text, [self.config.token] if self.config.token else [])
 
     async def close(self) -> None:
-        """Close the bot's HTTP connections."""
-        if self._ready:
-            with contextlib.suppress(TelegramError):
-                await self.bot.shutdown()
+        """Close the bot's HTTP connections (also those opened by an initialize() that failed)."""
+        with contextlib.suppress(TelegramError):
+            await self.bot.shutdown()
