@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             logs.setup(level or "warning", fmt)
             return asyncio.run(run_probe(args))
         config = config_mod.load(path)
-        logs.setup(level or "info", fmt, config.secrets())
+        # --once and --dry-run print a line per source and what failed: the log (-v, --log-level info)
+        # would say it all twice. The service logs from info up.
+        quiet = args.command is None and (args.once or args.dry_run)
+        logs.setup(level or ("error" if quiet else "info"), fmt, config.secrets())
         if args.command == "check-config":
             print(describe(config))
             return 0
@@ -128,15 +131,24 @@ def describe(config: Config) -> str:
     lines = [f"{config.file}: OK", f"state: {config.state_path}", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
-        lines.append(f"  {s.name}: every {s.interval:g}s, {how}, {s.url}")
+        every = (f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
+                 if s.interval_max else f"every {s.interval:g}s")
+        lines.append(f"  {s.name}: {every}, {how}, {s.url}")
     lines.append(f"channels ({len(config.channels)}):")
     for c in config.channels:
-        lines.append(f"  {c.name}: {c.type}" + (f" {c.chat_id}" if c.chat_id else ""))
+        quiet = ""
+        if c.quiet_hours:
+            start, end, zone = c.quiet_hours
+            quiet = f", quiet {start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d} {zone} (silent then)"
+        lines.append(f"  {c.name}: {c.type}" + (f" {c.chat_id}" if c.chat_id else "") + quiet)
     lines.append(f"rules ({len(config.rules)}):")
     for r in config.rules:
         terms = [f"{k}: {', '.join(v)}" for k, v in (("any", r.any), ("all", r.all), ("none", r.none)) if v]
+        terms += [f"near: {a} and {b} within {n} words" for a, b, n in r.near]
         only = f" (only {', '.join(r.sources)})" if r.sources else ""
-        lines.append(f"  {r.name}: {'; '.join(terms) or 'every item'}{only} -> {', '.join(r.channels)}")
+        flags = "".join(f", {f}" for f, on in (("urgent: rings even in quiet hours", r.priority == "urgent"),
+                                                ("silent", r.silent)) if on)
+        lines.append(f"  {r.name}: {'; '.join(terms) or 'every item'}{only} -> {', '.join(r.channels)}{flags}")
     return "\n".join(lines)
 
 
@@ -144,7 +156,8 @@ def show_status(config: Config) -> int:
     """Print per-source poll state and per-channel outbox counts from the state file (safe while running)."""
     import time
 
-    from .store import SqliteStore
+    from .lock import holder
+    from .store import ChannelStatus, SourceStatus, SqliteStore
 
     if not config.state_path.exists():
         print(f"no state yet at {config.state_path}")
@@ -161,15 +174,25 @@ def show_status(config: Config) -> int:
         sources, channels = store.source_states(), store.status()
     finally:
         store.close()
-    print(f"{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
-    for s in sources:
+    pid = holder(config.state_path)
+    print(f"monitor is running (PID {pid})" if pid is not None else
+          "no monitor is running on this state (next polls are shown while one runs)")
+    source_names, channel_names = [s.name for s in config.sources], [c.name for c in config.channels]
+    polled = {s.source: s for s in sources}
+    print(f"\n{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
+    for name in source_names + [n for n in polled if n not in source_names]:
+        s = polled.get(name) or SourceStatus(name, None, None, None, 0, None, None)
         error = s.last_error if s.failures else "-"
         if s.alarmed:
             error = f"ALARM after {s.streak} bad polls: {error if s.failures else 'the page yields no items'}"
-        print(f"{s.source:20} {ago(s.last_poll):>12} {ago(s.last_new):>12} {s.failures:>8} "
-              f"{ago(s.next_poll):>12}  {error}")
+        if name not in source_names:
+            error += " (no longer in the config)"
+        next_poll = ago(s.next_poll) if pid is not None else "-"
+        print(f"{s.source:20} {ago(s.last_poll):>12} {ago(s.last_new):>12} {s.failures:>8} {next_poll:>12}  {error}")
+    counted = {c.channel: c for c in channels}
     print(f"\n{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")
-    for c in channels:
+    for name in channel_names + [n for n in counted if n not in channel_names]:
+        c = counted.get(name) or ChannelStatus(name, 0, 0, 0, None)
         print(f"{c.channel:20} {c.queued:>7} {c.delivered:>10} {c.failed:>7}  {c.last_error or '-'}")
     return 0
 
@@ -202,11 +225,18 @@ def show_match(config: Config, line: str, source: str) -> int:
     """Print the rules that match a line, the term that fired, and where it would go; 1 if none."""
     from .rules import Matcher
 
-    matches = Matcher(config.rules).matches(source, line)
+    names = [s.name for s in config.sources]
+    if source and source not in names:
+        print(f"monitor: --source: no source {source!r} in the config (it has: {', '.join(names)})", file=sys.stderr)
+        return 2
+    matcher = Matcher(config.rules)
+    matches = matcher.matches(source, line)
     for m in matches:
         fired = f"term {m.term!r}" if m.term else "matches every item"
         flags = "".join(f", {f}" for f, on in (("urgent", m.urgent), ("silent", m.silent)) if on)
         print(f"{m.rule}: {fired} -> {', '.join(m.channels)}{flags}")
+    for rule, term in matcher.excluded(source, line):
+        print(f"{rule}: excluded by its none: term {term!r}")
     if not matches:
         print("no rule matches")
     return 0 if matches else 1

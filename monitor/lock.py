@@ -44,3 +44,20 @@ class StateLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def holder(state_path: Path) -> int | None:
+    """Return the PID of the monitor that holds the state's lock now, or None when none runs."""
+    path = state_path.with_name(state_path.name + ".lock")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None  # never locked, or not ours to read: nothing says a monitor runs
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.read(fd, 32).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else 0
+    finally:
+        os.close(fd)  # also lets go of a shared lock taken just now
+    return None

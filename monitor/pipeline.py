@@ -37,6 +37,7 @@ class PollResult:
     unchanged: bool = False  # the server said 304 Not Modified
     edits: int = 0
     alerts: tuple[Outgoing, ...] = ()
+    lines: tuple[Item, ...] = ()  # the new lines, in page order
     state_fault: bool = False  # the error was the state store's, not the site's: no reason to back off
 
 
@@ -137,7 +138,8 @@ def _remember(
         "poll.done source=%s found=%d new=%d edits=%d queued=%d%s",
         cfg.name, len(items), len(new), len(edits), queued, " baseline=yes" if baseline else "",
     )
-    return PollResult(cfg.name, len(items), len(new), queued, baseline, edits=len(edits), alerts=tuple(alerts))
+    return PollResult(cfg.name, len(items), len(new), queued, baseline, edits=len(edits), alerts=tuple(alerts),
+                      lines=tuple(new))
 
 
 def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:

@@ -160,21 +160,35 @@ class Matcher:
         out = []
         for index in sorted(candidates):
             rule = self.rules[index]
-            if rule.sources is not None and source not in rule.sources:
-                continue
-            if (rule.none and not rule.none.isdisjoint(found)) or (rule.all and not rule.all.issubset(found)):
-                continue
-            if rule.near and not all(_near(found.get(a), found.get(b), n) for a, b, n in rule.near):
+            if (rule.none and not rule.none.isdisjoint(found)) or not self._holds(rule, source, found):
                 continue
             fired = next((t for t in rule.any if t in found), None)
-            if rule.any and fired is None:
-                continue
             if fired is None:
                 fired = next(iter((*sorted(rule.all), *(a for a, _, _ in rule.near))), None)
             cfg = rule.config
             out.append(Match(cfg.name, None if fired is None else self.raw[fired], cfg.channels, cfg.silent,
                              cfg.priority == "urgent"))
         return out
+
+    def excluded(self, source: str, text: str) -> list[tuple[str, str]]:
+        """Return (rule, its none: term) for each rule that a none: term kept from matching a line."""
+        found = self.hits(text)
+        return [
+            (rule.config.name, self.raw[min(rule.none & found.keys())])
+            for rule in self.rules
+            if not rule.none.isdisjoint(found) and self._holds(rule, source, found)
+        ]
+
+    @staticmethod
+    def _holds(rule: _Rule, source: str, found: dict[int, list[int]]) -> bool:
+        """Whether a line of a source meets a rule's sources, all:, near: and any: (none: aside)."""
+        if rule.sources is not None and source not in rule.sources:
+            return False
+        if rule.all and not rule.all.issubset(found):
+            return False
+        if rule.near and not all(_near(found.get(a), found.get(b), n) for a, b, n in rule.near):
+            return False
+        return not rule.any or any(t in found for t in rule.any)
 
     def channels_for(self, item: Item) -> dict[str, Route]:
         """Return the channels an item goes to, in rule order, each with how to send it.

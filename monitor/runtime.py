@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from .channels import Channel, format_plain, make_channel
+from . import report
+from .channels import Channel, make_channel
 from .config import Config
 from .errors import MonitorError
 from .health import Health
 from .http import new_session
 from .metrics import Metrics
-from .models import Alert
 from .pipeline import Deliverer, PollResult, poll_once
 from .rules import Matcher
 from .sources import Source, make_source, pool
@@ -67,7 +67,8 @@ class Runtime:
             if self._flush is None:
                 self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self.flush_polls)
         if message:
-            logger.warning("source.health %s", message)
+            recovered = not self.health.states[result.source].alarmed  # good news is not a warning
+            logger.log(logging.INFO if recovered else logging.WARNING, "source.health %s", message)
             if self.config.admin_channel and not dry_run:
                 try:
                     self.store.notify(self.config.admin_channel, message)
@@ -138,56 +139,27 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
     """Poll every source once, deliver, and return the exit code (0 all good, 1 something failed)."""
     async with open_runtime(config, dry_run=dry_run) as rt:
         results = await asyncio.gather(*(rt.poll(s, dry_run=dry_run) for s in rt.sources))
-        for r in results:
-            _print_result(r)
+        for source, r in zip(rt.sources, results, strict=True):
+            report.print_poll(r, source.config, rt.matcher, dry_run=dry_run)
         if dry_run:
-            for r in results:
-                for a in r.alerts:
-                    alert = Alert(0, a.channel, a.item.source, a.item.text, a.item.link, time.time(), edit_of=a.edit_of)
-                    print(format_plain(alert))
             return 1 if any(r.error for r in results) else 0
         await rt.deliverer.run_until_empty(time.time() + config.delivery_timeout)
         return _summary(rt, results)
 
 
-def _print_result(r: PollResult) -> None:
-    if r.error:
-        print(f"{r.source}: FAILED: {r.error}", file=sys.stderr)
-    elif r.unchanged:
-        print(f"{r.source}: not modified since the last poll (HTTP 304)", file=sys.stderr)
-    elif r.baseline:
-        print(
-            f"{r.source}: {r.found} items, first poll: recorded as the baseline, {r.queued} queued"
-            " (set backfill: N on the source to send its newest N)",
-            file=sys.stderr,
-        )
-    else:
-        print(f"{r.source}: {r.found} items, {r.new} new, {r.queued} alerts queued", file=sys.stderr)
-
-
 def _summary(rt: Runtime, results: list[PollResult]) -> int:
-    """Print what went wrong, if anything, and return the exit code."""
-    problems = [f"source {r.source} failed: {r.error}" for r in results if r.error]
+    """Print what went wrong with the channels, if anything, and return the exit code."""
+    problems = []
     for name in rt.channels:
-        tally = rt.deliverer.tally[name]
         try:
             queued = rt.store.count_queued(name)
         except MonitorError as exc:
             problems.append(f"channel {name}: cannot count its queue: {exc}")
             continue
-        if tally.failed:
-            problems.append(f"channel {name}: {tally.failed} alerts failed: {tally.last_error}")
-        if queued and tally.blocked:  # its one clear line was logged when it was refused
-            problems.append(f"channel {name}: {queued} alerts still queued ({tally.blocked}); a run after the fix"
-                            " sends them")
-        elif queued:
-            problems.append(
-                f"channel {name}: {queued} alerts still queued (last error: {tally.last_error});"
-                " the next run sends them"
-            )
+        problems += report.channel_problems(name, queued, rt.deliverer.tally[name])
     for line in problems:
         print(line, file=sys.stderr)
-    return 1 if problems else 0
+    return 1 if problems or any(r.error for r in results) else 0
 
 
 async def prune(rt: Runtime) -> None:

@@ -36,7 +36,9 @@ def test_once_exit_codes_and_failing_source(tmp_path: Path, site: Site, telegram
     site.set("/broken", "gone", status=403)
     second = run_monitor("--once", "--config", config)
     assert second.returncode == 1
-    assert "source broken failed: HTTP 403 Forbidden" in second.stderr
+    # One line for the failed source, not a log line, a result line and a summary line.
+    assert [line for line in second.stderr.splitlines() if "broken" in line] == [
+        "broken: FAILED: HTTP 403 Forbidden (the site may refuse unknown clients: try user_agent)"]
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Iran: new line"]
 
 
@@ -175,7 +177,7 @@ def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
     assert refused.returncode == 1, refused.stderr
     named = [line for line in refused.stderr.splitlines() if "refused the bot token" in line]
     assert len(named) == 1 and "Telegram refused the bot token for channel 'alerts'" in named[0], refused.stderr
-    assert "channel alerts: 1 alerts still queued (token refused)" in refused.stderr
+    assert "channel alerts: 1 alert still queued (token refused)" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert REVOKED.split(":")[1] not in refused.stdout + refused.stderr
     assert [(c.method, c.status) for c in telegram.log] == [("getMe", 401)]  # one try, no hammering

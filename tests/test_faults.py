@@ -227,7 +227,7 @@ def test_once_reports_an_unexpected_reply_as_a_line_and_other_chats_get_theirs(
     done = run_monitor("--once", "--config", str(path))
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert "channel a: 1 alerts failed: Telegram's answer was not understood: KeyError" in done.stderr, done.stderr
+    assert "channel a: 1 alert failed: Telegram's answer was not understood: KeyError" in done.stderr, done.stderr
     assert firsts(telegram.sent_to("@second")) == ["New line"]
 
 

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 
 from ..config_types import ChannelConfig
 from ..models import Alert
+from .render import URGENT
 
 
 def format_plain(alert: Alert) -> str:
     """Return an alert as one readable line (and its link on the next)."""
     stamp = time.strftime("%H:%M", time.localtime(alert.created))
     edited = "(edited) " if alert.edit_of else ""
-    line = f"{stamp} [{alert.channel}] {edited}{alert.source}: {alert.text}"
+    urgent = f"{URGENT} " if alert.urgent else ""  # as Telegram shows it
+    line = f"{stamp} [{alert.channel}] {urgent}{edited}{alert.source}: {alert.text}"
     return f"{line}\n    {alert.link}" if alert.link else line
 
 
