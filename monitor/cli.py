@@ -182,7 +182,7 @@ def show_status(config: Config) -> int:
     print(f"\n{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
     for name in source_names + [n for n in polled if n not in source_names]:
         s = polled.get(name) or SourceStatus(name, None, None, None, 0, None, None)
-        error = s.last_error if s.failures else "-"
+        error = (s.last_error if s.failures else None) or "-"
         if s.alarmed:
             error = f"ALARM after {s.streak} bad polls: {error if s.failures else 'the page yields no items'}"
         if name not in source_names:
