@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -53,8 +55,29 @@ class Node:
     def require(self, key: str) -> Any:
         self.read.add(key)
         if self.value.get(key) is None:
-            raise self.error("is required", key)
+            raise self.missing(key)
         return self.value[key]
+
+    def missing(self, key: str, fault: str = "is required") -> ConfigError:
+        """The error for a required key left out, or for the misspelling of it that stands in its place."""
+        if key not in self.value:
+            unread = [str(k) for k in self.value if k not in self.read]
+            typo = difflib.get_close_matches(key, unread, n=1)
+            if typo:
+                return self.unknown(typo[0], [key])
+        return self.error(fault, key)
+
+    def unknown(self, key: object, known: Iterable[str]) -> ConfigError:
+        """Refuse a key nobody reads, naming the known key closest to it, or all of them."""
+        hint = did_you_mean(str(key), sorted(known), or_list=True)
+        return ConfigError(self.file, self.path, f"unknown key {str(key)!r}{hint}")
+
+    def only(self, known: Iterable[str]) -> None:
+        """Refuse unknown keys before reading any, so a misspelt key is reported before what it leaves out."""
+        names = set(known)
+        for key in self.value:
+            if key not in names:
+                raise self.unknown(key, names)
 
     def node(self, key: str) -> Node:
         return Node(self.file, self.sub(key), self.get(key) or {})
@@ -148,7 +171,17 @@ class Node:
         """Refuse keys that were never read: a typo must not be silently ignored."""
         for key in self.value:
             if key not in self.read:
-                raise self.error("unknown key", str(key))
+                raise self.unknown(key, self.read)
+
+
+def did_you_mean(word: str, known: Iterable[str], *, or_list: bool = False) -> str:
+    """Return " (did you mean 'x'?)" for the known name closest to a misspelt one; else "" or, with
+    or_list, " (known: a, b, c)"."""
+    names = list(known)
+    close = difflib.get_close_matches(word, names, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known: {', '.join(names)})" if or_list and names else ""
 
 
 def kind_of(value: Any) -> str:
