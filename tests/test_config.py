@@ -170,6 +170,8 @@ def edit(*pairs: str) -> str:
     return text
 
 
+INDENT = "; check the indentation: use spaces, not tabs, and line up keys of the same level"
+TAB = "invalid YAML: a tab character: YAML indents with spaces only, so replace the tab with spaces"
 NEWCOMER = [
     ("top channels", edit("channels:\n  - name: alerts", "chanels:\n  - name: alerts"),
      "unknown key 'chanels' (did you mean 'channels'?)"),
@@ -207,6 +209,16 @@ NEWCOMER = [
      "rules[0].channels[0]: unknown channel 'alrets' (did you mean 'alerts'?)"),
     ("rule source name", edit("sources: [almayadeen-en]", "sources: [almayaden-en]"),
      "rules[0].sources[0]: unknown source 'almayaden-en' (did you mean 'almayadeen-en'?)"),
+    ("key indented too deep", edit("    url:", "      url:"),
+     "line 6, column 10: invalid YAML: mapping values are not allowed in this context" + INDENT),
+    ("entry out of line", edit("channels:\n  - name: alerts\n    type", "channels:\n  - name: alerts\n   type"),
+     "line 12, column 4: invalid YAML: did not find expected '-' indicator" + INDENT),
+    ("key out of line", edit("state: {path: state/monitor.db}", "state:\n  path: state/monitor.db\n retention: 30d"),
+     "line 4, column 2: invalid YAML: did not find expected key" + INDENT),
+    ("key missing its colon", edit("    heading: BREAKING", "    heading BREAKING"),
+     "line 8, column 5: invalid YAML: could not find expected ':'" + INDENT),
+    ("tab indent", edit("    type: telegram", "\ttype: telegram"), f"line 12, column 1: {TAB}"),
+    ("tab after spaces", edit("    type: telegram", "  \ttype: telegram"), f"line 12, column 3: {TAB}"),
 ]
 
 
