@@ -25,7 +25,9 @@ from .errors import ConfigError
 
 CHANNEL_TYPES = ("telegram", "webhook", "console")
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$")
+_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d+)$")
+_CHAT_RULE = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
+              "a numeric id is an integer (channels and supergroups start with -100)")
 # Every key parse() reads at the top level: checked first, as a misspelt one (chanels:) leaves
 # something missing that would otherwise be reported instead of the typo.
 TOP_KEYS = ("state", "defaults", "delivery", "alarm_after", "dedup", "sources", "channels", "rules", "http",
@@ -207,7 +209,7 @@ def _channel(n: Node) -> ChannelConfig:
         else:
             chat_id = ""
         if not _CHAT.fullmatch(chat_id):
-            raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}", "chat_id")
+            raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}: {_CHAT_RULE}", "chat_id")
         token = n.string("token", required=True)
         if not _TOKEN.fullmatch(token):
             # Never echo the value: it may be a real token with a typo.

@@ -172,6 +172,8 @@ def edit(*pairs: str) -> str:
 
 INDENT = "; check the indentation: use spaces, not tabs, and line up keys of the same level"
 TAB = "invalid YAML: a tab character: YAML indents with spaces only, so replace the tab with spaces"
+CHAT = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; a numeric id is an "
+        "integer (channels and supergroups start with -100)")
 NEWCOMER = [
     ("top channels", edit("channels:\n  - name: alerts", "chanels:\n  - name: alerts"),
      "unknown key 'chanels' (did you mean 'channels'?)"),
@@ -219,6 +221,12 @@ NEWCOMER = [
      "line 8, column 5: invalid YAML: could not find expected ':'" + INDENT),
     ("tab indent", edit("    type: telegram", "\ttype: telegram"), f"line 12, column 1: {TAB}"),
     ("tab after spaces", edit("    type: telegram", "  \ttype: telegram"), f"line 12, column 3: {TAB}"),
+    ("chat id with a space", edit('"@my_alerts"', "my alerts"),
+     f"channels[0].chat_id: expected '@channelname' or a numeric id, got 'my alerts': {CHAT}"),
+    ("chat id too short", edit('"@my_alerts"', '"@news"'),
+     f"channels[0].chat_id: expected '@channelname' or a numeric id, got '@news': {CHAT}"),
+    ("chat id a fraction", edit('"@my_alerts"', "-100.5"),
+     f"channels[0].chat_id: expected '@channelname' or a numeric id, got -100.5: {CHAT}"),
 ]
 
 
@@ -228,6 +236,13 @@ def test_newcomer_mistake_gets_one_line_that_says_what_to_do(tmp_path: Path, tex
     out = run_cli("check-config", "--config", str(path))
     assert (out.returncode, out.stdout) == (2, "")
     assert out.stderr == f"monitor: config error: {path}: {fault}\n"
+
+
+def test_telegram_names_are_5_to_32_characters(tmp_path: Path) -> None:
+    for name in ("@a1_b2", "@" + "a" * 32):
+        assert load(write(tmp_path, edit('"@my_alerts"', f'"{name}"'))).channels[0].chat_id == name
+    with pytest.raises(ConfigError, match=f"got '@{'a' * 33}': a Telegram @name is 5-32"):
+        load(write(tmp_path, edit('"@my_alerts"', f'"@{"a" * 33}"')))
 
 
 def test_usage_error_exits_2() -> None:
