@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
-    path = getattr(args, "config", None) or config_mod.default_path()
+    path, origin = _config_path(args)
     verbose = getattr(args, "verbose", False)
     level = "debug" if verbose else getattr(args, "log_level", None)
     fmt = getattr(args, "log_format", "text")
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "probe":
             logs.setup(level or "warning", fmt)
             return asyncio.run(run_probe(args))
-        config = config_mod.load(path)
+        config = _load(path, origin)
         logs.setup(level or "info", fmt, config.secrets())
         if args.command == "check-config":
             print(describe(config))
@@ -109,6 +109,24 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(__name__).debug("internal error", exc_info=True)
         print(f"monitor: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
         return 1
+
+
+def _config_path(args: argparse.Namespace) -> tuple[str, str]:
+    """The config file to read (--config, then $MONITOR_CONFIG, then ./config.yaml), and which of them it is."""
+    if getattr(args, "config", None):
+        return args.config, "given with --config"
+    if os.environ.get("MONITOR_CONFIG"):
+        return config_mod.default_path(), "from $MONITOR_CONFIG"
+    return config_mod.default_path(), "the default: no --config given and $MONITOR_CONFIG not set"
+
+
+def _load(path: str, origin: str) -> Config:
+    """Load the config; a missing file says how to name another and how to start without one."""
+    if not os.path.exists(path):
+        raise ConfigError(path, "", f"file not found ({origin}); name the config file with --config PATH or "
+                                    "$MONITOR_CONFIG, or to start: run `monitor demo`, or copy config.yaml from "
+                                    "the repository and edit it")
+    return config_mod.load(path)
 
 
 def describe(config: Config) -> str:

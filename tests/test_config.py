@@ -245,6 +245,25 @@ def test_telegram_names_are_5_to_32_characters(tmp_path: Path) -> None:
         load(write(tmp_path, edit('"@my_alerts"', f'"@{"a" * 33}"')))
 
 
+@pytest.mark.parametrize(
+    "args, env, name, origin",
+    [
+        (["--config", "nope.yaml"], {}, "nope.yaml", "given with --config"),
+        ([], {"MONITOR_CONFIG": "nope.yaml"}, "nope.yaml", "from $MONITOR_CONFIG"),
+        ([], {"MONITOR_CONFIG": ""}, "config.yaml", "the default: no --config given and $MONITOR_CONFIG not set"),
+    ],
+    ids=["--config", "MONITOR_CONFIG", "default"],
+)
+def test_missing_config_says_how_to_name_one_and_how_to_start(
+    tmp_path: Path, args: list[str], env: dict[str, str], name: str, origin: str
+) -> None:
+    out = run_cli("check-config", *args, env=env, cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == (f"monitor: config error: {name}: file not found ({origin}); name the config file with "
+                          "--config PATH or $MONITOR_CONFIG, or to start: run `monitor demo`, or copy config.yaml "
+                          "from the repository and edit it\n")
+
+
 def test_usage_error_exits_2() -> None:
     assert run_cli("--no-such-flag").returncode == 2
 
