@@ -14,6 +14,13 @@ from .config import DEFAULT_USER_AGENT, Config
 from .config_reader import parse_duration
 from .errors import ConfigError, MonitorError, StateError
 
+EXIT_CODES = """exit codes:
+  0    ok
+  1    a source or channel failed, `match` matched nothing,
+       or another monitor is already using the state file
+  2    bad config, state file or arguments
+  130  interrupted (Ctrl-C)"""
+
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
@@ -22,43 +29,60 @@ def _parser() -> argparse.ArgumentParser:
                         help="config file (default: $MONITOR_CONFIG, then ./config.yaml)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log debug detail (same as --log-level debug)")
-    common.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
-                        help="default: info")
+    common.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error"],
+                        default=argparse.SUPPRESS, help="default: info (any case: INFO works too)")
     common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS,
                         help="json: one object per line, for log shippers")
     parser = argparse.ArgumentParser(
         prog="monitor",
         parents=[common],
         description="Watch breaking-news tickers and send new lines that match rules to Telegram.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     parser.add_argument("--once", action="store_true", help="poll every source once, deliver, exit")
     parser.add_argument("--dry-run", action="store_true",
                         help="do everything but send and write state; print the alerts instead")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("check-config", parents=[common], help="validate the config and summarise it")
-    sub.add_parser("status", parents=[common], help="outbox counts per channel")
+    sub.add_parser("check-config", parents=[common], help="validate the config and summarise it",
+                   description="Validate the config file and print a summary of its sources, channels and rules; "
+                               "on a fault, name the file, the key and what is wrong, and exit 2.")
+    sub.add_parser("status", parents=[common], help="outbox counts per channel",
+                   description="Show each source's last poll, failures and alarms, and each channel's queued, "
+                               "delivered and failed counts, from the state file (safe while the service runs).")
     sub.add_parser("demo", parents=[common],
-                   help="replay bundled ticker pages through the pipeline to the console (no network)")
-    probe = sub.add_parser("probe", parents=[common], help="fetch a page once and show what each source kind extracts")
+                   help="replay bundled ticker pages through the pipeline to the console (no network)",
+                   description="Replay bundled ticker pages through the whole pipeline to the console: no config, "
+                               "no network, nothing sent. A first look at what monitor does.")
+    probe = sub.add_parser("probe", parents=[common], help="fetch a page once and show what each source kind extracts",
+                           description="Fetch a page once and show what each source kind (html, feed, json) would "
+                                       "extract from it, to choose a source's type and selector.")
     probe.add_argument("url")
     probe.add_argument("--selector", help="CSS selector of the items (html)")
     probe.add_argument("--items", help="dotted path to the list of items (json)")
     probe.add_argument("--text", default="title", help="field of each item holding its text (json)")
     probe.add_argument("--link", help="field of each item holding its link (json)")
     probe.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
-    match = sub.add_parser("match", parents=[common], help="show which rules match a line, and the term that fired")
+    match = sub.add_parser("match", parents=[common], help="show which rules match a line, and the term that fired",
+                           description="Show which rules match a line, the term that fired and the channels it "
+                                       "would go to; exit 1 when no rule matches.")
     match.add_argument("line")
     match.add_argument("--source", default="", help="match as an item of this source")
     history = sub.add_parser("history", aliases=["log"], parents=[common],
-                             help="list recent alerts: when, where, which rule, sent / queued / failed and why")
+                             help="list recent alerts: when, where, which rule, sent / queued / failed and why",
+                             description="List the alerts queued since --since, oldest first: the time, sent / "
+                                         "queued / FAILED, the channel, the source, the rules that sent it and "
+                                         "the text; under a failed alert, its error. Read-only.")
     history.add_argument("--since", default="24h", help="how far back: 30m, 6h, 2d, or a date (default 24h)")
     history.add_argument("--channel", help="only this channel")
     history.add_argument("--source", help="only this source ('monitor' for health alarms)")
     history.add_argument("--limit", type=int, default=100, help="at most this many, the newest (default 100)")
     history.add_argument("--json", action="store_true", help="one JSON object per line")
     replay = sub.add_parser("replay", parents=[common],
-                            help="run the current rules over stored items; print what would go where")
+                            help="run the current rules over stored items; print what would go where",
+                            description="Run the current rules over the items stored in the last --since; print "
+                                        "what would go where. Nothing is sent.")
     replay.add_argument("--since", default="24h", help="how far back, e.g. 6h, 2d (default 24h)")
     return parser
 
@@ -66,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
-    path = getattr(args, "config", None) or config_mod.default_path()
+    path, origin = _config_path(args)
     verbose = getattr(args, "verbose", False)
     level = "debug" if verbose else getattr(args, "log_level", None)
     fmt = getattr(args, "log_format", "text")
@@ -79,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "probe":
             logs.setup(level or "warning", fmt)
             return asyncio.run(run_probe(args))
-        config = config_mod.load(path)
+        config = _load(path, origin)
         # --once and --dry-run print a line per source and what failed: the log (-v, --log-level info)
         # would say it all twice. The service logs from info up.
         quiet = args.command is None and (args.once or args.dry_run)
@@ -124,6 +148,24 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(__name__).debug("internal error", exc_info=True)
         print(f"monitor: internal error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
         return 1
+
+
+def _config_path(args: argparse.Namespace) -> tuple[str, str]:
+    """The config file to read (--config, then $MONITOR_CONFIG, then ./config.yaml), and which of them it is."""
+    if getattr(args, "config", None):
+        return args.config, "given with --config"
+    if os.environ.get("MONITOR_CONFIG"):
+        return config_mod.default_path(), "from $MONITOR_CONFIG"
+    return config_mod.default_path(), "the default: no --config given and $MONITOR_CONFIG not set"
+
+
+def _load(path: str, origin: str) -> Config:
+    """Load the config; a missing file says how to name another and how to start without one."""
+    if not os.path.exists(path):
+        raise ConfigError(path, "", f"file not found ({origin}); name the config file with --config PATH or "
+                                    "$MONITOR_CONFIG, or to start: run `monitor demo`, or copy config.yaml from "
+                                    "the repository and edit it")
+    return config_mod.load(path)
 
 
 def describe(config: Config) -> str:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
-from .config_reader import Node, read_yaml
+from .config_reader import Node, did_you_mean, read_yaml
 from .config_types import (  # the tree this module builds (also importable from here)
     DEFAULT_HEADINGS,
     DEFAULT_TEMPLATE,
@@ -25,7 +25,13 @@ from .errors import ConfigError
 
 CHANNEL_TYPES = ("telegram", "webhook", "console")
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$")
+_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d+)$")
+_CHAT_RULE = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
+              "a numeric id is an integer (channels and supergroups start with -100)")
+# Every key parse() reads at the top level: checked first, as a misspelt one (chanels:) leaves
+# something missing that would otherwise be reported instead of the typo.
+TOP_KEYS = ("state", "defaults", "delivery", "alarm_after", "dedup", "sources", "channels", "rules", "http",
+            "stop_timeout", "admin_channel")
 
 
 def default_path() -> str:
@@ -48,6 +54,7 @@ def load(path: str | os.PathLike[str]) -> Config:
 def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> Config:
     """Validate already-loaded YAML data into a Config."""
     root = Node(file, "", data)
+    root.only(TOP_KEYS)
     state = root.node("state")
     state_path = Path(state.string("path", "state/monitor.db"))
     if not state_path.is_absolute():
@@ -96,7 +103,8 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     stop_timeout = root.duration("stop_timeout", 10.0)
     admin_channel = root.string("admin_channel")
     if admin_channel is not None and admin_channel not in {c.name for c in channels}:
-        raise root.error(f"unknown channel {admin_channel!r}", "admin_channel")
+        raise root.error(f"unknown channel {admin_channel!r}{did_you_mean(admin_channel, channel_names)}",
+                         "admin_channel")
     if not sources:
         raise root.error("no sources: add at least one under 'sources'", "sources")
     root.done()
@@ -123,10 +131,10 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
     url = n.url("url", required=True)
     kind = n.string("type", "html")
     if kind not in SOURCE_TYPES:
-        raise n.error(f"unknown source type {kind!r} (known: {', '.join(SOURCE_TYPES)})", "type")
+        raise n.error(f"unknown source type {kind!r}{did_you_mean(kind, SOURCE_TYPES, or_list=True)}", "type")
     items = n.string("items")
     if kind == "json" and not items:
-        raise n.error("is required for a json source: the dotted path to the list, e.g. data.breaking", "items")
+        raise n.missing("items", "is required for a json source: the dotted path to the list, e.g. data.breaking")
     on_edit = n.string("on_edit", "ignore")
     if on_edit not in ON_EDIT:
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
@@ -188,7 +196,7 @@ def _channel(n: Node) -> ChannelConfig:
     name = n.string("name", required=True)
     kind = n.string("type", required=True)
     if kind not in CHANNEL_TYPES:
-        raise n.error(f"unknown channel type {kind!r} (known: {', '.join(CHANNEL_TYPES)})", "type")
+        raise n.error(f"unknown channel type {kind!r}{did_you_mean(kind, CHANNEL_TYPES, or_list=True)}", "type")
     chat_id = token = api_base_url = url = None
     if kind == "webhook":
         url = n.url("url", required=True)
@@ -201,7 +209,7 @@ def _channel(n: Node) -> ChannelConfig:
         else:
             chat_id = ""
         if not _CHAT.fullmatch(chat_id):
-            raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}", "chat_id")
+            raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}: {_CHAT_RULE}", "chat_id")
         token = n.string("token", required=True)
         if not _TOKEN.fullmatch(token):
             # Never echo the value: it may be a real token with a typo.
@@ -278,13 +286,13 @@ def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
     rule_sources = n.strings("sources")
     for i, s in enumerate(rule_sources or ()):
         if s not in sources:
-            raise ConfigError(n.file, f"{n.sub('sources')}[{i}]", f"unknown source {s!r}")
+            raise ConfigError(n.file, f"{n.sub('sources')}[{i}]", f"unknown source {s!r}{did_you_mean(s, sources)}")
     rule_channels = n.strings("channels")
     if not rule_channels:
-        raise n.error("is required: the channels this rule sends to", "channels")
+        raise n.missing("channels", "is required: the channels this rule sends to")
     for i, c in enumerate(rule_channels):
         if c not in channels:
-            raise ConfigError(n.file, f"{n.sub('channels')}[{i}]", f"unknown channel {c!r}")
+            raise ConfigError(n.file, f"{n.sub('channels')}[{i}]", f"unknown channel {c!r}{did_you_mean(c, channels)}")
     priority = n.string("priority", "normal")
     if priority not in ("normal", "urgent"):
         raise n.error(f"expected normal or urgent, got {priority!r}", "priority")

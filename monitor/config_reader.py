@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -26,6 +28,10 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a line break
+# Faults that libyaml (and PyYAML) report when a key or list entry sits at the wrong indentation.
+_INDENTATION = ("mapping values are not allowed", "could not find expected ':'", "did not find expected key",
+                "did not find expected '-' indicator", "expected <block end>", "bad indentation")
 
 
 class Node:
@@ -53,8 +59,29 @@ class Node:
     def require(self, key: str) -> Any:
         self.read.add(key)
         if self.value.get(key) is None:
-            raise self.error("is required", key)
+            raise self.missing(key)
         return self.value[key]
+
+    def missing(self, key: str, fault: str = "is required") -> ConfigError:
+        """The error for a required key left out, or for the misspelling of it that stands in its place."""
+        if key not in self.value:
+            unread = [str(k) for k in self.value if k not in self.read]
+            typo = difflib.get_close_matches(key, unread, n=1)
+            if typo:
+                return self.unknown(typo[0], [key])
+        return self.error(fault, key)
+
+    def unknown(self, key: object, known: Iterable[str]) -> ConfigError:
+        """Refuse a key nobody reads, naming the known key closest to it, or all of them."""
+        hint = did_you_mean(str(key), sorted(known), or_list=True)
+        return ConfigError(self.file, self.path, f"unknown key {str(key)!r}{hint}")
+
+    def only(self, known: Iterable[str]) -> None:
+        """Refuse unknown keys before reading any, so a misspelt key is reported before what it leaves out."""
+        names = set(known)
+        for key in self.value:
+            if key not in names:
+                raise self.unknown(key, names)
 
     def node(self, key: str) -> Node:
         return Node(self.file, self.sub(key), self.get(key) or {})
@@ -148,7 +175,17 @@ class Node:
         """Refuse keys that were never read: a typo must not be silently ignored."""
         for key in self.value:
             if key not in self.read:
-                raise self.error("unknown key", str(key))
+                raise self.unknown(key, self.read)
+
+
+def did_you_mean(word: str, known: Iterable[str], *, or_list: bool = False) -> str:
+    """Return " (did you mean 'x'?)" for the known name closest to a misspelt one; else "" or, with
+    or_list, " (known: a, b, c)"."""
+    names = list(known)
+    close = difflib.get_close_matches(word, names, n=1)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known: {', '.join(names)})" if or_list and names else ""
 
 
 def kind_of(value: Any) -> str:
@@ -202,9 +239,7 @@ def read_yaml(file: str) -> Any:
         _Expansion().measure(node, 1)
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(file, where, f"invalid YAML: {exc.problem or exc.context or exc}") from None
+        raise _syntax_error(file, text, exc) from None
     except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
         # PyYAML lets a bad !!int, !!float or date out as ValueError ("month must be in 1..12").
         raise ConfigError(file, "", f"invalid YAML: {exc}") from None
@@ -212,6 +247,27 @@ def read_yaml(file: str) -> Any:
         raise ConfigError(file, "", f"invalid YAML: nested more than {MAX_DEPTH} deep") from None
     finally:
         loader.dispose()
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    """Name the line of a YAML syntax error, and say what to do when it is the indentation (or a tab)."""
+    problem = str(exc.problem or exc.context or exc)
+    mark = exc.problem_mark or exc.context_mark
+    if problem.startswith("could not find expected ':'") and exc.context_mark:
+        mark = exc.context_mark  # the key without its colon, not the next line, where the scanner gave up
+    if mark is None:
+        return ConfigError(file, "", f"invalid YAML: {problem}")
+    lines = _LINE_BREAK.split(text)
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    indent = line[:len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indent or line[mark.column:mark.column + 1] == "\t":
+        column = indent.find("\t") if "\t" in indent else mark.column
+        return ConfigError(file, f"line {mark.line + 1}, column {column + 1}",
+                           "invalid YAML: a tab character: YAML indents with spaces only, so replace the tab "
+                           "with spaces")
+    hint = ("; check the indentation: use spaces, not tabs, and line up keys of the same level"
+            if any(p in problem for p in _INDENTATION) else "")
+    return ConfigError(file, f"line {mark.line + 1}, column {mark.column + 1}", f"invalid YAML: {problem}{hint}")
 
 
 # libyaml is about seven times faster, and refuses nesting beyond 1000 before Python recurses.

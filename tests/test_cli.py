@@ -208,3 +208,35 @@ def test_status_names_the_channel_whose_token_was_refused(tmp_path: Path, site: 
                      re.M), status.stdout
     assert re.search(r"^second\s+0\s+1\s+0\s+-$", status.stdout, re.M), status.stdout
     assert REVOKED.split(":")[1] not in status.stdout + status.stderr
+
+
+def test_log_level_in_any_case(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/ok", ticker_page(["Old"]))
+    path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    loud = run_monitor("--once", "--log-level", "INFO", "--config", str(path))
+    assert loud.returncode == 0, loud.stderr
+    assert "first poll" in loud.stderr
+    quiet = run_monitor("--once", "--log-level", "Warning", "--config", str(path))
+    assert quiet.returncode == 0, quiet.stderr
+    assert "poll.done" in loud.stderr and "poll.done" not in quiet.stderr  # an info record, dropped at warning
+    wrong = run_monitor("--once", "--log-level", "LOUD", "--config", str(path))
+    assert wrong.returncode == 2 and "invalid choice: 'loud'" in wrong.stderr
+
+
+COMMANDS = ("check-config", "status", "demo", "probe", "match", "history", "replay")
+
+
+def test_help_describes_every_command_and_lists_the_exit_codes() -> None:
+    top = run_monitor("--help")
+    assert top.returncode == 0
+    assert "exit codes:\n  0    ok\n  1    a source or channel failed, `match` matched nothing,\n" in top.stdout
+    assert "another monitor is already using the state file\n  2    bad config, state file or arguments\n" in top.stdout
+    for command in COMMANDS:
+        assert command in top.stdout
+        out = run_monitor(command, "--help")
+        assert out.returncode == 0, out.stderr
+        # argparse prints usage, then the description, then the arguments: each a paragraph.
+        description = out.stdout.split("\n\n")[1]
+        assert not description.startswith(("options:", "positional arguments:")), (command, out.stdout)
+        assert len(description.split()) >= 10, (command, description)

@@ -87,7 +87,7 @@ def test_shipped_config_is_valid() -> None:
 BAD = [
     ("rules[0].channels[0]: unknown channel 'alrets'", ("channels: [alerts]", "channels: [alrets]")),
     ("rules[0].sources[0]: unknown source 'nope'", ("sources: [almayadeen-en]", "sources: [nope]")),
-    ("sources[0].colour: unknown key", ("interval: 30", "interval: 30\n    colour: red")),
+    ("sources[0]: unknown key 'colour'", ("interval: 30", "interval: 30\n    colour: red")),
     ("sources[0].interval: expected a duration", ("interval: 30", "interval: soon")),
     ("sources[0].url: expected an http:// or https:// URL", ("url: https://english.almayadeen.net/", "url: ftp://x")),
     ("sources[0].selector: invalid CSS selector 'div['", ("selector: null", "selector: 'div['")),
@@ -100,7 +100,7 @@ BAD = [
     ("rules[0].any[0]: bad regular expression", ("any: [Ukraine", "any: ['/(unclosed/'")),
     ("rules[0].channels: is required", ("channels: [alerts]", "channels: []")),
     ("defaults: expected a mapping, got a list", ("defaults: {interval: 60}", "defaults: [60]")),
-    ("stat: unknown key", ("state: {path", "stat: {path")),
+    ("unknown key 'stat' (did you mean 'state'?)", ("state: {path", "stat: {path")),
     ("sources[1].name: duplicate name 'almayadeen-en'", ("channels:", """  - name: almayadeen-en
     url: https://x.example/
 channels:""")),
@@ -149,7 +149,8 @@ def test_check_config_cli_exit_codes(tmp_path: Path) -> None:
     bad.write_text(GOOD.replace("channels: [alerts]", "channels: [alrets]"))
     out = run_cli("check-config", "--config", str(bad))
     assert out.returncode == 2
-    assert out.stderr.strip() == f"monitor: config error: {bad}: rules[0].channels[0]: unknown channel 'alrets'"
+    assert out.stderr.strip() == (f"monitor: config error: {bad}: rules[0].channels[0]: unknown channel 'alrets' "
+                                  "(did you mean 'alerts'?)")
     assert "Traceback" not in out.stderr
 
 
@@ -158,6 +159,109 @@ def test_config_from_environment_variable(tmp_path: Path) -> None:
     out = run_cli("check-config", env={"MONITOR_CONFIG": str(good)}, cwd=tmp_path.parent)
     assert out.returncode == 0, out.stderr
     assert str(good) in out.stdout
+
+
+def edit(*pairs: str) -> str:
+    """GOOD with each (old, new) pair replaced once; old must be there."""
+    text = GOOD
+    for old, new in zip(pairs[::2], pairs[1::2], strict=True):
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+INDENT = "; check the indentation: use spaces, not tabs, and line up keys of the same level"
+TAB = "invalid YAML: a tab character: YAML indents with spaces only, so replace the tab with spaces"
+CHAT = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; a numeric id is an "
+        "integer (channels and supergroups start with -100)")
+NEWCOMER = [
+    ("top channels", edit("channels:\n  - name: alerts", "chanels:\n  - name: alerts"),
+     "unknown key 'chanels' (did you mean 'channels'?)"),
+    ("top sources", edit("sources:\n  - name", "sourcs:\n  - name"), "unknown key 'sourcs' (did you mean 'sources'?)"),
+    ("top rules", edit("rules:", "rule:"), "unknown key 'rule' (did you mean 'rules'?)"),
+    ("top state", edit("state:", "stat:"), "unknown key 'stat' (did you mean 'state'?)"),
+    ("top, none close", "colour: red\n" + GOOD, "unknown key 'colour' (known: admin_channel, alarm_after, channels, "
+     "dedup, defaults, delivery, http, rules, sources, state, stop_timeout)"),
+    ("source key", edit("url:", "ulr:"), "sources[0]: unknown key 'ulr' (did you mean 'url'?)"),
+    ("source name", edit("  - name: almayadeen-en", "  - nmae: almayadeen-en"),
+     "sources[0]: unknown key 'nmae' (did you mean 'name'?)"),
+    ("source optional key", edit("heading:", "headng:"), "sources[0]: unknown key 'headng' (did you mean 'heading'?)"),
+    ("json items", edit("interval: 30", "interval: 30\n    type: json\n    item: data.breaking"),
+     "sources[0]: unknown key 'item' (did you mean 'items'?)"),
+    ("adaptive interval", edit("interval: 30", "interval: {min: 10, mx: 60}"),
+     "sources[0].interval: unknown key 'mx' (did you mean 'max'?)"),
+    ("channel key", edit("chat_id:", "chat-id:"), "channels[0]: unknown key 'chat-id' (did you mean 'chat_id'?)"),
+    ("channel token", edit("token:", "tokn:"), "channels[0]: unknown key 'tokn' (did you mean 'token'?)"),
+    ("quiet hours", edit("api_base_url: null", "quiet_hours: {from: '23:00', to: '07:00', timezone: UTC}"),
+     "channels[0].quiet_hours: unknown key 'timezone' (known: from, to, tz)"),
+    ("rule channels", edit("    channels: [alerts]", "    chanels: [alerts]"),
+     "rules[0]: unknown key 'chanels' (did you mean 'channels'?)"),
+    ("rule key", edit("none:", "nnoe:"), "rules[0]: unknown key 'nnoe' (did you mean 'none'?)"),
+    ("rule examples", edit("    channels: [alerts]", "    channels: [alerts]\n    examples: {matches: [Kyiv]}"),
+     "rules[0].examples: unknown key 'matches' (did you mean 'match'?)"),
+    ("state key", edit("{path:", "{pth:"), "state: unknown key 'pth' (did you mean 'path'?)"),
+    ("defaults key", edit("{interval: 60}", "{intervall: 60}"),
+     "defaults: unknown key 'intervall' (did you mean 'interval'?)"),
+    ("delivery key", "delivery: {timout: 60}\n" + GOOD, "delivery: unknown key 'timout' (did you mean 'timeout'?)"),
+    ("dedup key", "dedup: {edit_windw: 1h}\n" + GOOD, "dedup: unknown key 'edit_windw' (did you mean 'edit_window'?)"),
+    ("http key", "http: {lisen: '127.0.0.1:9464'}\n" + GOOD, "http: unknown key 'lisen' (did you mean 'listen'?)"),
+    ("channel type", edit("type: telegram", "type: telgram"),
+     "channels[0].type: unknown channel type 'telgram' (did you mean 'telegram'?)"),
+    ("rule channel name", edit("channels: [alerts]", "channels: [alrets]"),
+     "rules[0].channels[0]: unknown channel 'alrets' (did you mean 'alerts'?)"),
+    ("rule source name", edit("sources: [almayadeen-en]", "sources: [almayaden-en]"),
+     "rules[0].sources[0]: unknown source 'almayaden-en' (did you mean 'almayadeen-en'?)"),
+    ("key indented too deep", edit("    url:", "      url:"),
+     "line 6, column 10: invalid YAML: mapping values are not allowed in this context" + INDENT),
+    ("entry out of line", edit("channels:\n  - name: alerts\n    type", "channels:\n  - name: alerts\n   type"),
+     "line 12, column 4: invalid YAML: did not find expected '-' indicator" + INDENT),
+    ("key out of line", edit("state: {path: state/monitor.db}", "state:\n  path: state/monitor.db\n retention: 30d"),
+     "line 4, column 2: invalid YAML: did not find expected key" + INDENT),
+    ("key missing its colon", edit("    heading: BREAKING", "    heading BREAKING"),
+     "line 8, column 5: invalid YAML: could not find expected ':'" + INDENT),
+    ("tab indent", edit("    type: telegram", "\ttype: telegram"), f"line 12, column 1: {TAB}"),
+    ("tab after spaces", edit("    type: telegram", "  \ttype: telegram"), f"line 12, column 3: {TAB}"),
+    ("chat id with a space", edit('"@my_alerts"', "my alerts"),
+     f"channels[0].chat_id: expected '@channelname' or a numeric id, got 'my alerts': {CHAT}"),
+    ("chat id too short", edit('"@my_alerts"', '"@news"'),
+     f"channels[0].chat_id: expected '@channelname' or a numeric id, got '@news': {CHAT}"),
+    ("chat id a fraction", edit('"@my_alerts"', "-100.5"),
+     f"channels[0].chat_id: expected '@channelname' or a numeric id, got -100.5: {CHAT}"),
+]
+
+
+@pytest.mark.parametrize("text, fault", [n[1:] for n in NEWCOMER], ids=[n[0] for n in NEWCOMER])
+def test_newcomer_mistake_gets_one_line_that_says_what_to_do(tmp_path: Path, text: str, fault: str) -> None:
+    path = write(tmp_path, text)
+    out = run_cli("check-config", "--config", str(path))
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == f"monitor: config error: {path}: {fault}\n"
+
+
+def test_telegram_names_are_5_to_32_characters(tmp_path: Path) -> None:
+    for name in ("@a1_b2", "@" + "a" * 32):
+        assert load(write(tmp_path, edit('"@my_alerts"', f'"{name}"'))).channels[0].chat_id == name
+    with pytest.raises(ConfigError, match=f"got '@{'a' * 33}': a Telegram @name is 5-32"):
+        load(write(tmp_path, edit('"@my_alerts"', f'"@{"a" * 33}"')))
+
+
+@pytest.mark.parametrize(
+    "args, env, name, origin",
+    [
+        (["--config", "nope.yaml"], {}, "nope.yaml", "given with --config"),
+        ([], {"MONITOR_CONFIG": "nope.yaml"}, "nope.yaml", "from $MONITOR_CONFIG"),
+        ([], {"MONITOR_CONFIG": ""}, "config.yaml", "the default: no --config given and $MONITOR_CONFIG not set"),
+    ],
+    ids=["--config", "MONITOR_CONFIG", "default"],
+)
+def test_missing_config_says_how_to_name_one_and_how_to_start(
+    tmp_path: Path, args: list[str], env: dict[str, str], name: str, origin: str
+) -> None:
+    out = run_cli("check-config", *args, env=env, cwd=tmp_path)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == (f"monitor: config error: {name}: file not found ({origin}); name the config file with "
+                          "--config PATH or $MONITOR_CONFIG, or to start: run `monitor demo`, or copy config.yaml "
+                          "from the repository and edit it\n")
 
 
 def test_usage_error_exits_2() -> None:
@@ -305,7 +409,7 @@ HOSTILE = [
      "sources[0].headers.X-A: a header value may not contain a line break"),
     ("header name", source("headers: {'X A': b}"),
      "sources[0].headers: not a header name: 'X A'"),
-    ("key with a line break", GOOD.replace("state:", '"sta\\nte": 1\nstate:'), "sta\\nte: unknown key"),
+    ("key with a line break", GOOD.replace("state:", '"sta\\nte": 1\nstate:'), "unknown key 'sta\\nte'"),
     ("chat id not set", GOOD.replace('chat_id: "@my_alerts"', "chat_id: ${NO_SUCH_CHAT}"),
      "channels[0].chat_id: environment variable NO_SUCH_CHAT is not set"),
     ("chat id a list", GOOD.replace('chat_id: "@my_alerts"', "chat_id: [1]"), "channels[0].chat_id: expected '@chan"),
