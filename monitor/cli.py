@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_mod.load(path)
         logs.setup(level or "info", fmt, config.secrets())
         if args.command == "check-config":
-            print(describe(config))
+            print(describe(config, check_state(config)))
             return 0
         if args.command == "status":
             return show_status(config)
@@ -111,9 +111,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def describe(config: Config) -> str:
-    """Return the check-config summary."""
-    lines = [f"{config.file}: OK", f"state: {config.state_path}", f"sources ({len(config.sources)}):"]
+def check_state(config: Config) -> str:
+    """Say whether the state file is usable ("ok") or "will be created"; raise StateError if neither. Writes nothing."""
+    from .statepath import check
+    from .store import SqliteStore
+
+    if not check(config.state_path):
+        return "will be created"
+    SqliteStore.verify(config.state_path)
+    return "ok"
+
+
+def describe(config: Config, state: str) -> str:
+    """Return the check-config summary; state says whether the state file is usable."""
+    lines = [f"{config.file}: OK", f"state: {config.state_path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
         lines.append(f"  {s.name}: every {s.interval:g}s, {how}, {s.url}")
@@ -132,9 +143,10 @@ def show_status(config: Config) -> int:
     """Print per-source poll state and per-channel outbox counts from the state file (safe while running)."""
     import time
 
+    from .statepath import check
     from .store import SqliteStore
 
-    if not config.state_path.exists():
+    if not check(config.state_path, write=False):
         print(f"no state yet at {config.state_path}")
         return 0
 
@@ -204,13 +216,14 @@ def replay(config: Config, since: str) -> int:
 
     from .models import Item
     from .rules import Matcher
+    from .statepath import check
     from .store import SqliteStore
 
     seconds = parse_duration(since)
     if seconds is None:
         print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
         return 2
-    if not config.state_path.exists():
+    if not check(config.state_path, write=False):
         print(f"no state yet at {config.state_path}")
         return 0
     matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state_path)
