@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet = args.command is None and (args.once or args.dry_run)
         logs.setup(level or ("error" if quiet else "info"), fmt, config.secrets())
         if args.command == "check-config":
-            print(describe(config))
+            print(describe(config, check_state(config)))
             return 0
         if args.command == "status":
             return show_status(config)
@@ -150,6 +150,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def check_state(config: Config) -> str:
+    """Say whether the state file is usable ("ok") or "will be created"; raise StateError if neither. Writes nothing."""
+    from .statepath import check
+    from .store import SqliteStore
+
+    if not check(config.state_path):
+        return "will be created"
+    SqliteStore.verify(config.state_path)
+    return "ok"
+
+
 def _config_path(args: argparse.Namespace) -> tuple[str, str]:
     """The config file to read (--config, then $MONITOR_CONFIG, then ./config.yaml), and which of them it is."""
     if getattr(args, "config", None):
@@ -168,9 +179,9 @@ def _load(path: str, origin: str) -> Config:
     return config_mod.load(path)
 
 
-def describe(config: Config) -> str:
-    """Return the check-config summary."""
-    lines = [f"{config.file}: OK", f"state: {config.state_path}", f"sources ({len(config.sources)}):"]
+def describe(config: Config, state: str) -> str:
+    """Return the check-config summary; state says whether the state file is usable."""
+    lines = [f"{config.file}: OK", f"state: {config.state_path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
         every = (f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
@@ -199,9 +210,10 @@ def show_status(config: Config) -> int:
     import time
 
     from .lock import holder
+    from .statepath import check
     from .store import ChannelStatus, SourceStatus, SqliteStore
 
-    if not config.state_path.exists():
+    if not check(config.state_path, write=False):
         print(f"no state yet at {config.state_path}")
         return 0
 
@@ -290,13 +302,14 @@ def replay(config: Config, since: str) -> int:
 
     from .models import Item
     from .rules import Matcher
+    from .statepath import check
     from .store import SqliteStore
 
     seconds = parse_duration(since)
     if seconds is None:
         print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
         return 2
-    if not config.state_path.exists():
+    if not check(config.state_path, write=False):
         print(f"no state yet at {config.state_path}")
         return 0
     matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state_path)

@@ -6,6 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from . import statepath
 from .errors import MonitorError, StateError
 
 
@@ -19,12 +20,12 @@ class StateLock:
 
     def acquire(self) -> None:
         """Take the lock or raise MonitorError naming the process that holds it."""
+        statepath.prepare(self.state_path)  # the lock needs what the state file needs: a writable folder
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
+        except OSError as exc:  # the folder is fine: the lock file itself is in the way (a folder of that name?)
             raise StateError(
-                f"cannot create the lock file {self.path}: {exc.strerror or exc}: make the state folder writable"
+                f"cannot open the lock file {self.path} beside the state file: {exc.strerror or exc}"
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

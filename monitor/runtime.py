@@ -162,7 +162,7 @@ def _summary(rt: Runtime, results: list[PollResult]) -> int:
     return 1 if problems or any(r.error for r in results) else 0
 
 
-async def prune(rt: Runtime) -> None:
+def prune(rt: Runtime) -> None:
     """Forget old lines and finished alerts (state.retention); expire alerts of removed channels."""
     now = time.time()
     for status in rt.store.status():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import config as config_mod
@@ -26,6 +27,7 @@ from .web import WebServer
 
 logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
+OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
 
 
 class Running:
@@ -33,8 +35,14 @@ class Running:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self.polls: set[asyncio.Task[PollResult]] = set()
+        # Jobs run inline, on the loop, and a poll job only starts a poll task: APScheduler holds no
+        # task of ours, so a stop has none to cancel (it would log that as an error with a traceback),
+        # and a poll that outlasts its interval is ours to report (poll.overrun), not a "maximum
+        # number of running instances" warning every interval.
+        self.scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": DebugExecutor()})
+        self.polls: dict[str, asyncio.Task[PollResult]] = {}  # the poll under way of each source
+        self.overran: set[str] = set()  # sources whose poll under way missed a turn
+        self.overrun_logged: dict[str, float] = {}  # source -> when its overrun was last logged (monotonic)
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.started = time.time()
 
@@ -49,7 +57,7 @@ class Running:
             first = now.timestamp() + interval * n / max(len(self.rt.sources), 1)
             self.scheduler.add_job(
                 self._poll, "interval", args=[source], id=source.config.name, seconds=interval,
-                max_instances=1, coalesce=True,
+                coalesce=True,
                 misfire_grace_time=max(1, int(interval)), next_run_time=datetime.fromtimestamp(first, UTC),
             )
         self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=now)
@@ -58,30 +66,43 @@ class Running:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
         self.scheduler.start()
 
-    async def _poll(self, source: Source) -> None:
-        if not self.rt.health.due(source.config.name, time.time()):
+    def _poll(self, source: Source) -> None:
+        """Start a poll of the source, unless its last one is still under way or it is backing off."""
+        name = source.config.name
+        if name in self.polls:
+            self.overran.add(name)  # one poll at a time per source: this turn is skipped
+            return
+        if not self.rt.health.due(name, time.time()):
             return  # backing off a failing source
-        # Shielded: the scheduler cancels running jobs on shutdown, but a poll that has started
-        # must finish and commit; stop() waits for it.
-        task = asyncio.ensure_future(self.rt.poll(source))
-        self.polls.add(task)
-        task.add_done_callback(self.polls.discard)
-        # The scheduler cancels its jobs on shutdown; stop() waits for the poll itself. Ending
-        # quietly keeps APScheduler from logging a traceback for a normal stop.
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)
+        task = asyncio.ensure_future(self.rt.poll(source))  # stop() waits for it, then cancels it
+        self.polls[name] = task
+        task.add_done_callback(functools.partial(self._polled, source, time.monotonic()))
 
-    async def _prune(self) -> None:
+    def _polled(self, source: Source, started: float, task: asyncio.Task[PollResult]) -> None:
+        """A poll ended: if it missed a turn of its source, say so (once an hour at most)."""
+        name = source.config.name
+        del self.polls[name]
+        if name not in self.overran:
+            return
+        self.overran.discard(name)
+        now = time.monotonic()
+        if task.cancelled() or now - self.overrun_logged.get(name, -OVERRUN_EVERY) < OVERRUN_EVERY:
+            return  # a poll cancelled by a stop is no news
+        self.overrun_logged[name] = now
+        logger.warning("poll.overrun source=%s took=%.1fs interval=%gs", name, now - started, source.config.interval)
+
+    def _prune(self) -> None:
         try:
-            await prune(self.rt)
+            prune(self.rt)
         except Exception:  # logged; the job runs again at its next time
             logger.exception("store.prune_failed")
 
     async def stop(self, timeout: float) -> None:
         """No new polls; running polls and sends finish within timeout, else they are cancelled (and stay queued)."""
+        self.scheduler.pause()  # at once: shutdown() takes effect at the loop's next turn, a job could start before
         self.scheduler.shutdown(wait=False)
         self.rt.deliverer.stop()
-        pending = [*self.polls, *self.workers.values()]
+        pending = [*self.polls.values(), *self.workers.values()]
         if not pending:
             return
         _, late = await asyncio.wait(pending, timeout=timeout)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
+from . import statepath
 from .errors import StateError
 from .models import Alert, Item, Outgoing, SourceHealth
 
@@ -119,6 +120,18 @@ def _explain(exc: sqlite3.Error, path: Path | str) -> str:
     if "i/o" in low:
         return f"I/O error on the state file {path}: check the disk ({text})"
     return f"state file {path}: {text}"
+
+
+def _ours(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite database of something else, which monitor would otherwise add its tables to."""
+    try:  # a corrupt file fails here
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not {"seen", "outbox"} <= tables:
+            raise StateError(f"state file {path} is a SQLite database of something else (it has no seen and"
+                             " outbox tables): set state.path to another file")
+    except BaseException:
+        db.close()
+        raise
 
 
 def _guarded(
@@ -229,9 +242,10 @@ class SqliteStore:
             if readonly:
                 self.db = self._open_readonly()
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            statepath.prepare(self.path)
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in record()).
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
+            _ours(self.db, self.path)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
@@ -251,10 +265,13 @@ class SqliteStore:
         return cls(path, readonly=True)
 
     def _open_readonly(self) -> sqlite3.Connection:
-        if self.path.exists():
-            db = sqlite3.connect(f"file:{self.path.resolve()}?mode=ro", uri=True, isolation_level=None,
+        if statepath.check(self.path, write=False):
+            mode = "ro"
+            if os.statvfs(self.path).f_flag & os.ST_RDONLY and not os.path.exists(f"{self.path}-wal"):
+                mode += "&immutable=1"  # nothing can change it, and SQLite could not create the -shm it wants
+            db = sqlite3.connect(f"file:{self.path.resolve()}?mode={mode}", uri=True, isolation_level=None,
                                  timeout=BUSY_TIMEOUT)
-            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # a corrupt file fails here
+            _ours(db, self.path)
             (version,) = db.execute("PRAGMA user_version").fetchone()
             if version < SCHEMA_VERSION:
                 db.close()
@@ -264,6 +281,17 @@ class SqliteStore:
         db = sqlite3.connect(":memory:", isolation_level=None)
         db.executescript(SCHEMA)
         return db
+
+    @staticmethod
+    def verify(path: Path) -> None:
+        """Raise StateError unless the file is a SQLite database of ours; writes nothing, not even beside it."""
+        try:
+            # immutable: no lock and no -wal or -shm files; enough to read the schema
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            _ours(db, path)
+            db.close()
+        except sqlite3.Error as exc:
+            raise StateError(_explain(exc, path)) from None
 
     def _migrate(self) -> None:
         """Bring a state file written by an older version up to this schema."""

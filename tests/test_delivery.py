@@ -293,7 +293,7 @@ async def test_queue_of_a_removed_channel_expires(tmp_path: Path, site: Site, te
         await queue(rt, site, ["Queued for a channel about to be removed"])
         rt.store.db.execute("UPDATE outbox SET created = 0")  # older than max_age
     async with open_runtime(load(config(tmp_path, site, telegram, [telegram_channel(telegram)]))) as rt:
-        await prune(rt)
+        prune(rt)
         [status] = [s for s in rt.store.status() if s.channel == "gone"]
     assert (status.queued, status.failed) == (0, 1)
 

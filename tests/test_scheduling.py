@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from pathlib import Path
 
+import pytest
 from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
 from sites import Site, ticker_page
@@ -55,3 +57,21 @@ async def test_a_hung_host_does_not_hold_up_the_others(tmp_path: Path, telegram:
                 hung.release(f"/{i}")
             results = await asyncio.wait_for(asyncio.gather(*polls.values()), timeout=30)
         assert [r.error for r in results] == [None] * 8
+
+
+async def test_a_stop_as_the_first_jobs_come_due_is_quiet(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    site.set("/", ticker_page(["A line"]))
+    cfg = load(write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
+                            channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}]))
+    with caplog.at_level(logging.WARNING):
+        async with open_runtime(cfg) as rt:
+            running = Running(rt)
+            running.start()  # the first poll and the prune are due now: the scheduler runs them next turn
+            await running.stop(5)  # SIGTERM at once, in this same turn of the loop
+        for _ in range(10):  # turns of the loop for what the scheduler had queued
+            await asyncio.sleep(0)
+    # No job cancelled before it began (APScheduler logs that as an error, with a traceback), and no
+    # poll started after the stop on a closed session or store.
+    assert caplog.records == [], caplog.text
+    assert site.hits.total() == 0

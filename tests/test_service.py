@@ -142,6 +142,49 @@ def test_sigterm_mid_burst_then_restart_delivers_rest_once(tmp_path: Path, site:
     assert set(counts) == set(lines) and max(counts.values()) == 1  # a clean stop leaves no duplicate
 
 
+def test_sigterm_while_a_poll_is_held_is_a_clean_stop(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                       services: list[Service]) -> None:
+    site.set("/", ticker_page(["Old"]))
+    site.hold("/")  # the site never answers: the poll is under way when SIGTERM comes
+    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
+                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+                        stop_timeout=1)
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    wait(lambda: site.hits["/"] >= 1, "the poll under way")
+    assert service.stop() == 0
+    log = service.log()
+    assert "service.stopping polls_running=1" in log and "service.stopped" in log, log
+    assert "ERROR" not in log and "Traceback" not in log, log  # a cancelled poll is a normal part of stopping
+
+
+def test_a_source_slower_than_its_interval_is_one_line_of_ours(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                                services: list[Service]) -> None:
+    site.set("/slow", ticker_page(["Old"]))
+    site.set("/fast", ticker_page(["Old"]))
+    site.hold("/slow")
+    sources = [{"name": "slow", "url": site.url("/slow"), "interval": 1},
+               {"name": "fast", "url": site.url("/fast"), "interval": 1}]
+    path = write_config(tmp_path, sources=sources, channels=[telegram_channel(telegram)],
+                        rules=[{"name": "all", "channels": ["alerts"]}], stop_timeout=1)
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    for n in range(1, 3):  # two polls of slow, each held over three of fast's (and its own) intervals
+        wait(lambda n=n: site.hits["/slow"] >= n, f"slow poll {n} under way")
+        fast = site.hits["/fast"]
+        wait(lambda fast=fast: site.hits["/fast"] >= fast + 3, "three intervals")
+        site.release("/slow")  # this poll answers; the next one is held again
+        site.hold("/slow")
+    wait(lambda: sum(1 for p, _, _ in site.requests if p == "/slow") >= 2, "both slow polls answered")
+    assert service.stop() == 0
+    log = service.log()
+    overruns = re.findall(r"WARNING monitor\.service: poll\.overrun source=(\S+) took=\d+\.\ds interval=1s$", log, re.M)
+    assert overruns == ["slow"], log  # once, not once per skipped turn nor per slow poll
+    assert "maximum number of running instances" not in log, log
+
+
 def test_second_instance_refused(tmp_path: Path, site: Site, telegram: FakeTelegram,
                                  services: list[Service]) -> None:
     site.set("/", ticker_page(["Old"]))

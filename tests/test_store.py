@@ -130,6 +130,9 @@ def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)  # the tables as the first release wrote them, user_version 0
     old.executescript("""
+        CREATE TABLE seen (source TEXT NOT NULL, fingerprint TEXT NOT NULL, text TEXT NOT NULL, link TEXT,
+            first_seen REAL NOT NULL, last_seen REAL NOT NULL, edit_of TEXT, PRIMARY KEY (source, fingerprint))
+            WITHOUT ROWID;
         CREATE TABLE source_state (source TEXT PRIMARY KEY, last_poll REAL, last_ok REAL, last_new REAL,
             failures INTEGER NOT NULL DEFAULT 0, last_error TEXT, next_poll REAL, etag TEXT, last_modified TEXT);
         INSERT INTO source_state (source, last_poll, failures, last_error) VALUES ('en', 1.0, 2, 'HTTP 500');
