@@ -11,8 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from .config_types import SourceConfig
-from .models import SourceHealth
-from .pipeline import PollResult
+from .models import PollResult, SourceHealth
 
 BACKOFF_MAX = 30 * 60.0  # a failing source is polled at least this often
 PACE_WINDOW = 600.0  # seconds: a new line counts towards a ticker's pace for about this long

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from .pipeline import PollResult
+from .models import PollResult
 
 
 class Metrics:

@@ -80,3 +80,20 @@ class Outgoing:
     edit_of: str | None = None
     urgent: bool = False
     rule: str | None = None  # the rules that sent it, for `monitor history` ("a, b")
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one poll of one source found and did."""
+
+    source: str
+    found: int = 0
+    new: int = 0
+    queued: int = 0
+    baseline: bool = False
+    error: str | None = None
+    unchanged: bool = False  # the server said 304 Not Modified
+    edits: int = 0
+    alerts: tuple[Outgoing, ...] = ()
+    lines: tuple[Item, ...] = ()  # the new lines, in page order
+    state_fault: bool = False  # the error was the state store's, not the site's: no reason to back off

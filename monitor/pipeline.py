@@ -14,7 +14,7 @@ from aiolimiter import AsyncLimiter
 from .channels import Channel
 from .config_types import SourceConfig
 from .errors import DeliveryError, MonitorError
-from .models import Alert, Entry, Item, Outgoing
+from .models import Alert, Entry, Item, Outgoing, PollResult
 from .normalize import clean, fingerprint, words
 from .rules import Matcher
 from .similar import is_edit
@@ -22,23 +22,6 @@ from .sources import Source
 from .store import Store
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """What one poll of one source found and did."""
-
-    source: str
-    found: int = 0
-    new: int = 0
-    queued: int = 0
-    baseline: bool = False
-    error: str | None = None
-    unchanged: bool = False  # the server said 304 Not Modified
-    edits: int = 0
-    alerts: tuple[Outgoing, ...] = ()
-    lines: tuple[Item, ...] = ()  # the new lines, in page order
-    state_fault: bool = False  # the error was the state store's, not the site's: no reason to back off
 
 
 def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:

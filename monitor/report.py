@@ -7,8 +7,8 @@ import time
 
 from .channels import format_plain
 from .config_types import SourceConfig
-from .models import Alert
-from .pipeline import ChannelTally, PollResult
+from .models import Alert, PollResult
+from .pipeline import ChannelTally
 from .rules import Matcher
 
 
