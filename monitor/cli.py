@@ -16,8 +16,8 @@ from .errors import ConfigError, MonitorError, StateError
 
 EXIT_CODES = """exit codes:
   0    ok
-  1    a source or channel failed, `match` matched nothing, `probe` found
-       nothing, or another monitor is already using the state file
+  1    a source or channel failed, `match` matched nothing,
+       `probe` found nothing, or another monitor is already using the state file
   2    bad config, state file or arguments
   130  interrupted (Ctrl-C)"""
 
