@@ -33,6 +33,8 @@ _MENU = re.compile(
 )
 _NAME = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")  # class and id names usable in a selector as they are
 _SENTENCE = re.compile(r"[.!?؟]\s+\S")
+_DATELINE = re.compile(r"^\W*[^\W\d][^:.!?]{0,40}:\s")  # "Lebanon: ...", "Iraq's PM: ...": a ticker line's head
+_ASIDE = re.compile(r"sidebar|related|popular|most[-_]?read|most[-_]?viewed|recommend", re.IGNORECASE)
 _NOT_ITEMS = frozenset({"br", "hr", "img", "input", "option", "meta", "link", "source", "svg", "path", "iframe",
                         "picture", "video", "audio", "button", "select", "textarea", "head", "title", "html"})
 _BLOCKS = frozenset({"div", "li", "p", "ul", "ol", "article", "section", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
@@ -165,19 +167,25 @@ def _score(group: _Group) -> tuple[int, tuple[str, ...], list[str]] | None:
         reasons.append("several sentences an item")
     if len(texts) >= 3:
         score += 1
+    if sum(bool(_DATELINE.match(t)) for t in texts) * 2 > len(texts):
+        score += 2
+        reasons.append("lines open with a place or a source ('Lebanon: ...')")
     if _holds_rows(group.nodes[0]):
         score -= 3
         reasons.append("each item holds a list of its own")
     if group.nodes[0].tag == "p":
         score -= 2
         reasons.append("paragraphs")
-    hint, menu = _marks(group.nodes[0])
+    hint, menu, aside = _marks(group.nodes[0])
     if hint:
         score += 4
         reasons.append(f"class or id says {hint!r}")
     if menu:
         score -= 4
         reasons.append(f"inside {menu}")
+    elif aside:
+        score -= 1
+        reasons.append(f"in {aside}")
     if any(a.tag == "article" for a in _ancestors(group.nodes[0])):
         score -= 2
         reasons.append("inside an <article>")
@@ -200,9 +208,10 @@ def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
         current = current.parent
 
 
-def _marks(node: LexborNode) -> tuple[str | None, str | None]:
-    """Return the ticker word in the names around a node (itself and 3 ancestors), and the menu around it."""
-    hint = menu = None
+def _marks(node: LexborNode) -> tuple[str | None, str | None, str | None]:
+    """Return the ticker word in the names around a node (itself and 3 ancestors), the menu around it,
+    and the sidebar around it."""
+    hint = menu = aside = None
     current: LexborNode | None = node
     for depth in range(12):
         if current is None or not current.is_element_node or current.tag in ("body", "html"):
@@ -215,8 +224,10 @@ def _marks(node: LexborNode) -> tuple[str | None, str | None]:
             menu = f"<{current.tag}>"
         elif menu is None and (m := _MENU.search(names)):
             menu = f"a {m.group(0).strip(' _-').lower()}"
+        if aside is None and (current.tag == "aside" or (m := _ASIDE.search(names))):
+            aside = "an <aside>" if current.tag == "aside" else f"a {m.group(0).lower()} box"
         current = current.parent
-    return hint, menu
+    return hint, menu, aside
 
 
 def _selector(tree: LexborHTMLParser, group: _Group, base: str, texts: list[str]) -> str | None:
@@ -232,7 +243,8 @@ def _selector(tree: LexborHTMLParser, group: _Group, base: str, texts: list[str]
         tried += [f"{token} {context}".rstrip() + f" > {items[0]}" for token in _tokens(ancestor)]
         context = f"{_tokens(ancestor)[0]} {context}".rstrip()
         ancestor = ancestor.parent
-    tried.sort(key=lambda sel: "." not in sel and "#" not in sel)  # a class or id outlives a page redesign
+    # A class or id, else a parent, outlives a change elsewhere on the page better than a bare tag.
+    tried.sort(key=lambda sel: 0 if "." in sel or "#" in sel else 1 if " " in sel else 2)
     for selector in tried:
         try:
             lines = [e.text for e in select(tree, selector, base, split=group.split).entries]

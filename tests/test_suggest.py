@@ -98,3 +98,12 @@ def test_seed_tickers_without_their_heading(name: str) -> None:
     found = suggest(page, "https://english.almayadeen.net/")
     assert found[0].selector == "div.scroll-strip ul > li"
     assert texts(found, 0) == list(dict.fromkeys(lines))
+
+
+def test_ticker_lines_outrank_a_sidebar_of_headlines_without_names_to_go_by() -> None:
+    strip = f"<header><div class='strip'><div class='txt'>{' • '.join(TICKER)}</div></div></header>"
+    side = f"<aside><h2>Most read</h2><ol>{items(READ)}</ol></aside>"
+    found = suggest(f"<body>{side}{strip}</body>", URL)
+    assert [(c.selector, c.split) for c in found] == [("div.txt", "•"), ("ol > li", None)]
+    assert "lines open with a place or a source ('Lebanon: ...')" in found[0].reasons
+    assert "in an <aside>" in found[1].reasons
