@@ -99,7 +99,7 @@ def suggest(html: str, url: str, *, shown: int = SHOWN) -> list[Candidate]:
 
 def _up(node: LexborNode | None) -> list[int]:
     """Return the ids of a node and of its ancestors, up to _MAX_UP of them (a hostile page nests thousands)."""
-    ids = []
+    ids: list[int] = []
     while node is not None and len(ids) < _MAX_UP:
         ids.append(node.mem_id)
         node = node.parent
@@ -114,7 +114,7 @@ def _groups(tree: LexborHTMLParser) -> list[_Group]:
     for order, parent in enumerate(tree.root.traverse()):
         by_tag: dict[str, list[LexborNode]] = {}
         for child in islice(parent.iter(), 2 * MAX_ITEMS):
-            if child.tag not in _NOT_ITEMS:
+            if child.tag and child.tag not in _NOT_ITEMS:
                 by_tag.setdefault(child.tag, []).append(child)
         for members in by_tag.values():
             if len(members) < 2:
@@ -224,8 +224,10 @@ def _marks(node: LexborNode) -> tuple[str | None, str | None, str | None]:
             menu = f"<{current.tag}>"
         elif menu is None and (m := _MENU.search(names)):
             menu = f"a {m.group(0).strip(' _-').lower()}"
-        if aside is None and (current.tag == "aside" or (m := _ASIDE.search(names))):
-            aside = "an <aside>" if current.tag == "aside" else f"a {m.group(0).lower()} box"
+        if aside is None and current.tag == "aside":
+            aside = "an <aside>"
+        elif aside is None and (m := _ASIDE.search(names)):
+            aside = f"a {m.group(0).lower()} box"
         current = current.parent
     return hint, menu, aside
 
@@ -233,7 +235,8 @@ def _marks(node: LexborNode) -> tuple[str | None, str | None, str | None]:
 def _selector(tree: LexborHTMLParser, group: _Group, base: str, texts: list[str]) -> str | None:
     """Return the shortest selector found that yields exactly the group's lines, or None."""
     first = group.nodes[0]
-    items = [f"{first.tag}.{c}" for c in group.classes] + [first.tag]
+    tag = first.tag or ""
+    items = [f"{tag}.{c}" for c in group.classes] + [tag]
     tried = [*items]
     context = ""  # ancestors, outermost first
     ancestor = first.parent
