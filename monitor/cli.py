@@ -17,7 +17,7 @@ from .errors import ConfigError, MonitorError, StateError
 EXIT_CODES = """exit codes:
   0    ok
   1    a source or channel failed, `match` matched nothing,
-       or another monitor is already using the state file
+       `probe` found nothing, or another monitor is already using the state file
   2    bad config, state file or arguments
   130  interrupted (Ctrl-C)"""
 
@@ -55,15 +55,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="replay bundled ticker pages through the pipeline to the console (no network)",
                    description="Replay bundled ticker pages through the whole pipeline to the console: no config, "
                                "no network, nothing sent. A first look at what monitor does.")
-    probe = sub.add_parser("probe", parents=[common], help="fetch a page once and show what each source kind extracts",
+    probe = sub.add_parser("probe", parents=[common],
+                           help="fetch a page once and show what each source kind extracts, or candidate tickers",
                            description="Fetch a page once and show what each source kind (html, feed, json) would "
-                                       "extract from it, to choose a source's type and selector.")
+                                       "extract from it, to choose a source's type and selector; for a ticker "
+                                       "without a heading, candidate selectors with their first lines. Ends in a "
+                                       "source entry (--add NAME appends it to the config); exit 1 when the fetch "
+                                       "fails or nothing is found.")
     probe.add_argument("url")
     probe.add_argument("--selector", help="CSS selector of the items (html)")
     probe.add_argument("--items", help="dotted path to the list of items (json)")
     probe.add_argument("--text", default="title", help="field of each item holding its text (json)")
     probe.add_argument("--link", help="field of each item holding its link (json)")
     probe.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
+    probe.add_argument("--add", metavar="NAME", help="append the suggested entry, named NAME, to the config's sources")
     match = sub.add_parser("match", parents=[common], help="show which rules match a line, and the term that fired",
                            description="Show which rules match a line, the term that fired and the channels it "
                                        "would go to; exit 1 when no rule matches.")
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_demo())
         if args.command == "probe":
             logs.setup(level or "warning", fmt)
-            return asyncio.run(run_probe(args))
+            return asyncio.run(run_probe(args, path))
         config = _load(path, origin)
         # --once and --dry-run print a line per source and what failed: the log (-v, --log-level info)
         # would say it all twice. The service logs from info up.
@@ -184,6 +189,8 @@ def describe(config: Config, state: str) -> str:
     lines = [f"{config.file}: OK", f"state: {config.state_path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
+        if s.split:
+            how += f", split at {s.split!r}"
         every = (f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
                  if s.interval_max else f"every {s.interval:g}s")
         lines.append(f"  {s.name}: {every}, {how}, {s.url}")
@@ -264,14 +271,27 @@ def run_locked(config: Config) -> int:
         lock.release()
 
 
-async def run_probe(args: argparse.Namespace) -> int:
-    """Fetch a URL once and print what each source kind would extract from it."""
+async def run_probe(args: argparse.Namespace, path: str) -> int:
+    """Fetch a URL once and print what each source kind would extract from it; 1 if nothing.
+
+    With --add, append the suggested entry to the config file (ConfigError if it cannot be added).
+    """
+    from .config_edit import add_source, check_addable
     from .http import new_session
     from .probe import probe
 
+    if args.add:
+        check_addable(path, args.add, args.url)  # before the fetch: a taken name is refused at once
     async with new_session() as session:
-        print(await probe(args.url, selector=args.selector, items=args.items, text=args.text, link=args.link,
-                          session=session, user_agent=args.user_agent))
+        report = await probe(args.url, selector=args.selector, items=args.items, text=args.text, link=args.link,
+                             session=session, user_agent=args.user_agent, name=args.add)
+    print(report.text)
+    if report.entry is None:
+        return 1
+    if args.add:
+        line = add_source(path, report.entry)
+        print(f"\nAdded source {args.add!r} to {path} at line {line}. Next: monitor check-config, "
+              "then monitor --once --dry-run")
     return 0
 
 

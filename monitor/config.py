@@ -22,6 +22,7 @@ from .config_types import (  # the tree this module builds (also importable from
     SourceConfig,
 )
 from .errors import ConfigError
+from .split import AUTO
 
 CHANNEL_TYPES = ("telegram", "webhook", "console")
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
@@ -146,6 +147,7 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
         raise n.error(f"invalid CSS selector {selector!r}", "selector")
     headings = n.strings("heading")
     headers = n.headers("headers")
+    split = _split(n, kind)
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
@@ -166,9 +168,25 @@ def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_aft
         proxy=proxy,
         max_bytes=_whole(n, "max_bytes", 5 * 1024 * 1024, minimum=1024),
         allow_private=n.boolean("allow_private", False),
+        split=split,
     )
     n.done()
     return source
+
+
+def _split(n: Node, kind: str) -> str | None:
+    """`split: "|"` (a literal separator, its spaces matching any whitespace) or `split: auto`."""
+    value = n.get("split")
+    if value is None:
+        return None
+    if kind != "html":
+        raise n.error(f"applies to html sources only, not type {kind}", "split")
+    if value == "":  # `split: |` is YAML for an empty block of text
+        raise n.error('is empty: write the separator in quotes, as in split: "|"', "split")
+    if not isinstance(value, str) or not value.strip() or len(value) > 20 or not value.isprintable():
+        raise n.error(f'expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; '
+                      f"got {value!r}", "split")
+    return AUTO if value.strip().lower() == AUTO else value
 
 
 def _interval(n: Node, default: float) -> tuple[float, float | None]:

@@ -38,6 +38,7 @@ class SourceConfig:
     max_bytes: int = 5 * 1024 * 1024
     interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
     allow_private: bool = False  # follow redirects from a public address to a private one
+    split: str | None = None  # html: cut each item's text at this separator, or "auto" (monitor.split)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 With a CSS selector every match is one line. Without one, the ticker is found by its heading
 ("BREAKING", "عاجل", ...): the element whose own text is the heading, then the nearest run of
-repeated children beside or under it.
+repeated children beside or under it, or one element holding a run of text with separators.
+With `split`, an element's text is cut into items at a separator ("A | B | C") before it is cleaned;
+heading search cuts a single element found at the usual separators by itself.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from monitor.links import absolute_link
 from monitor.markup import check_markup
 from monitor.models import MAX_ITEMS, Entry, Parsed
 from monitor.normalize import clean, fold
+from monitor.split import AUTO, MIN_ITEM, split_text, usual_separator
 
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
@@ -31,41 +34,11 @@ _NOT_PAGE_CODECS = {"undefined", "unicode-escape", "raw-unicode-escape", "idna",
 _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
 _NO_TEXT = frozenset({"title", "textarea", "option", "select"}) | _TOP
-_BLOCK = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "marquee",
-        "nav",
-        "ol",
-        "p",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    ]
-)
+_BLOCK = frozenset([
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "footer", "h1", "h2",
+    "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "marquee", "nav", "ol", "p", "section", "table", "td",
+    "th", "tr", "ul",
+])
 _HEADING_TAGS = frozenset(
     ["h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "label", "p", "th", "dt", "legend"]
 )
@@ -120,9 +93,10 @@ def extract(
     selector: str | None = None,
     headings: Sequence[str] = DEFAULT_HEADINGS,
     limit: int = MAX_ITEMS,
+    split: str | None = None,
 ) -> list[Entry]:
     """Return the ticker lines of a page in page order (the first `limit`), found by selector or by heading."""
-    return extract_page(html, base_url, selector=selector, headings=headings, limit=limit).entries
+    return extract_page(html, base_url, selector=selector, headings=headings, limit=limit, split=split).entries
 
 
 def extract_page(
@@ -132,30 +106,60 @@ def extract_page(
     selector: str | None = None,
     headings: Sequence[str] = DEFAULT_HEADINGS,
     limit: int = MAX_ITEMS,
+    split: str | None = None,
 ) -> Parsed:
-    """Return the first `limit` ticker lines of a page and how many it has; ExtractError if none or too costly."""
-    check_markup(html)
-    tree = LexborHTMLParser(html)
-    tree.strip_tags(_INVISIBLE, recursive=True)
-    base = base_url
-    if _BASE.search(html) and (base_tag := tree.css_first("base[href]")) is not None:
-        base = absolute_link(base_tag.attributes.get("href"), base_url) or base_url
+    """Return the first `limit` ticker lines of a page and how many it has; ExtractError if none or too costly.
+
+    split: a separator to cut each element's text at, or AUTO (see monitor.split).
+    """
+    tree = parse(html)
+    base = page_base(tree, html, base_url)
     if selector is not None:
-        try:
-            nodes = tree.css(selector)
-        except (SelectolaxError, ValueError, TypeError) as exc:
-            raise ExtractError(f"invalid selector {selector!r}: {exc}") from None
-        if not nodes:
-            raise ExtractError(f"selector {selector!r} matched nothing")
-        return _entries(nodes, base, limit)
+        return select(tree, selector, base, limit=limit, split=split)
     keys = {_key(h): h for h in headings if _key(h)}
     candidates = _candidates(tree.root, keys) if tree.root is not None and keys else []
     if not candidates:
         raise ExtractError(f"heading not found (looked for: {', '.join(headings)})")
     for _score, _order, anchor, _heading in candidates:
-        if (parsed := _entries(_items_near(anchor), base, limit)).entries:
+        nodes = _items_near(anchor)
+        # One element under a heading is a run of text when it holds separators: cut it by itself.
+        how = split if split is not None or len(nodes) != 1 else AUTO
+        if (parsed := _entries(nodes, base, limit, how)).entries:
             return parsed
     raise ExtractError(f"heading {candidates[0][3]!r} found but no items beside it")
+
+
+def parse(html: str) -> LexborHTMLParser:
+    """Return the parsed page without its invisible elements; ExtractError if its markup is too costly."""
+    check_markup(html)
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(_INVISIBLE, recursive=True)
+    return tree
+
+
+def page_base(tree: LexborHTMLParser, html: str, base_url: str) -> str:
+    """Return the URL the page's links are relative to: its <base href>, else its own."""
+    if _BASE.search(html) and (base_tag := tree.css_first("base[href]")) is not None:
+        return absolute_link(base_tag.attributes.get("href"), base_url) or base_url
+    return base_url
+
+
+def select(
+    tree: LexborHTMLParser, selector: str, base: str, *, limit: int = MAX_ITEMS, split: str | None = None
+) -> Parsed:
+    """Return the lines of a parsed page's elements that a CSS selector matches, one per element (or cut by split)."""
+    try:
+        nodes = tree.css(selector)
+    except (SelectolaxError, ValueError, TypeError) as exc:
+        raise ExtractError(f"invalid selector {selector!r}: {exc}") from None
+    if not nodes:
+        raise ExtractError(f"selector {selector!r} matched nothing")
+    return _entries(nodes, base, limit, split)
+
+
+def item_text(element: LexborNode) -> str:
+    """Return an element's text as a line: visible text, cleaned."""
+    return clean(_visible_text(element))
 
 
 @functools.lru_cache(maxsize=8192)  # pages repeat their menu texts poll after poll
@@ -279,16 +283,24 @@ def _items_near(anchor: LexborNode) -> list[LexborNode]:
 
 
 def _find_rows(element: LexborNode) -> list[LexborNode]:
-    """Return the rows of the first container at or under an element (depth ≤ 3, pre-order)."""
+    """Return the rows of the first container at or under an element (depth ≤ 3, pre-order), or the
+    first element there whose own text is a run of items with separators ("A | B | C")."""
     stack = [(element, 0)]
     while stack:
         node, depth = stack.pop()
         if node.tag in _NO_DESCEND:
             continue
         children = list(islice(node.iter(), _MAX_ROWS))
+        # Separators with words between them: items as plain text, perhaps some in links; the
+        # links alone would be rows missing the rest.
+        run = usual_separator(direct := _direct_text(node)) is not None
+        if run and _WORD.search(direct):
+            return [node]
         # A list element is a ticker even while it holds a single item.
         if rows := _rows(children, first_shape=False, least=1 if node.tag in ("ul", "ol") else 2):
             return rows
+        if run:
+            return [node]
         if depth < 3:
             stack.extend((child, depth + 1) for child in reversed(children[:50]))
     return []
@@ -308,18 +320,56 @@ def _rows(children: list[LexborNode], *, first_shape: bool, least: int = 2) -> l
     return rows if len(rows) >= least else []
 
 
-def _entries(nodes: list[LexborNode], base: str, limit: int) -> Parsed:
-    """Turn the first item elements into at most limit entries; empty and repeated texts dropped."""
+def _entries(nodes: list[LexborNode], base: str, limit: int, split: str | None = None) -> Parsed:
+    """Turn the first item elements into at most limit entries; empty and repeated texts dropped.
+
+    With split, an element whose text holds the separator gives one entry per piece of MIN_ITEM
+    characters or more.
+    """
     entries: list[Entry] = []
     seen: set[str] = set()
     for n, node in enumerate(nodes):
         if len(entries) >= limit:
             return Parsed(entries, found=len(entries) + len(nodes) - n)
-        text = clean(_visible_text(node))
-        if text and text not in seen:
+        raw = _visible_text(node)
+        pieces = split_text(raw, split) if split else [raw]
+        if len(pieces) == 1:
+            text = clean(raw)
+            if text and text not in seen:
+                seen.add(text)
+                entries.append(Entry(text, _link(node, base)))
+            continue
+        texts = [clean(p) for p in pieces]
+        for i, (text, link) in enumerate(zip(texts, _piece_links(node, texts, base), strict=True)):
+            if len(text) < MIN_ITEM or text in seen:
+                continue
+            if len(entries) >= limit:
+                return Parsed(entries, found=len(entries) + len(texts) - i + len(nodes) - n - 1)
             seen.add(text)
-            entries.append(Entry(text, _link(node, base)))
+            entries.append(Entry(text, link))
     return Parsed(entries, found=len(entries))
+
+
+def _piece_links(element: LexborNode, texts: list[str], base: str) -> list[str | None]:
+    """Return the link of each piece of an element cut at a separator: the link whose text is in it.
+
+    Links are taken in page order, as the pieces are; a piece that holds none has no link. An element
+    without links inside gives each piece its own link (an enclosing <a>).
+    """
+    anchors = [a for a in islice(element.traverse(), 1, None) if a.tag == "a" and _href(a, base)]
+    if not anchors:
+        return [_link(element, base)] * len(texts)
+    links: list[str | None] = []
+    j = 0
+    for text in texts:
+        link = None
+        for k in range(j, min(j + 3, len(anchors))):  # a few pieces may be plain text between links
+            label = item_text(anchors[k])
+            if label and len(text) >= MIN_ITEM and (label in text or text in label):
+                link, j = _href(anchors[k], base), k + 1
+                break
+        links.append(link)
+    return links
 
 
 def _visible_text(element: LexborNode) -> str:

@@ -1,22 +1,28 @@
-"""Fetch a URL once and report how it reads as an html, feed or json source, with a config snippet."""
+"""Fetch a URL once and report how it reads as an html, feed or json source, with a config snippet.
+
+An html page whose ticker has no heading gets candidate selectors instead (monitor.suggest), each
+with the lines it yields and a source entry.
+"""
 
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from .config_edit import entry_lines
 from .errors import ExtractError, FetchError
 from .extract import DEFAULT_HEADINGS, decode, extract
 from .http import fetch
 from .models import Entry
 from .sources.feed import feed_encoding, parse_feed
 from .sources.json import load_json, parse_json
+from .suggest import suggest
 
 SHOWN = 10  # entries and candidate paths listed
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
@@ -24,6 +30,14 @@ _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-
 _TEXT_NAMES = ("title", "headline", "text", "name", "content", "body", "description")
 _LINK_NAMES = ("url", "link", "href", "permalink", "web_url", "share_url", "urls.web", "links.web")
 _NOT_JSON = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What probe found: the plain-text report, and the source entry it suggests (None: nothing found)."""
+
+    text: str
+    entry: dict[str, str] | None
 
 
 async def probe(
@@ -36,14 +50,17 @@ async def probe(
     session: aiohttp.ClientSession,
     user_agent: str,
     timeout: float = 20,
-) -> str:
-    """Fetch url once and return a plain-text report ending in a suggested source entry."""
+    name: str | None = None,
+) -> Report:
+    """Fetch url once and report what each kind of source finds there, ending in a suggested source entry."""
     out = [f"Probing {url}"]
     try:
         page = await fetch(session, url, timeout=timeout, headers={"User-Agent": user_agent, "Accept": "*/*"})
     except FetchError as exc:
         out.append(f"fetch failed: {exc}")
-        return "\n".join(out)
+        return Report("\n".join(out), None)
+    host = (urlsplit(page.url).hostname or "source").removeprefix("www.")
+    head = {"name": name or re.sub(r"[^\w.-]+", "-", host), "url": url}
     charset, origin = _charset(page.body, page.content_type)
     out += [
         f"final URL:    {page.url}",
@@ -63,17 +80,15 @@ async def probe(
     if data is _NOT_JSON:
         suggestion = suggestion or _as_feed(out, page)
         if selector or suggestion is None:
-            suggestion = suggestion or _as_html(out, page, selector)
+            suggestion = suggestion or _as_html(out, page, selector, head)
     out.append("")
     if suggestion is None:
         out.append("Nothing to suggest: no kind of source found items here.")
-    else:
-        host = (urlsplit(page.url).hostname or "source").removeprefix("www.")
-        out.append("Suggested source entry (under sources:):")
-        fields = {"name": re.sub(r"[^\w.-]+", "-", host), "url": url, **suggestion}
-        out += [f"{'  - ' if i == 0 else '    '}{k}: {json.dumps(v, ensure_ascii=False)}"
-                for i, (k, v) in enumerate(fields.items())]
-    return "\n".join(out)
+        return Report("\n".join(out), None)
+    entry = {**head, **suggestion}
+    out.append("Suggested source entry (under sources:):")
+    out += entry_lines(entry)
+    return Report("\n".join(out), entry)
 
 
 def _charset(body: bytes, content_type: str | None) -> tuple[str, str]:
@@ -102,14 +117,14 @@ def _list(out: list[str], entries: list[Entry]) -> None:
     out.append(f"  {len(entries)} item{'s' * (len(entries) != 1)}{more}")
 
 
-def _as_html(out: list[str], page: Any, selector: str | None) -> dict[str, str] | None:
+def _as_html(out: list[str], page: Any, selector: str | None, head: dict[str, str]) -> dict[str, str] | None:
     html = decode(page.body, page.content_type)
     out.append("")
     try:
         entries = extract(html, page.url, selector=selector) if selector else extract(html, page.url)
     except ExtractError as exc:
         out.append(f"as html: {exc}")
-        return None
+        return None if selector else _as_candidates(out, html, page.url, head)
     if selector:
         out.append(f"as html, selector {selector!r} matches:")
         found = {"selector": selector}
@@ -119,6 +134,30 @@ def _as_html(out: list[str], page: Any, selector: str | None) -> dict[str, str] 
         found = {"heading": heading} if heading else {}
     _list(out, entries)
     return found if entries else None
+
+
+def _as_candidates(out: list[str], html: str, url: str, head: dict[str, str]) -> dict[str, str] | None:
+    """List the likeliest tickers of a page without a heading; return the best one's entry fields."""
+    try:
+        found = suggest(html, url)
+    except ExtractError as exc:
+        out.append(f"as html: {exc}")
+        return None
+    if not found:
+        out.append("as html: no run of repeated elements with ticker-like lines found")
+        return None
+    out.append("as html, candidate tickers, likeliest first (each selector checked with the extractor):")
+    suggestions = []
+    for i, c in enumerate(found, 1):
+        fields = {"selector": c.selector, **({"split": c.split} if c.split else {})}
+        suggestions.append(fields)
+        out.append(f"  {i}. {c.selector}" + (f"  (one run of text, split at {c.split.strip()!r})" if c.split else ""))
+        out.append(f"     {'; '.join(c.reasons)}")
+        out.append("     first lines:")
+        out += [f"       {e.text}" for e in c.entries[:3]]
+        out.append("     entry:")
+        out += entry_lines({**head, **fields}, dash=7, key=9)
+    return suggestions[0]
 
 
 def _heading(html: str, url: str, entries: list[Entry]) -> str | None:

@@ -79,6 +79,35 @@ def test_allow_private_must_be_a_boolean(tmp_path: Path) -> None:
         load(write(tmp_path, GOOD.replace("interval: 30", "interval: 30\n    allow_private: sometimes")))
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("", None), ("split: '|'", "|"), ("split: ' - '", " - "), ("split: auto", "auto"), ("split: Auto", "auto"),
+     ('split: "•"', "•")],
+)
+def test_split(tmp_path: Path, line: str, expected: str | None) -> None:
+    [source] = load(write(tmp_path, GOOD.replace("interval: 30", f"interval: 30\n    {line}"))).sources
+    assert source.split == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "fault"),
+    [
+        ("split: |", 'split: is empty: write the separator in quotes, as in split: "|"'),
+        ("split: '   '", "split: expected a separator of at most 20 characters"),
+        ("split: 3", 'split: expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; got 3'),
+        ("split: [a, b]", "split: expected a separator"),
+        ("split: 'a very long separator indeed'", "split: expected a separator of at most 20 characters"),
+        ("split: \"a\\tb\"", "split: expected a separator"),
+        ("split: '|'\n    type: feed", "split: applies to html sources only, not type feed"),
+    ],
+)
+def test_split_refused_when_wrong(tmp_path: Path, line: str, fault: str) -> None:
+    path = write(tmp_path, GOOD.replace("interval: 30", f"interval: 30\n    {line}"))
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert str(info.value).startswith(f"{path}: sources[0].{fault}")
+
+
 def test_shipped_config_is_valid() -> None:
     config = load(Path(__file__).parents[1] / "config.yaml")
     assert {s.name for s in config.sources} == {"almayadeen-en", "almayadeen-ar"}
@@ -520,6 +549,7 @@ GOOD_TREE = yaml.safe_load(GOOD.replace("    api_base_url: null\n", """    api_b
     alarm_after: 3
     proxy: http://127.0.0.1:3128
     max_bytes: 100000
+    split: '|'
 """).replace("    channels: [alerts]\n", """    channels: [alerts, hook]
     silent: false
     near: [[a, /b/, 3]]

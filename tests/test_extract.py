@@ -699,3 +699,88 @@ def test_many_sibling_divs_are_fine_and_capped() -> None:
     assert [e.text for e in parsed.entries] == [f"Item {i}" for i in range(MAX_ITEMS)]
     assert parsed.capped
     assert len(extract(page, "https://site.example/", selector="a", limit=5000)) == 5000
+
+
+# --- split: one run of text cut into items -----------------------------------------------------
+
+LEB = "Lebanon: Israeli drone strikes a car in Bint Jbeil"
+IRQ = "Iraq: Explosions heard near a base north of Baghdad"
+YEM = "Yemen: Sanaa airport resumes flights"
+
+SPLITS = [
+    pytest.param(f'<div class="t">{LEB} | {IRQ} | {YEM}</div>', "|", [LEB, IRQ, YEM], id="pipe"),
+    pytest.param(f'<div class="t">{LEB}&nbsp;|&nbsp;{IRQ}\n|\n{YEM}</div>', " | ", [LEB, IRQ, YEM], id="nbsp-newline"),
+    pytest.param(f'<div class="t">{LEB} • {IRQ} • {YEM}</div>', "auto", [LEB, IRQ, YEM], id="auto-bullet"),
+    pytest.param(f'<div class="t">{LEB} ◆ {IRQ} ◆ {YEM}</div>', " ◆ ", [LEB, IRQ, YEM], id="diamond"),
+    pytest.param(f'<div class="t">{LEB} – {IRQ} – {YEM}</div>', "auto", [LEB, IRQ, YEM], id="auto-en-dash"),
+    pytest.param('<div class="t">Gaza – Health Ministry: 41 killed since dawn</div>', "auto",
+                 ["Gaza – Health Ministry: 41 killed since dawn"], id="auto-one-dash-is-a-line"),
+    pytest.param(f'<div class="t">{LEB} - a cease-fire holds - {YEM}</div>', " - ",
+                 [LEB, "a cease-fire holds", YEM], id="spaced-hyphen-not-word-hyphen"),
+    pytest.param(f'<div class="t">» | {LEB} | 12 | {IRQ} | | {LEB}</div>', "|", [LEB, IRQ],
+                 id="short-empty-and-repeated-pieces-dropped"),
+    pytest.param(f'<div class="t">{LEB} ■ {IRQ}</div><div class="t">{YEM}</div>', "■", [LEB, IRQ, YEM],
+                 id="element-without-it-kept-whole"),
+    pytest.param(f'<p class="t">{LEB}<br>|<br>{IRQ}</p>', "|", [LEB, IRQ], id="across-line-breaks"),
+    pytest.param(f'<li class="t"><b>{LEB}</b> | <i>{IRQ}</i> | <span>{YEM}</span></li>', "|", [LEB, IRQ, YEM],
+                 id="markup-inside"),
+]
+
+
+@pytest.mark.parametrize(("page", "split", "expected"), SPLITS)
+def test_split_with_selector(page: str, split: str, expected: list[str]) -> None:
+    assert texts(extract(page, BASE, selector=".t", split=split)) == expected
+    assert texts(extract(page, BASE, selector=".t")) != expected or len(expected) == 1  # no split by itself
+
+
+def test_split_pieces_take_the_link_whose_text_they_hold() -> None:
+    page = (f'<marquee class="t"><a href="/n/1">{LEB}</a> • {IRQ} • <a href="/n/3">{YEM}</a> • '
+            f'<a href="javascript:void(0)">Syria: shelling on Idlib</a></marquee>')
+    assert extract(page, SITE, selector=".t", split="auto") == [
+        Entry(LEB, f"{SITE}/n/1"), Entry(IRQ, None), Entry(YEM, f"{SITE}/n/3"), Entry("Syria: shelling on Idlib", None)]
+    inside = f'<a href="/all"><span class="t">{LEB} | {IRQ}</span></a>'
+    assert extract(inside, SITE, selector=".t", split="|") == [Entry(LEB, f"{SITE}/all"), Entry(IRQ, f"{SITE}/all")]
+
+
+HEADING_RUNS = [
+    pytest.param(f'<div><h3>BREAKING</h3><div class="marquee">{LEB} | {IRQ} | {YEM}</div></div>', [LEB, IRQ, YEM],
+                 id="sibling-div"),
+    pytest.param(f'<div><span>BREAKING</span><div><p>{LEB} • {IRQ} • {YEM}</p></div></div>', [LEB, IRQ, YEM],
+                 id="nested-p"),
+    pytest.param(f'<div><h3>BREAKING</h3><ul><li>{LEB} ■ {IRQ} ■ {YEM}</li></ul></div>', [LEB, IRQ, YEM],
+                 id="single-li"),
+    pytest.param(f'<div><b>URGENT</b><marquee><a href="/1">{LEB}</a> ◆ {IRQ} ◆ <a href="/3">{YEM}</a></marquee></div>',
+                 [LEB, IRQ, YEM], id="links-and-plain-text-between-separators"),
+    pytest.param(f'<div><h3>BREAKING</h3><ul><li>{LEB} | {IRQ}</li></ul></div>', [f"{LEB} | {IRQ}"],
+                 id="one-separator-is-no-run"),
+    pytest.param(f'<div><h3>BREAKING</h3><ul><li>{LEB} | x | y</li><li>{IRQ}</li></ul></div>',
+                 [f"{LEB} | x | y", IRQ], id="several-items-are-not-cut"),
+]
+
+
+@pytest.mark.parametrize(("page", "expected"), HEADING_RUNS)
+def test_heading_search_cuts_a_single_run_of_text_by_itself(page: str, expected: list[str]) -> None:
+    assert texts(extract(page, BASE)) == expected
+
+
+def test_heading_search_with_a_configured_split_cuts_every_item() -> None:
+    page = f'<div><h3>BREAKING</h3><ul><li>{LEB} / {IRQ}</li><li>{YEM}</li></ul></div>'
+    assert texts(extract(page, BASE, split=" / ")) == [LEB, IRQ, YEM]
+
+
+def test_split_run_is_capped_like_rows() -> None:
+    run = " | ".join(f"Item number {i}" for i in range(1500))
+    parsed = extract_page(f'<div class="t">{run}</div>', BASE, selector=".t", split="|")
+    assert texts(parsed.entries) == [f"Item number {i}" for i in range(MAX_ITEMS)]
+    assert parsed.capped and parsed.found == 1500
+
+
+SEPARATED_SOUP = st.lists(st.one_of(st.sampled_from([*TOKENS, " | ", "•", " – ", "|", "■"]), st.text(max_size=12)),
+                          max_size=120).map("".join)
+
+
+@FAST
+@given(SEPARATED_SOUP, st.sampled_from([None, "auto", "|", " – ", "x"]))
+def test_html_soup_with_split_only_extract_errors(page: str, split: str | None) -> None:
+    _only_extract_errors(page, split=split)
+    _only_extract_errors(page, selector="div", split=split)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from conftest import run_monitor
 from sites import Site, ticker_page
 
+from monitor.extract import extract
 from monitor.http import new_session
 from monitor.probe import probe
 from monitor.sources.json import parse_json
@@ -33,7 +37,11 @@ def site() -> Iterator[Site]:
 
 async def run(url: str, **kw: Any) -> str:
     async with new_session() as session:
-        return await probe(url, session=session, user_agent=UA, timeout=10, **kw)
+        report = await probe(url, session=session, user_agent=UA, timeout=10, **kw)
+    assert (report.entry is None) == ("Suggested source entry" not in report.text)
+    if report.entry is not None:
+        assert snippet(report.text) == report.entry
+    return report.text
 
 
 def snippet(report: str) -> dict[str, Any]:
@@ -149,3 +157,145 @@ async def test_probe_reports_errors_as_plain_lines(site: Site) -> None:
     site.set("/bin", b"\x00\x01\xff\xfe junk", content_type="application/octet-stream")
     report = await run(site.url("/bin"), items="data")
     assert "as json: invalid JSON" in report and "Traceback" not in report
+
+
+# --- pages whose ticker has no heading: candidate selectors, through the command line ----------
+
+NAV = """<nav class="main-menu"><ul><li><a href="/world">World</a></li><li><a href="/politics">Politics</a></li>
+<li><a href="/economy">Economy</a></li><li><a href="/sport">Sport</a></li>
+<li><a href="/opinion">Opinion</a></li></ul></nav>"""
+ARTICLE = """<main><article><h1>Budget talks drag on</h1>
+<p>The cabinet met on Tuesday to discuss the budget. Ministers disagreed on several points. A vote is expected
+next week, officials said.</p>
+<p>Opposition leaders called the plan reckless. They promised to fight it in parliament. Analysts expect a close
+vote.</p>
+<p>Markets reacted calmly. The currency held steady against the dollar. Bond yields fell slightly.</p>
+</article></main>
+<footer><ul><li><a href="/about">About us</a></li><li><a href="/contact">Contact</a></li>
+<li><a href="/privacy">Privacy</a></li></ul></footer>"""
+FOUR = [*LINES, "Syria: Air defences intercept hostile targets over the capital"]
+
+
+def headless_page(ticker: str) -> str:
+    """A news page with a menu, an article and a footer; the ticker has no heading."""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Wire | Home | News</title></head><body>
+<header>{NAV}{ticker}</header>{ARTICLE}</body></html>"""
+
+
+def each(template: str) -> str:
+    return "".join(template.format(i=i, text=text) for i, text in enumerate(FOUR))
+
+
+MARKUPS = [
+    pytest.param(f'<div class="bar"><ul class="ticker">{each("<li><a href=/n/{i}>{text}</a></li>")}</ul></div>',
+                 "ul.ticker > li", None, True, id="ul-ticker"),
+    pytest.param(f'<div class="col-main">{each("<div class=news-item><a href=/n/{i}>{text}</a></div>")}</div>',
+                 "div.news-item", None, True, id="div-news-item"),
+    pytest.param(f'<div class="marquee-wrap"><div class="scroller">{each("<span class=item>{text}</span>")}'
+                 "</div></div>", "span.item", None, False, id="spans-in-marquee-div"),
+    pytest.param(f'<div class="top-stories"><ul>{each("<li><a href=/n/{i}><span>{text}</span></a></li>")}'
+                 "</ul></div>", "div.top-stories ul > li", None, True, id="li-a-span"),
+    pytest.param(f'<div class="news-ticker">{" | ".join(FOUR)}</div>', "div.news-ticker", "|", False,
+                 id="pipe-separated-marquee"),
+    pytest.param(f'<div id="strip"><marquee>{" ◆ ".join(FOUR)}</marquee></div>', "#strip > marquee", "◆", False,
+                 id="diamond-separated-marquee-element"),
+]
+
+
+@dataclass
+class Shown:
+    """One candidate as `monitor probe` prints it."""
+
+    lines: list[str]
+    entry: dict[str, Any]
+
+
+def candidates(stdout: str) -> list[Shown]:
+    """Parse the candidate blocks of a probe report: the lines shown and the entry, as YAML."""
+    shown: list[Shown] = []
+    part = ""
+    for line in stdout.splitlines():
+        if re.match(r"^  \d+\. ", line):
+            shown.append(Shown([], {}))
+        elif line in ("     first lines:", "     entry:"):
+            part = line.strip()
+        elif shown and line.startswith("       ") and part == "first lines:":
+            shown[-1].lines.append(line.strip())
+        elif shown and line.startswith("       ") and part == "entry:":
+            shown[-1].entry = {**shown[-1].entry, **yaml.safe_load(line.strip().removeprefix("- "))}
+        elif not line.startswith("     "):
+            part = ""
+    return shown
+
+
+@pytest.mark.parametrize(("ticker", "selector", "split", "links"), MARKUPS)
+def test_probe_proposes_a_ticker_without_heading(
+    site: Site, ticker: str, selector: str, split: str | None, links: bool
+) -> None:
+    page = headless_page(ticker)
+    site.set("/", page)
+    out = run_monitor("probe", site.url("/"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "as html: heading not found" in out.stdout
+    shown = candidates(out.stdout)
+    assert 1 <= len(shown) <= 5
+    top = shown[0]
+    assert top.entry == {"name": "127.0.0.1", "url": site.url("/"), "selector": selector,
+                         **({"split": split} if split else {})}
+    assert snippet(out.stdout) == top.entry
+    got = extract(page, site.url("/"), selector=selector, split=split)
+    assert [e.text for e in got] == FOUR
+    assert [e.link for e in got] == [site.url(f"/n/{i}") if links else None for i in range(4)]
+    for candidate in shown:  # each selector shown yields the lines shown under it
+        got = extract(page, site.url("/"), selector=candidate.entry["selector"], split=candidate.entry.get("split"))
+        assert [e.text for e in got[:3]] == candidate.lines
+    menu = {"World", "Politics", "About us", "Privacy"}
+    assert not menu & {line for c in shown for line in c.lines}  # menus and footers are no tickers
+
+
+def test_probe_exits_1_on_a_page_without_ticker(site: Site) -> None:
+    site.set("/", headless_page(""))
+    out = run_monitor("probe", site.url("/"))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "as html: no run of repeated elements with ticker-like lines found" in out.stdout
+    assert out.stdout.rstrip().endswith("Nothing to suggest: no kind of source found items here.")
+    assert candidates(out.stdout) == []
+    missing = run_monitor("probe", site.url("/gone"))
+    assert missing.returncode == 1 and "fetch failed: HTTP 404 Not Found" in missing.stdout
+    site.set("/", ticker_page(LINES))
+    assert run_monitor("probe", site.url("/")).returncode == 0  # a heading: its entry, exit 0
+
+
+def test_probe_finds_a_run_of_text_under_a_heading(site: Site) -> None:
+    site.set("/", headless_page(f'<div class="bar"><b>BREAKING</b><p>{" • ".join(FOUR)}</p></div>'))
+    out = run_monitor("probe", site.url("/"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "as html, heading 'BREAKING' found, items beside it:" in out.stdout
+    assert all(f". {line}\n" in out.stdout for line in FOUR) and "  4 items" in out.stdout
+    assert snippet(out.stdout) == {"name": "127.0.0.1", "url": site.url("/"), "heading": "BREAKING"}
+
+
+def test_walkthrough_probe_add_check_config_dry_run_once(site: Site, tmp_path: Path) -> None:
+    """README's "Add a source", end to end, with a ticker that is one run of text."""
+    path = tmp_path / "config.yaml"
+    path.write_text("# trial config\nstate: {path: state/monitor.db}\nsources:\n"
+                    "channels:\n  - {name: console, type: console}   # prints alerts\n"
+                    "rules:\n  - {name: iraq, any: [Iraq], channels: [console]}\n", encoding="utf-8")
+    site.set("/", headless_page(f'<div class="news-ticker">{" | ".join(FOUR)}</div>'))
+    probe_out = run_monitor("probe", site.url("/"), "--add", "wire", "--config", str(path))
+    assert probe_out.returncode == 0, probe_out.stdout + probe_out.stderr
+    assert 'split: "|"' in path.read_text(encoding="utf-8")
+    check = run_monitor("check-config", "--config", str(path))
+    assert check.returncode == 0 and "wire: every 60s, selector 'div.news-ticker'" in check.stdout, check.stderr
+    dry = run_monitor("--once", "--dry-run", "--config", str(path))
+    assert dry.returncode == 0, dry.stderr
+    assert "wire: 4 items, first poll: a real first run records them as the baseline" in dry.stdout
+    assert [line.split(": ", 1)[1] for line in dry.stdout.splitlines() if "baseline: " in line] == FOUR
+    once = run_monitor("--once", "--config", str(path))
+    assert once.returncode == 0 and "wire: 4 items, first poll: recorded as the baseline" in once.stderr, once.stderr
+    fresh = ["Iraq: Parliament convenes an emergency session in Baghdad", "Jordan: Border crossing reopens"]
+    site.set("/", headless_page(f'<div class="news-ticker">{" | ".join([*fresh, *FOUR])}</div>'))
+    dry = run_monitor("--once", "--dry-run", "--config", str(path))
+    assert dry.returncode == 0, dry.stderr
+    assert "wire: 6 items, 2 new, 1 alert would be queued" in dry.stdout
+    assert [line.split("wire: ", 1)[1] for line in dry.stdout.splitlines() if "[console]" in line] == [fresh[0]]

@@ -15,7 +15,7 @@ HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 def parse_html(config: SourceConfig, page: Page) -> Parsed:
     """Decode a fetched page and extract its ticker lines."""
     html = decode(page.body, page.content_type)
-    return extract_page(html, page.url, selector=config.selector, headings=config.headings)
+    return extract_page(html, page.url, selector=config.selector, headings=config.headings, split=config.split)
 
 
 class HtmlSource(FetchedSource):
