@@ -65,7 +65,7 @@ def test_add_keeps_comments_and_layout_and_passes_check_config(tmp_path: Path, s
     assert path.read_text(encoding="utf-8") == before.replace(anchor, anchor + entry)
     check = run_monitor("check-config", "--config", str(path))
     assert check.returncode == 0, check.stderr
-    assert f"  wire: every 60s, selector 'div.news-ticker', {site.url('/wire')}" in check.stdout
+    assert f"  wire: every 60s, selector 'div.news-ticker', split at '|', {site.url('/wire')}" in check.stdout
     assert [s.split for s in load(path).sources] == [None, "|"]
 
 
