@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    # python-telegram-bot 22.2+ warns on every 429 unless told to give retry_after as a timedelta (its
+    # next major's form); the process's environment is the entry point's to set. Both forms are handled.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
     path, origin = _config_path(args)
     verbose = getattr(args, "verbose", False)

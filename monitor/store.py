@@ -206,7 +206,7 @@ class Store(Protocol):
         self, source: str, items: Sequence[Item], alerts: Iterable[Outgoing], *,
         edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
     ) -> int: ...
-    def notify(self, channel: str, text: str) -> None: ...
+    def queue_message(self, channel: str, text: str) -> None: ...
     def note_poll(
         self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
         validators: tuple[str | None, str | None] = (None, None), health: SourceHealth | None = None,
@@ -411,7 +411,7 @@ class SqliteStore:
         return queued
 
     @_guarded
-    def notify(self, channel: str, text: str) -> None:
+    def queue_message(self, channel: str, text: str) -> None:
         """Queue a message of monitor's own (a health alarm) for a channel.
 
         The polls noted so far are written in the same transaction: an alarm is on disk together
@@ -506,7 +506,7 @@ class SqliteStore:
     ) -> None:
         """Remember how a poll went (for `monitor status`), the page's validators and the source's health.
 
-        Kept in memory until flush_polls(), the next record() or notify(): a commit (an fsync) for
+        Kept in memory until flush_polls(), the next record() or queue_message(): a commit (an fsync) for
         each 304 poll would be a third of its cost. Lost by a crash, they cost one full fetch and
         a bad poll left uncounted; an alarm is written in one transaction with its health state.
         """
