@@ -221,7 +221,7 @@ def show_status(config: Config) -> int:
 
     from .lock import holder
     from .statepath import check
-    from .store import ChannelStatus, SourceStatus, SqliteStore
+    from .store import ChannelStatus, SourceStatus, open_store
 
     if not check(config.state_path, write=False):
         print(f"no state yet at {config.state_path}")
@@ -233,7 +233,7 @@ def show_status(config: Config) -> int:
         seconds = time.time() - t
         return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
 
-    store = SqliteStore.open_readonly(config.state_path)
+    store = open_store(config.state_path, readonly=True)
     try:
         sources, channels = store.source_states(), store.status()
     finally:
@@ -326,7 +326,7 @@ def replay(config: Config, since: str) -> int:
     from .models import Item
     from .rules import Matcher
     from .statepath import check
-    from .store import SqliteStore
+    from .store import open_store
 
     seconds = parse_duration(since)
     if seconds is None:
@@ -335,7 +335,7 @@ def replay(config: Config, since: str) -> int:
     if not check(config.state_path, write=False):
         print(f"no state yet at {config.state_path}")
         return 0
-    matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state_path)
+    matcher, store = Matcher(config.rules), open_store(config.state_path, readonly=True)
     try:
         rows = store.seen_since(time.time() - seconds)
     finally:

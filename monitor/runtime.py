@@ -22,7 +22,7 @@ from .metrics import Metrics
 from .pipeline import Deliverer, PollResult, poll_once
 from .rules import Matcher
 from .sources import Source, make_source, pool
-from .store import SqliteStore, Store
+from .store import Store, open_store
 
 logger = logging.getLogger(__name__)
 POLL_FLUSH = 1.0  # seconds a poll's status may wait in memory before it is written
@@ -107,7 +107,7 @@ async def open_runtime(
     """Build the session, store, sources and channels; close them all on the way out."""
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
         stack.callback(pool.close)  # parser processes: started again on demand
-        store = SqliteStore.open_readonly(config.state_path) if dry_run else SqliteStore(config.state_path)
+        store = open_store(config.state_path, readonly=dry_run)
         stack.callback(store.close)
         session = new_session(limit=config.connections, limit_per_host=config.per_host)
         stack.push_async_callback(session.close)
