@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import TOKEN, run_monitor, telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import TOKEN, run_monitor, telegram_channel, write_config
 from sites import Site, ticker_page
 
 

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, seed_names, seed_ticker, ticker_page
 
 from monitor.config import load

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import run_monitor
+from helpers import run_monitor
 from sites import Site, ticker_page
 
 from monitor.extract import extract
@@ -27,12 +26,6 @@ LINES = [
     "Iraq: Explosions heard near a military base north of Baghdad",
 ]
 AR_LINES = ["لبنان: غارة إسرائيلية على بلدة عيتا الشعب", "اليمن: استهداف سفينة في البحر الأحمر"]
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with Site() as s:
-        yield s
 
 
 async def run(url: str, **kw: Any) -> str:

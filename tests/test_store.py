@@ -3,8 +3,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 
 from monitor.config import load
