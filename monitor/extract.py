@@ -17,13 +17,13 @@ from itertools import islice
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from monitor.config_types import DEFAULT_HEADINGS
-from monitor.errors import ExtractError
-from monitor.links import absolute_link
-from monitor.markup import check_markup
-from monitor.models import MAX_ITEMS, Entry, Parsed
-from monitor.normalize import clean, fold
-from monitor.split import AUTO, MIN_ITEM, split_text, usual_separator
+from .config_types import DEFAULT_HEADINGS
+from .errors import ExtractError
+from .links import absolute_link
+from .markup import check_markup
+from .models import MAX_ITEMS, Entry, Parsed
+from .normalize import clean, fold
+from .split import AUTO, MIN_ITEM, split_text, usual_separator
 
 _HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
