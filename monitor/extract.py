@@ -1,4 +1,4 @@
-"""Pure page-to-entries extraction: decode a fetched body, then find the ticker lines in it.
+"""Pure page-to-entries extraction: find the ticker lines in a decoded page (monitor.charset decodes it).
 
 With a CSS selector every match is one line. Without one, the ticker is found by its heading
 ("BREAKING", "عاجل", ...): the element whose own text is the heading, then the nearest run of
@@ -9,7 +9,6 @@ heading search cuts a single element found at the usual separators by itself.
 
 from __future__ import annotations
 
-import codecs
 import functools
 import re
 from collections.abc import Sequence
@@ -24,12 +23,6 @@ from .markup import check_markup
 from .models import MAX_ITEMS, Entry, Parsed
 from .normalize import clean, fold
 from .split import AUTO, MIN_ITEM, split_text, usual_separator
-
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
-_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}  # as browsers read these labels
-# Not page encodings; UTF-7 is refused by browsers too and decodes to lone surrogates.
-_NOT_PAGE_CODECS = {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "utf-7"}
 
 _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
@@ -55,35 +48,6 @@ _MAX_SIBLINGS = 300  # following siblings looked at on one level
 _MAX_CANDIDATES = 50
 _MAX_ROWS = 2 * MAX_ITEMS  # children of one container looked at for rows
 _SMALL = 6  # a heading element holds at most this many elements
-
-
-def decode(body: bytes, content_type: str | None) -> str:
-    """Decode a page: HTTP charset, else <meta> charset, else BOM, else UTF-8; never raises."""
-    header = _HEADER_CHARSET.search(content_type or "")
-    codec = _codec(header.group(1)) if header else None
-    for meta in _META_CHARSET.finditer(body[:4096]) if codec is None else ():
-        if (codec := _codec(meta.group(1).decode("ascii"))) is not None:
-            # a <meta> readable as ASCII rules out UTF-16/32 (as browsers decide)
-            codec = "utf-8" if codec.startswith(("utf-16", "utf-32")) else codec
-            break
-    if codec is None and body[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
-        codec = "utf-32"  # checked first: the UTF-32 LE BOM starts with the UTF-16 LE one
-    elif codec is None and body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        codec = "utf-16"
-    if codec in (None, "utf-8") and body.startswith(codecs.BOM_UTF8):
-        codec = "utf-8-sig"
-    return body.decode(codec or "utf-8", errors="replace")
-
-
-def _codec(label: str) -> str | None:
-    """Return Python's codec name for a charset label; None if unknown or not a text encoding."""
-    try:
-        info = codecs.lookup(label.strip().strip("\"'"))
-    except (LookupError, ValueError, TypeError):
-        return None
-    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_PAGE_CODECS:
-        return None
-    return _ALIASES.get(info.name, info.name)
 
 
 def extract(

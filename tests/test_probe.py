@@ -13,9 +13,11 @@ import yaml
 from helpers import run_monitor
 from sites import Site, ticker_page
 
+from monitor.config_types import SourceConfig
 from monitor.extract import extract
 from monitor.http import new_session
 from monitor.probe import probe
+from monitor.sources.html import HtmlSource
 from monitor.sources.json import parse_json
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -70,6 +72,28 @@ async def test_probe_html_names_the_heading_it_found_and_the_charset(site: Site)
     assert "as html, heading 'عاجل' found" in report
     assert all(line in report for line in AR_LINES)
     assert snippet(report)["heading"] == "عاجل"
+
+
+@pytest.mark.parametrize(
+    ("declared", "content_type"),
+    [
+        pytest.param('<meta charset="utf-7">', "text/html", id="meta"),
+        pytest.param('<meta charset="utf-8">', "text/html; charset=utf-7", id="header-then-meta"),
+    ],
+)
+async def test_probe_reports_the_charset_the_html_source_reads(site: Site, declared: str, content_type: str) -> None:
+    # Probe said "utf-7" where the html source, which never reads UTF-7 (WHATWG: no such encoding),
+    # read UTF-8: one charset_of now serves both.
+    lines = ["Lebanon: +ACI-drone strike+ACI- near Tyre", *LINES[1:]]
+    site.set("/", ticker_page(lines).replace('<meta charset="utf-8">', declared).encode(), content_type=content_type)
+    report = await run(site.url("/"))
+    async with new_session() as session:
+        config = SourceConfig(name="s", url=site.url("/"), interval=60, type="html", timeout=10)
+        entries = await HtmlSource(config, session).entries()
+    assert entries is not None and [e.text for e in entries] == lines
+    origin = "default" if "utf-7" in declared else "from <meta>"
+    assert f"charset:      utf-8 ({origin})" in report
+    assert all(f". {e.text}\n      -> {e.link}\n" in report for e in entries)
 
 
 async def test_probe_html_with_selector(site: Site) -> None:

@@ -15,6 +15,7 @@ from xml.sax import SAXParseException
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
+from ..charset import decode
 from ..config_types import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
@@ -74,22 +75,19 @@ def read_feed(body: bytes, base_url: str, content_type: str | None = None, limit
     return Parsed(entries, found=len(entries))
 
 
-def feed_encoding(body: bytes, content_type: str | None = None) -> str | None:
-    """Return the encoding feedparser decodes a feed with (for probe's report)."""
-    return _parse(body, "", content_type).get("encoding") or None
-
-
 def _parse(body: bytes, base_url: str, content_type: str | None) -> Any:
-    headers = {"content-location": base_url} if base_url else {}
-    if content_type:
-        headers["content-type"] = content_type
-    if b"\x00" not in body[:4] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # Sloppy feeds put bare '&' in links (?a=1&lang=en); feedparser's lenient parser would read
-        # '&lang' as an HTML entity. Escaping them is a no-op for well-formed XML (ASCII-based only).
-        body = _BARE_AMP.sub(lambda m: m.group() if m.group().startswith(b"<") else b"&amp;", body)
+    # feedparser is handed UTF-8 and told so: monitor.charset reads the charset, so a feed is read as
+    # every other source is (feedparser would follow a header or XML declaration saying UTF-7).
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    if base_url:
+        headers["content-location"] = base_url
+    data = decode(body, content_type, "feed").encode("utf-8")
+    # Sloppy feeds put bare '&' in links (?a=1&lang=en); feedparser's lenient parser would read
+    # '&lang' as an HTML entity. Escaping them is a no-op for well-formed XML.
+    data = _BARE_AMP.sub(lambda m: m.group() if m.group().startswith(b"<") else b"&amp;", data)
     # Only titles and links are used, and titles are reduced to text here: feedparser's sanitizing and
     # relative-URI rewriting of HTML content is not needed (and takes half the parse time).
-    stream = io.BytesIO(body)
+    stream = io.BytesIO(data)
     return feedparser.parse(stream, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
 
 

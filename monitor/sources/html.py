@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..charset import decode
 from ..config_types import SourceConfig
-from ..extract import decode, extract_page
+from ..extract import extract_page
 from ..http import Page
 from ..markup import CHEAP_TAGS
 from ..models import Parsed

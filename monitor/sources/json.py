@@ -8,11 +8,11 @@ supported: point the source at an endpoint that returns plain JSON.
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from typing import Any
 
+from ..charset import charset_of
 from ..config_types import SourceConfig
 from ..errors import ExtractError
 from ..http import Page
@@ -23,7 +23,6 @@ from .feed import strip_html
 from .fetcher import FetchedSource
 
 JSON_ACCEPT = "application/json, text/javascript;q=0.9, */*;q=0.5"
-_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
 _JSONP = re.compile(r"^\s*[\w$.]+\s*\(")
 _INDEX = re.compile(r"^-?\d+$")
 
@@ -82,17 +81,12 @@ def read_json(
 
 
 def load_json(body: bytes, content_type: str | None = None) -> Any:
-    """Decode and parse a JSON body (charset from the header, else UTF-8/16/32; a BOM is skipped)."""
-    header = _CHARSET.search(content_type or "")
-    encoding = header.group(1) if header else json.detect_encoding(body)
+    """Decode and parse a JSON body (as monitor.charset reads it: a BOM, the header's charset, else UTF-8/16/32)."""
+    charset = charset_of(body, content_type, "json")
     try:
-        encoding = codecs.lookup(encoding).name
-    except LookupError:
-        encoding = json.detect_encoding(body)
-    try:
-        text = body.decode("utf-8-sig" if encoding == "utf-8" else encoding).lstrip("\ufeff")
+        text = charset.decode(body, errors="strict").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        raise ExtractError(f"invalid JSON: not {encoding} text (byte {exc.start})") from None
+        raise ExtractError(f"invalid JSON: not {charset.label} text (byte {exc.start + charset.bom})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
