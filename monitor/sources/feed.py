@@ -57,7 +57,7 @@ def parse_feed(body: bytes, base_url: str, content_type: str | None = None) -> l
 
 def read_feed(body: bytes, base_url: str, content_type: str | None = None, limit: int = MAX_ITEMS) -> Parsed:
     """Return a feed's first `limit` entries and how many it has."""
-    result = _parse(body, base_url, content_type)
+    result = _parse(body, content_type)
     broken = result.bozo and not isinstance(result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe)
     if not result.entries and (broken or not result.get("version")):
         raise ExtractError(f"not an RSS or Atom feed: {_why(body, result)}")
@@ -75,12 +75,13 @@ def read_feed(body: bytes, base_url: str, content_type: str | None = None, limit
     return Parsed(entries, found=len(entries))
 
 
-def _parse(body: bytes, base_url: str, content_type: str | None) -> Any:
+def _parse(body: bytes, content_type: str | None) -> Any:
     # feedparser is handed UTF-8 and told so: monitor.charset reads the charset, so a feed is read as
-    # every other source is (feedparser would follow a header or XML declaration saying UTF-7).
+    # every other source is (feedparser would follow a header or XML declaration saying UTF-7). It is
+    # not told the feed's URL: links are made absolute by monitor.links alone, as in html and json
+    # sources (feedparser's own joining reads "\\host" and "https:///" otherwise). It still applies
+    # xml:base, the feed's own base, as html sources apply <base href>.
     headers = {"content-type": "application/xml; charset=utf-8"}
-    if base_url:
-        headers["content-location"] = base_url
     data = decode(body, content_type, "feed").encode("utf-8")
     # Sloppy feeds put bare '&' in links (?a=1&lang=en); feedparser's lenient parser would read
     # '&lang' as an HTML entity. Escaping them is a no-op for well-formed XML.
