@@ -17,11 +17,10 @@ from selectolax.lexbor import LexborHTMLParser
 
 from ..charset import decode
 from ..config_types import SourceConfig
+from ..entries import Line, build_entries
 from ..errors import ExtractError
 from ..http import Page
-from ..links import absolute_link
 from ..models import MAX_ITEMS, Entry, Parsed
-from ..normalize import clean
 from .fetcher import FetchedSource
 
 FEED_ACCEPT = (
@@ -61,18 +60,14 @@ def read_feed(body: bytes, base_url: str, content_type: str | None = None, limit
     broken = result.bozo and not isinstance(result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe)
     if not result.entries and (broken or not result.get("version")):
         raise ExtractError(f"not an RSS or Atom feed: {_why(body, result)}")
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    for n, item in enumerate(result.entries):
-        if len(entries) >= limit:
-            return Parsed(entries, found=len(entries) + len(result.entries) - n)
-        title = item.get("title") or ""
-        kind = (item.get("title_detail") or {}).get("type", "text/plain")
-        text = clean(strip_html(title) if kind in _HTML_TYPES else title)
-        if text and text not in seen:
-            seen.add(text)
-            entries.append(Entry(text, absolute_link(item.get("link"), base_url)))
-    return Parsed(entries, found=len(entries))
+    return build_entries(result.entries, _title, base_url, limit)
+
+
+def _title(item: Any) -> list[Line]:
+    """Return a feed entry's line: its title as text, and its link."""
+    title = item.get("title") or ""
+    kind = (item.get("title_detail") or {}).get("type", "text/plain")
+    return [(strip_html(title) if kind in _HTML_TYPES else title, [item.get("link")])]
 
 
 def _parse(body: bytes, content_type: str | None) -> Any:

@@ -14,11 +14,10 @@ from typing import Any
 
 from ..charset import charset_of
 from ..config_types import SourceConfig
+from ..entries import Line, build_entries
 from ..errors import ExtractError
 from ..http import Page
-from ..links import absolute_link
 from ..models import MAX_ITEMS, Entry, Parsed
-from ..normalize import clean
 from .feed import strip_html
 from .fetcher import FetchedSource
 
@@ -55,29 +54,13 @@ def read_json(
     limit: int = MAX_ITEMS,
 ) -> Parsed:
     """Return the first `limit` entries of the list at `items`, repeats dropped, and how many it has."""
-    found = resolve(load_json(body, content_type), items)
-    if not isinstance(found, list):
-        raise ExtractError(f"{items!r} is not a list (it is {describe(found)})")
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    usable = 0
-    for n, element in enumerate(found):
-        if len(entries) >= limit:
-            return Parsed(entries, found=len(entries) + len(found) - n)
-        value = _field(element, text)
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            continue
-        line = clean(strip_html(value)) if isinstance(value, str) else str(value)
-        if not line:
-            continue
-        usable += 1
-        if line not in seen:
-            seen.add(line)
-            href = _field(element, link) if link else None
-            entries.append(Entry(line, absolute_link(href, base_url)))
-    if found and not usable:
+    elements = resolve(load_json(body, content_type), items)
+    if not isinstance(elements, list):
+        raise ExtractError(f"{items!r} is not a list (it is {describe(elements)})")
+    parsed = build_entries(elements, lambda element: _line(element, text, link), base_url, limit)
+    if elements and not parsed.found:  # not one line offered
         raise ExtractError(f"no element of {items!r} has a {text!r} string")
-    return Parsed(entries, found=len(entries))
+    return parsed
 
 
 def load_json(body: bytes, content_type: str | None = None) -> Any:
@@ -115,6 +98,14 @@ def resolve(data: Any, path: str) -> Any:
     else:
         where = f"{'.'.join(parts[:failed]) or 'the top level'} is {describe(parent)}"
     raise ExtractError(f"JSON path {path!r} not found (at {part!r}: {where})")
+
+
+def _line(element: Any, text: str, link: str | None) -> list[Line]:
+    """Return an element's line (its text field, a string or a number) and its link; none without one."""
+    value = _field(element, text)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return []
+    return [(strip_html(value) if isinstance(value, str) else str(value), [_field(element, link) if link else None])]
 
 
 def _parts(path: str | None) -> list[str]:
