@@ -155,3 +155,20 @@ def test_once_runs_ask_changed_since_the_last_run(tmp_path: Path, site: Site, te
     answered = [(headers.get("If-None-Match"), status) for _, headers, status in site.requests]
     assert answered == [(None, 200), ('"v1"', 304), ('"v1"', 200)]  # validators kept in the state file
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["New"]
+
+
+def test_match_names_the_arabic_term_that_fired(tmp_path: Path) -> None:
+    path = str(write_config(
+        tmp_path, sources=[{"name": "ar", "url": "http://127.0.0.1:9/"}],
+        channels=[{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": "${TELEGRAM_BOT_TOKEN}"}],
+        rules=[{"name": "president", "any": ["الرئيس"], "channels": ["alerts"]},
+               {"name": "officials", "any": ["مسؤول"], "channels": ["alerts"]},
+               {"name": "lebanon", "any": ["لبنان"], "channels": ["alerts"]}],
+    ))
+    hit = run_monitor("match", "وللرئيس اللبناني كلمة مساء اليوم", "--config", path)
+    assert hit.returncode == 0, hit.stderr
+    assert hit.stdout.splitlines() == ["president: term 'الرئيس' -> alerts"]  # اللبناني is not لبنان
+    both = run_monitor("match", "مسئول: للرئيس اللبناني كلمة", "--config", path)
+    assert both.stdout.splitlines() == ["president: term 'الرئيس' -> alerts", "officials: term 'مسؤول' -> alerts"]
+    miss = run_monitor("match", "الرئاسة اللبنانية تنفي", "--config", path)
+    assert (miss.returncode, miss.stdout.strip()) == (1, "no rule matches")
