@@ -57,7 +57,10 @@ class Health:
             if cfg.interval_max is not None:
                 self._adapt(cfg, state, self.states[result.source], result, now, max_age)
             if recovered:
-                return f"✅ {cfg.name} recovered: {result.found} items on its ticker again ({cfg.url})"
+                if result.unchanged:  # a 304: the site answers again, and its page is as it was
+                    return f"✅ {cfg.name} recovered: the site answers again ({cfg.url})"
+                items = f"{result.found} item{'' if result.found == 1 else 's'}"
+                return f"✅ {cfg.name} recovered: {items} on its ticker again ({cfg.url})"
             return None
         state.streak += 1
         if result.error is not None and not result.state_fault:  # the site failed: poll it less often

@@ -44,7 +44,7 @@ def test_cron_once_runs_raise_one_alarm_and_one_recovery(tmp_path: Path, site: S
     for _ in range(2):
         assert once(config) == 0
     messages = admin_messages(telegram)
-    assert len(messages) == 2 and messages[1].startswith("✅ down recovered")
+    assert len(messages) == 2 and messages[1].startswith("✅ down recovered: 1 item on its ticker again")
 
 
 def test_a_restarted_service_keeps_an_open_alarm_and_the_backoff(
