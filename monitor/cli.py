@@ -10,8 +10,9 @@ import sys
 
 from . import __version__, logs
 from . import config as config_mod
-from .config import DEFAULT_USER_AGENT, Config
+from .config import Config
 from .config_reader import parse_duration
+from .config_types import DEFAULT_USER_AGENT
 from .errors import ConfigError, MonitorError, StateError
 
 EXIT_CODES = """exit codes:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("history", "log"):
             from .history import show_history
 
-            return show_history(config.state_path, args.since, channel=args.channel, source=args.source,
+            return show_history(config.state.path, args.since, channel=args.channel, source=args.source,
                                 limit=args.limit, as_json=args.json)
         if args.command == "replay":
             return replay(config, args.since)
@@ -160,9 +161,9 @@ def check_state(config: Config) -> str:
     from .statepath import check
     from .store import SqliteStore
 
-    if not check(config.state_path):
+    if not check(config.state.path):
         return "will be created"
-    SqliteStore.verify(config.state_path)
+    SqliteStore.verify(config.state.path)
     return "ok"
 
 
@@ -186,7 +187,7 @@ def _load(path: str, origin: str) -> Config:
 
 def describe(config: Config, state: str) -> str:
     """Return the check-config summary; state says whether the state file is usable."""
-    lines = [f"{config.file}: OK", f"state: {config.state_path} ({state})", f"sources ({len(config.sources)}):"]
+    lines = [f"{config.file}: OK", f"state: {config.state.path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
         if s.split:
@@ -220,8 +221,8 @@ def show_status(config: Config) -> int:
     from .statepath import check
     from .store import ChannelStatus, SourceStatus, SqliteStore
 
-    if not check(config.state_path, write=False):
-        print(f"no state yet at {config.state_path}")
+    if not check(config.state.path, write=False):
+        print(f"no state yet at {config.state.path}")
         return 0
 
     def ago(t: float | None) -> str:
@@ -230,12 +231,12 @@ def show_status(config: Config) -> int:
         seconds = time.time() - t
         return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
 
-    store = SqliteStore.open_readonly(config.state_path)
+    store = SqliteStore.open_readonly(config.state.path)
     try:
         sources, channels = store.source_states(), store.status()
     finally:
         store.close()
-    pid = holder(config.state_path)
+    pid = holder(config.state.path)
     print(f"monitor is running (PID {pid})" if pid is not None else
           "no monitor is running on this state (next polls are shown while one runs)")
     source_names, channel_names = [s.name for s in config.sources], [c.name for c in config.channels]
@@ -263,7 +264,7 @@ def run_locked(config: Config) -> int:
     from .lock import StateLock
     from .runtime import run_once
 
-    lock = StateLock(config.state_path)
+    lock = StateLock(config.state.path)
     lock.acquire()
     try:
         return asyncio.run(run_once(config))
@@ -329,10 +330,10 @@ def replay(config: Config, since: str) -> int:
     if seconds is None:
         print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
         return 2
-    if not check(config.state_path, write=False):
-        print(f"no state yet at {config.state_path}")
+    if not check(config.state.path, write=False):
+        print(f"no state yet at {config.state.path}")
         return 0
-    matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state_path)
+    matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state.path)
     try:
         rows = store.seen_since(time.time() - seconds)
     finally:

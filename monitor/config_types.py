@@ -16,24 +16,75 @@ DEFAULT_TEMPLATE = "{text}\n— {source_link} · {time}"
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """state: the SQLite file and how long it remembers."""
+
+    path: Path = Path("state/monitor.db")  # a relative path is relative to the config file
+    retention: float = 30 * 86400.0  # forget lines not seen on their ticker for this long
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultsConfig:
+    """defaults: what a source leaves out, and the HTTP connections of all sources."""
+
+    interval: float = 60.0
+    timeout: float = 20.0
+    user_agent: str = DEFAULT_USER_AGENT
+    connections: int = 32  # HTTP connections open at once, in all
+    per_host: int = 2  # ... and to one host
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """delivery: how queued alerts reach their channels."""
+
+    timeout: float = 60.0  # how long `monitor --once` waits for its deliveries
+    max_age: float = 86400.0  # an alert still undeliverable after this long is dropped
+    per_second_total: float = 30.0  # Telegram's limit for one bot across all chats
+    retry_base: float = 2.0  # the first retry after a transient fault; doubles up to retry_max
+    retry_max: float = 300.0
+    max_attempts: int = 5  # tries of an alert whose send met an unexpected fault (it may have gone out)
+    stall_after: float = 600.0  # /healthz is 503 while a channel's oldest queued alert is older than this
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    """dedup: when two lines are one."""
+
+    same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
+    edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """http: the optional /healthz and /metrics endpoint."""
+
+    listen: str | None = None  # "127.0.0.1:9464"; None: not served
+
+
+@dataclass(frozen=True, slots=True)
 class SourceConfig:
-    """One page to poll."""
+    """One page to poll.
+
+    interval, timeout, user_agent and alarm_after are the source's own or else the config-wide ones
+    (defaults:, alarm_after:), whose defaults are written there: parse() always hands them in.
+    """
 
     name: str
     url: str
     interval: float
+    timeout: float
+    user_agent: str
+    alarm_after: int  # failed or empty polls in a row before the admin channel hears of it
     selector: str | None = None
     headings: tuple[str, ...] = DEFAULT_HEADINGS
     backfill: int = 0
-    timeout: float = 20.0
-    user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()
     type: str = "html"  # html, feed or json
     items: str | None = None  # json: dotted path to the list of items, e.g. data.breaking
     text_field: str = "title"  # json: field of each item holding its text
     link_field: str | None = None  # json: field of each item holding its link
     on_edit: str = "ignore"  # an edited line: ignore, edit (the sent message) or send
-    alarm_after: int = 5  # failed or empty polls in a row before the admin channel hears of it
     proxy: str | None = None
     max_bytes: int = 5 * 1024 * 1024
     interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
@@ -84,28 +135,20 @@ class RuleConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The whole validated configuration."""
+    """The whole validated configuration: one field per top-level key of config.yaml."""
 
     file: str
-    state_path: Path
-    retention: float
+    state: StateConfig
+    defaults: DefaultsConfig
+    delivery: DeliveryConfig
+    dedup: DedupConfig
+    http: HttpConfig
     sources: tuple[SourceConfig, ...]
     channels: tuple[ChannelConfig, ...]
     rules: tuple[RuleConfig, ...]
-    delivery_timeout: float = 60.0
-    max_age: float = 86400.0
-    per_second_total: float = 30.0
-    retry_base: float = 2.0
-    retry_max: float = 300.0
     admin_channel: str | None = None  # where health alarms go
-    same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
-    edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
-    connections: int = 32  # HTTP connections open at once, in all
-    per_host: int = 2  # ... and to one host
-    http_listen: str | None = None  # "127.0.0.1:9464": serve /healthz and /metrics
+    alarm_after: int = 5  # a source's bad polls in a row before admin_channel hears of it, unless it sets its own
     stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
-    max_attempts: int = 5  # tries of an alert whose send met an unexpected fault (it may have gone out)
-    stall_after: float = 600.0  # /healthz is 503 while a channel's oldest queued alert is older than this
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""

@@ -62,7 +62,7 @@ def test_issue_example_loads(tmp_path: Path) -> None:
     [channel] = config.channels
     assert channel.token == TOKEN and channel.chat_id == "@my_alerts"
     assert TOKEN not in repr(config)
-    assert config.state_path == tmp_path / "state" / "monitor.db"
+    assert config.state.path == tmp_path / "state" / "monitor.db"
     assert config.rules[0].any == ("Ukraine", "Kyiv", "Kiev")
 
 

@@ -34,10 +34,10 @@ async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     """Baseline the ticker, then put new lines on it and poll again (queuing their alerts)."""
     site.set("/", ticker_page(["Old line"]))
     for s in rt.sources:
-        await poll_once(s, rt.store, rt.matcher)
+        await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup)
     site.set("/", ticker_page(new + ["Old line"]))
     for s in rt.sources:
-        assert (await poll_once(s, rt.store, rt.matcher)).error is None
+        assert (await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
 
 
 def config(tmp_path: Path, site: Site, tg: FakeTelegram, channels: list[dict[str, Any]], interval: int = 60,
@@ -334,7 +334,7 @@ async def test_refused_token_holds_alerts_then_a_recheck_after_retry_max_sends_t
             assert problem.startswith("channel alerts: token refused")
             # A new line while blocked is queued, and sends nothing before the recheck.
             site.set("/", ticker_page(["Late line", *new, "Old line"]))
-            assert (await poll_once(rt.sources[0], rt.store, rt.matcher)).queued == 1
+            assert (await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)).queued == 1
             rt.deliverer.wake()
             telegram.token = accepted  # the token works again (a Telegram hiccup): the recheck finds it
             await telegram.await_for(3)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sites import Site, ticker_page
 
 from monitor.config import SourceConfig
+from monitor.config_types import DEFAULT_USER_AGENT
 from monitor.errors import ExtractError, FetchError
 from monitor.http import Page, new_session
 from monitor.markup import CHEAP_TAGS
@@ -315,7 +316,8 @@ def test_parse_json_invalid(body: bytes, message: str) -> None:
 
 
 def source_config(url: str, kind: str, **kw: Any) -> SourceConfig:
-    return SourceConfig(name="s", url=url, interval=60, type=kind, timeout=10, **kw)
+    return SourceConfig(name="s", url=url, interval=60, type=kind, timeout=10, user_agent=DEFAULT_USER_AGENT,
+                        alarm_after=5, **kw)
 
 
 async def test_feed_source_end_to_end(site: Site) -> None:
