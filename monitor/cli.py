@@ -12,7 +12,7 @@ from . import __version__, logs
 from . import config as config_mod
 from .config import Config
 from .config_reader import parse_duration
-from .config_types import DEFAULT_USER_AGENT
+from .config_types import DEFAULT_USER_AGENT, FeedSettings, JsonSettings, SourceSettings, TelegramSettings
 from .errors import ConfigError, MonitorError, StateError
 
 EXIT_CODES = """exit codes:
@@ -189,9 +189,7 @@ def describe(config: Config, state: str) -> str:
     """Return the check-config summary; state says whether the state file is usable."""
     lines = [f"{config.file}: OK", f"state: {config.state.path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
-        how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
-        if s.split:
-            how += f", split at {s.split!r}"
+        how = _finds(s.kind)
         every = (f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
                  if s.interval_max else f"every {s.interval:g}s")
         lines.append(f"  {s.name}: {every}, {how}, {s.url}")
@@ -201,7 +199,8 @@ def describe(config: Config, state: str) -> str:
         if c.quiet_hours:
             start, end, zone = c.quiet_hours
             quiet = f", quiet {start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d} {zone} (silent then)"
-        lines.append(f"  {c.name}: {c.type}" + (f" {c.chat_id}" if c.chat_id else "") + quiet)
+        chat = f" {c.kind.chat_id}" if isinstance(c.kind, TelegramSettings) else ""
+        lines.append(f"  {c.name}: {c.type}{chat}{quiet}")
     lines.append(f"rules ({len(config.rules)}):")
     for r in config.rules:
         terms = [f"{k}: {', '.join(v)}" for k, v in (("any", r.any), ("all", r.all), ("none", r.none)) if v]
@@ -211,6 +210,16 @@ def describe(config: Config, state: str) -> str:
                                                 ("silent", r.silent)) if on)
         lines.append(f"  {r.name}: {'; '.join(terms) or 'every item'}{only} -> {', '.join(r.channels)}{flags}")
     return "\n".join(lines)
+
+
+def _finds(kind: SourceSettings) -> str:
+    """How a source finds its items, for check-config."""
+    if isinstance(kind, JsonSettings):
+        return f"json items {kind.items!r}"
+    if isinstance(kind, FeedSettings):
+        return "feed"
+    how = f"selector {kind.selector!r}" if kind.selector else "heading " + " | ".join(kind.headings)
+    return how + (f", split at {kind.split!r}" if kind.split else "")
 
 
 def show_status(config: Config) -> int:

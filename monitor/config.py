@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from selectolax.lexbor import LexborHTMLParser, SelectolaxError
-
+from .channels import CHANNELS
+from .channels.render import check_template
 from .config_reader import Node, did_you_mean, field_defaults, read_yaml
 from .config_types import (  # the tree this module builds (also importable from here)
     ChannelConfig,
+    ChannelSettings,
     Config,
     DedupConfig,
     DefaultsConfig,
@@ -21,20 +22,20 @@ from .config_types import (  # the tree this module builds (also importable from
     HttpConfig,
     RuleConfig,
     SourceConfig,
+    SourceSettings,
     StateConfig,
 )
 from .errors import ConfigError
-from .split import AUTO
+from .rules import Matcher, compile_regex, is_regex
+from .sources import DEFAULT_KIND, SOURCES
 
-CHANNEL_TYPES = ("telegram", "webhook", "console")
-_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d+)$")
-_CHAT_RULE = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
-              "a numeric id is an integer (channels and supergroups start with -100)")
 # Every key parse() reads at the top level: checked first, as a misspelt one (chanels:) leaves
 # something missing that would otherwise be reported instead of the typo.
 TOP_KEYS = ("state", "defaults", "delivery", "alarm_after", "dedup", "sources", "channels", "rules", "http",
             "stop_timeout", "admin_channel")
+# The defaults each key falls back to, as the dataclasses write them (parse() writes none of its own).
+_STATE, _DEFAULTS, _DELIVERY, _DEDUP = StateConfig(), DefaultsConfig(), DeliveryConfig(), DedupConfig()
+_CONFIG, _SOURCE, _CHANNEL, _RULE = (field_defaults(c) for c in (Config, SourceConfig, ChannelConfig, RuleConfig))
 
 
 def default_path() -> str:
@@ -84,11 +85,6 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         channels=channels, rules=rules, admin_channel=admin_channel, alarm_after=alarm_after,
         stop_timeout=stop_timeout,
     )
-
-
-# The defaults each key falls back to, as the dataclasses write them (parse() writes none of its own).
-_STATE, _DEFAULTS, _DELIVERY, _DEDUP = StateConfig(), DefaultsConfig(), DeliveryConfig(), DedupConfig()
-_CONFIG, _SOURCE, _CHANNEL, _RULE = (field_defaults(c) for c in (Config, SourceConfig, ChannelConfig, RuleConfig))
 
 
 def _state(n: Node, base: Path | None) -> StateConfig:
@@ -152,69 +148,51 @@ def _unique(root: Node, key: str, names: list[str]) -> None:
         seen.add(name)
 
 
-SOURCE_TYPES = ("html", "feed", "json")
 ON_EDIT = ("ignore", "edit", "send")
 
 
-def _source(n: Node, defaults: DefaultsConfig, alarm_after: int) -> SourceConfig:
+def _source(n: Node, defaults: DefaultsConfig, alarm_after: int) -> SourceConfig[SourceSettings]:
     url = n.url("url", required=True)
-    kind = n.string("type", _SOURCE.type)
-    if kind not in SOURCE_TYPES:
-        raise n.error(f"unknown source type {kind!r}{did_you_mean(kind, SOURCE_TYPES, or_list=True)}", "type")
-    items = n.string("items")
-    if kind == "json" and not items:
-        raise n.missing("items", "is required for a json source: the dotted path to the list, e.g. data.breaking")
+    type_ = n.string("type", DEFAULT_KIND)
+    if type_ not in SOURCES:
+        raise n.error(f"unknown source type {type_!r}{did_you_mean(type_, SOURCES, or_list=True)}", "type")
+    kind = SOURCES[type_].read(n)
+    _other_kinds_keys(n, type_)
     on_edit = n.string("on_edit", _SOURCE.on_edit)
     if on_edit not in ON_EDIT:
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
     low, high = _interval(n, defaults.interval)
     # aiohttp speaks only HTTP proxies; a socks5:// URL would silently be used as an HTTP one.
     proxy = n.url("proxy", expected="a proxy URL such as http://host:3128")
-    selector = n.string("selector")
-    if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
-        raise n.error(f"invalid CSS selector {selector!r}", "selector")
-    headings = n.strings("heading")
     headers = n.headers("headers")
-    split = _split(n, kind)
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
         interval=low,
         interval_max=high,
-        selector=selector,
-        headings=headings or _SOURCE.headings,
+        kind=kind,
         backfill=_whole(n, "backfill", _SOURCE.backfill),
         timeout=n.duration("timeout", defaults.timeout),
         user_agent=n.string("user_agent", defaults.user_agent),
         headers=headers,
-        type=kind,
-        items=items,
-        text_field=n.string("text", _SOURCE.text_field),
-        link_field=n.string("link"),
         on_edit=on_edit,
         alarm_after=_whole(n, "alarm_after", alarm_after, minimum=1),
         proxy=proxy,
         max_bytes=_whole(n, "max_bytes", _SOURCE.max_bytes, minimum=1024),
         allow_private=n.boolean("allow_private", _SOURCE.allow_private),
-        split=split,
     )
     n.done()
     return source
 
 
-def _split(n: Node, kind: str) -> str | None:
-    """`split: "|"` (a literal separator, its spaces matching any whitespace) or `split: auto`."""
-    value = n.get("split")
-    if value is None:
-        return None
-    if kind != "html":
-        raise n.error(f"applies to html sources only, not type {kind}", "split")
-    if value == "":  # `split: |` is YAML for an empty block of text
-        raise n.error('is empty: write the separator in quotes, as in split: "|"', "split")
-    if not isinstance(value, str) or not value.strip() or len(value) > 20 or not value.isprintable():
-        raise n.error(f'expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; '
-                      f"got {value!r}", "split")
-    return AUTO if value.strip().lower() == AUTO else value
+def _other_kinds_keys(n: Node, type_: str) -> None:
+    """Let an entry keep another kind's keys, unused (a heading on a feed), but for those that kind alone may set."""
+    for other, kind in SOURCES.items():
+        if other == type_:
+            continue
+        for key in kind.keys:  # read, so that done() lets them be
+            if n.get(key) is not None and key in kind.only:
+                raise n.error(f"applies to {other} sources only, not type {type_}", key)
 
 
 def _interval(n: Node, default: float) -> tuple[float, float | None]:
@@ -230,52 +208,19 @@ def _interval(n: Node, default: float) -> tuple[float, float | None]:
     return low, high
 
 
-def _valid_selector(selector: str) -> bool:
-    try:
-        LexborHTMLParser("<p></p>").css(selector)
-    except SelectolaxError:
-        return False
-    return True
-
-
-def _channel(n: Node) -> ChannelConfig:
+def _channel(n: Node) -> ChannelConfig[ChannelSettings]:
     name = n.string("name", required=True)
-    kind = n.string("type", required=True)
-    if kind not in CHANNEL_TYPES:
-        raise n.error(f"unknown channel type {kind!r}{did_you_mean(kind, CHANNEL_TYPES, or_list=True)}", "type")
-    chat_id = token = api_base_url = url = None
-    if kind == "webhook":
-        url = n.url("url", required=True)
-    if kind == "telegram":
-        raw_chat = n.require("chat_id")
-        if isinstance(raw_chat, str):
-            chat_id = n.string("chat_id").strip()  # ${VAR} is read from the environment
-        elif isinstance(raw_chat, int) and not isinstance(raw_chat, bool):
-            chat_id = str(raw_chat)  # a numeric id written bare
-        else:
-            chat_id = ""
-        if not _CHAT.fullmatch(chat_id):
-            raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}: {_CHAT_RULE}", "chat_id")
-        token = n.string("token", required=True)
-        if not _TOKEN.fullmatch(token):
-            # Never echo the value: it may be a real token with a typo.
-            raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
-        api_base_url = n.url("api_base_url")
+    type_ = n.string("type", required=True)
+    if type_ not in CHANNELS:
+        raise n.error(f"unknown channel type {type_!r}{did_you_mean(type_, CHANNELS, or_list=True)}", "type")
     channel = ChannelConfig(
         name=name,
-        type=kind,
-        chat_id=chat_id,
-        token=token,
-        api_base_url=api_base_url,
-        url=url,
+        kind=CHANNELS[type_].read(n),
         silent=n.boolean("silent", _CHANNEL.silent),
         digest_after=_whole(n, "digest_after", _CHANNEL.digest_after),
         template=_template(n),
         timezone=_timezone(n, "timezone"),
         quiet_hours=_quiet_hours(n),
-        # Telegram's own limits: about one message a second and 20 a minute to one channel.
-        per_second=n.number("per_second", 1.0, minimum=0.001) if kind == "telegram" else None,
-        per_minute=n.number("per_minute", 20.0, minimum=0.001) if kind == "telegram" else None,
     )
     n.done()
     return channel
@@ -289,8 +234,6 @@ def _whole(n: Node, key: str, default: int, *, minimum: int = 0) -> int:
 
 
 def _template(n: Node) -> str:
-    from .channels.render import check_template  # render depends on this module's dataclasses
-
     template = n.string("template", _CHANNEL.template)
     try:
         check_template(template)
@@ -378,8 +321,6 @@ def _near(n: Node) -> tuple[tuple[str, str, int], ...]:
 
 def _check_term(n: Node, path: str, term: str) -> None:
     """A /regex/ term must compile as the matcher will compile it."""
-    from .rules import compile_regex, is_regex  # rules depends on this module's dataclasses
-
     if is_regex(term):
         try:
             compile_regex(term)
@@ -389,8 +330,6 @@ def _check_term(n: Node, path: str, term: str) -> None:
 
 def _check_examples(n: Node, rule: RuleConfig) -> None:
     """A rule must match its own `match` examples and none of its `no_match` ones."""
-    from .rules import Matcher  # rules depends on this module's dataclasses
-
     matcher = Matcher([replace(rule, sources=None)])
     for key, lines, expected in (("match", rule.examples_match, True), ("no_match", rule.examples_no_match, False)):
         for i, line in enumerate(lines):

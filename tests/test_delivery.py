@@ -176,10 +176,10 @@ def _baselined(tmp_path: Path) -> bool:
 @pytest.mark.parametrize("text", ["word " * 2000, "&<>" * 3000, "x" * 9000, "ايران " * 1500])
 def test_long_alert_is_split_between_words_never_inside_entities(text: str) -> None:
     from monitor.channels.render import HTML, Renderer
-    from monitor.config import ChannelConfig
+    from monitor.config_types import ChannelConfig, TelegramSettings
     from monitor.models import Alert
 
-    renderer = Renderer(ChannelConfig("c", "telegram"), HTML, 4096)
+    renderer = Renderer(ChannelConfig("c", TelegramSettings("@chan_c", "1:x")), HTML, 4096)
     messages = renderer.one(Alert(1, "c", "src & co", text, "https://x.example/?a=1&b=2", time.time()))
     assert len(messages) >= 2
     plains = [parse_html(m) for m in messages]  # raises if a split broke an entity or tag
@@ -301,14 +301,14 @@ async def test_queue_of_a_removed_channel_expires(tmp_path: Path, site: Site, te
 @pytest.mark.parametrize(("token", "status"), [("999:WRONG-token-revoked", 401), ("not-a-token", 404)])
 async def test_refused_token_blocks_the_channel_and_names_it(telegram: FakeTelegram, token: str, status: int) -> None:
     from monitor.channels.telegram import TelegramChannel
-    from monitor.config_types import ChannelConfig
+    from monitor.config_types import ChannelConfig, TelegramSettings
     from monitor.errors import DeliveryError
     from monitor.models import Alert
 
     # Telegram answers 401 Unauthorized for a revoked token, 404 Not Found for a malformed one:
     # python-telegram-bot raises InvalidToken for both.
-    channel = TelegramChannel(ChannelConfig("alerts", "telegram", "@alerts", token=token,
-                                            api_base_url=telegram.base_url))
+    channel = TelegramChannel(ChannelConfig("alerts", TelegramSettings("@alerts", token,
+                                                                       api_base_url=telegram.base_url)))
     try:
         with pytest.raises(DeliveryError) as refused:
             await channel.send([Alert(1, "alerts", "en", "Line", None, time.time())])

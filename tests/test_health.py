@@ -12,6 +12,7 @@ from fake_telegram import FakeTelegram
 from sites import Site, ticker_page
 
 from monitor.config import SourceConfig, load
+from monitor.config_types import HtmlSettings
 from monitor.health import BACKOFF_MAX, Health
 from monitor.pipeline import PollResult
 from monitor.runtime import Runtime, open_runtime
@@ -98,7 +99,7 @@ async def test_broken_markup_alarms_once_then_recovers_once(tmp_path: Path, site
 def source(**fields: Any) -> SourceConfig:
     """Source s, with what parse() hands in when the config leaves it out."""
     return SourceConfig(**{"name": "s", "url": "http://x.example/", "timeout": 20.0, "user_agent": "test",
-                           "alarm_after": 5, **fields})
+                           "alarm_after": 5, "kind": HtmlSettings(), **fields})
 
 
 def test_failing_source_backs_off_and_returns_after_one_success() -> None:
