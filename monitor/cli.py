@@ -11,7 +11,7 @@ import sys
 from . import __version__, logs
 from . import config as config_mod
 from .config import Config
-from .config_reader import parse_duration
+from .config_reader import field_defaults, parse_duration
 from .config_types import DEFAULT_USER_AGENT, FeedSettings, JsonSettings, SourceSettings, TelegramSettings
 from .errors import ConfigError, MonitorError, StateError
 
@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("url")
     probe.add_argument("--selector", help="CSS selector of the items (html)")
     probe.add_argument("--items", help="dotted path to the list of items (json)")
-    probe.add_argument("--text", default="title", help="field of each item holding its text (json)")
+    probe.add_argument("--text", default=field_defaults(JsonSettings).text_field,
+                       help="field of each item holding its text (json)")
     probe.add_argument("--link", help="field of each item holding its link (json)")
     probe.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
     probe.add_argument("--add", metavar="NAME", help="append the suggested entry, named NAME, to the config's sources")

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from .config_edit import entry_lines
+from .config_reader import field_defaults
+from .config_types import DefaultsConfig, JsonSettings
 from .errors import ExtractError, FetchError
 from .extract import DEFAULT_HEADINGS, decode, extract
 from .http import fetch
@@ -45,11 +47,11 @@ async def probe(
     *,
     selector: str | None = None,
     items: str | None = None,
-    text: str = "title",
+    text: str = field_defaults(JsonSettings).text_field,
     link: str | None = None,
     session: aiohttp.ClientSession,
     user_agent: str,
-    timeout: float = 20,
+    timeout: float = DefaultsConfig().timeout,
     name: str | None = None,
 ) -> Report:
     """Fetch url once and report what each kind of source finds there, ending in a suggested source entry."""
