@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from monitor.config import RuleConfig
-from monitor.normalize import words
-from monitor.rules import PROCLITICS, Matcher
+from monitor.normalize import match_words
+from monitor.rules import ARTICLE_KEPT, PROCLITICS, Matcher
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 COMMON = ("the of in on at to and a an for with from by says said after over near new two three "
@@ -64,15 +64,19 @@ def make_lines(rng: random.Random, vocab: list[str], n: int) -> list[str]:
 
 
 _PREFIX = "(?:" + "|".join(PROCLITICS) + ")?"
+_ARTICLE = "(?:" + "|".join(ARTICLE_KEPT) + ")"
 
 
 def naive(rules: list[RuleConfig], line: str) -> set[str]:
-    joined = " ".join(words(line))
+    joined = " ".join(match_words(line))
 
     def found(term: str) -> bool:
-        phrase = " ".join(words(term))
+        phrase = " ".join(match_words(term))
         arabic = bool(re.match("[\u0620-\u064a]", phrase))
-        return re.search("(?:^| )" + (_PREFIX if arabic else "") + re.escape(phrase) + "(?= |$)", joined) is not None
+        pattern = "(?:^| )" + (_PREFIX if arabic else "") + re.escape(phrase) + "(?= |$)"
+        if arabic and phrase.startswith("ال"):  # the article kept after لل, وبال ...
+            pattern += "|(?:^| )" + _ARTICLE + re.escape(phrase[2:]) + "(?= |$)"
+        return re.search(pattern, joined) is not None
 
     return {r.name for r in rules if any(map(found, r.any)) and not any(map(found, r.none))}
 

@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    # python-telegram-bot 22.2+ warns on every 429 unless told to give retry_after as a timedelta (its
+    # next major's form); the process's environment is the entry point's to set. Both forms are handled.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     args = _parser().parse_args(argv)
     path, origin = _config_path(args)
     verbose = getattr(args, "verbose", False)
@@ -229,7 +232,7 @@ def show_status(config: Config) -> int:
 
     from .lock import holder
     from .statepath import check
-    from .store import ChannelStatus, SourceStatus, SqliteStore
+    from .store import ChannelStatus, SourceStatus, open_store
 
     if not check(config.state.path, write=False):
         print(f"no state yet at {config.state.path}")
@@ -241,7 +244,7 @@ def show_status(config: Config) -> int:
         seconds = time.time() - t
         return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
 
-    store = SqliteStore.open_readonly(config.state.path)
+    store = open_store(config.state.path, readonly=True)
     try:
         sources, channels = store.source_states(), store.status()
     finally:
@@ -334,7 +337,7 @@ def replay(config: Config, since: str) -> int:
     from .models import Item
     from .rules import Matcher
     from .statepath import check
-    from .store import SqliteStore
+    from .store import open_store
 
     seconds = parse_duration(since)
     if seconds is None:
@@ -343,7 +346,7 @@ def replay(config: Config, since: str) -> int:
     if not check(config.state.path, write=False):
         print(f"no state yet at {config.state.path}")
         return 0
-    matcher, store = Matcher(config.rules), SqliteStore.open_readonly(config.state.path)
+    matcher, store = Matcher(config.rules), open_store(config.state.path, readonly=True)
     try:
         rows = store.seen_since(time.time() - seconds)
     finally:

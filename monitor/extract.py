@@ -1,4 +1,4 @@
-"""Pure page-to-entries extraction: decode a fetched body, then find the ticker lines in it.
+"""Pure page-to-entries extraction: find the ticker lines in a decoded page (monitor.charset decodes it).
 
 With a CSS selector every match is one line. Without one, the ticker is found by its heading
 ("BREAKING", "عاجل", ...): the element whose own text is the heading, then the nearest run of
@@ -9,27 +9,21 @@ heading search cuts a single element found at the usual separators by itself.
 
 from __future__ import annotations
 
-import codecs
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from monitor.config_types import DEFAULT_HEADINGS
-from monitor.errors import ExtractError
-from monitor.links import absolute_link
-from monitor.markup import check_markup
-from monitor.models import MAX_ITEMS, Entry, Parsed
-from monitor.normalize import clean, fold
-from monitor.split import AUTO, MIN_ITEM, split_text, usual_separator
-
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
-_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}  # as browsers read these labels
-# Not page encodings; UTF-7 is refused by browsers too and decodes to lone surrogates.
-_NOT_PAGE_CODECS = {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "utf-7"}
+from .config_types import DEFAULT_HEADINGS
+from .entries import Line, build_entries
+from .errors import ExtractError
+from .links import absolute_link
+from .markup import check_markup
+from .models import MAX_ITEMS, Entry, Parsed
+from .normalize import clean, fold
+from .split import AUTO, MIN_ITEM, split_text, usual_separator
 
 _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
@@ -55,35 +49,6 @@ _MAX_SIBLINGS = 300  # following siblings looked at on one level
 _MAX_CANDIDATES = 50
 _MAX_ROWS = 2 * MAX_ITEMS  # children of one container looked at for rows
 _SMALL = 6  # a heading element holds at most this many elements
-
-
-def decode(body: bytes, content_type: str | None) -> str:
-    """Decode a page: HTTP charset, else <meta> charset, else BOM, else UTF-8; never raises."""
-    header = _HEADER_CHARSET.search(content_type or "")
-    codec = _codec(header.group(1)) if header else None
-    for meta in _META_CHARSET.finditer(body[:4096]) if codec is None else ():
-        if (codec := _codec(meta.group(1).decode("ascii"))) is not None:
-            # a <meta> readable as ASCII rules out UTF-16/32 (as browsers decide)
-            codec = "utf-8" if codec.startswith(("utf-16", "utf-32")) else codec
-            break
-    if codec is None and body[:4] in (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE):
-        codec = "utf-32"  # checked first: the UTF-32 LE BOM starts with the UTF-16 LE one
-    elif codec is None and body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        codec = "utf-16"
-    if codec in (None, "utf-8") and body.startswith(codecs.BOM_UTF8):
-        codec = "utf-8-sig"
-    return body.decode(codec or "utf-8", errors="replace")
-
-
-def _codec(label: str) -> str | None:
-    """Return Python's codec name for a charset label; None if unknown or not a text encoding."""
-    try:
-        info = codecs.lookup(label.strip().strip("\"'"))
-    except (LookupError, ValueError, TypeError):
-        return None
-    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_PAGE_CODECS:
-        return None
-    return _ALIASES.get(info.name, info.name)
 
 
 def extract(
@@ -124,7 +89,7 @@ def extract_page(
         nodes = _items_near(anchor)
         # One element under a heading is a run of text when it holds separators: cut it by itself.
         how = split if split is not None or len(nodes) != 1 else AUTO
-        if (parsed := _entries(nodes, base, limit, how)).entries:
+        if (parsed := entries_of(nodes, base, how, limit)).entries:
             return parsed
     raise ExtractError(f"heading {candidates[0][3]!r} found but no items beside it")
 
@@ -154,7 +119,12 @@ def select(
         raise ExtractError(f"invalid selector {selector!r}: {exc}") from None
     if not nodes:
         raise ExtractError(f"selector {selector!r} matched nothing")
-    return _entries(nodes, base, limit, split)
+    return entries_of(nodes, base, split, limit)
+
+
+def entries_of(nodes: list[LexborNode], base: str, split: str | None = None, limit: int = MAX_ITEMS) -> Parsed:
+    """Return the first `limit` lines of item elements (each cut by split, if given) and how many they hold."""
+    return build_entries(nodes, functools.partial(_lines, base=base, split=split), base, limit)
 
 
 def item_text(element: LexborNode) -> str:
@@ -320,53 +290,34 @@ def _rows(children: list[LexborNode], *, first_shape: bool, least: int = 2) -> l
     return rows if len(rows) >= least else []
 
 
-def _entries(nodes: list[LexborNode], base: str, limit: int, split: str | None = None) -> Parsed:
-    """Turn the first item elements into at most limit entries; empty and repeated texts dropped.
-
-    With split, an element whose text holds the separator gives one entry per piece of MIN_ITEM
-    characters or more.
-    """
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    for n, node in enumerate(nodes):
-        if len(entries) >= limit:
-            return Parsed(entries, found=len(entries) + len(nodes) - n)
-        raw = _visible_text(node)
-        pieces = split_text(raw, split) if split else [raw]
-        if len(pieces) == 1:
-            text = clean(raw)
-            if text and text not in seen:
-                seen.add(text)
-                entries.append(Entry(text, _link(node, base)))
-            continue
-        texts = [clean(p) for p in pieces]
-        for i, (text, link) in enumerate(zip(texts, _piece_links(node, texts, base), strict=True)):
-            if len(text) < MIN_ITEM or text in seen:
-                continue
-            if len(entries) >= limit:
-                return Parsed(entries, found=len(entries) + len(texts) - i + len(nodes) - n - 1)
-            seen.add(text)
-            entries.append(Entry(text, link))
-    return Parsed(entries, found=len(entries))
+def _lines(element: LexborNode, base: str, split: str | None) -> list[Line]:
+    """Return an item element's line and its links; with split, its pieces of MIN_ITEM characters or more."""
+    raw = _visible_text(element)
+    pieces = split_text(raw, split) if split else [raw]
+    if len(pieces) == 1:
+        return [(raw, _hrefs(element))]
+    texts = [clean(p) for p in pieces]
+    links = _piece_links(element, texts, base)
+    return [(text, link) for text, link in zip(texts, links, strict=True) if len(text) >= MIN_ITEM]
 
 
-def _piece_links(element: LexborNode, texts: list[str], base: str) -> list[str | None]:
-    """Return the link of each piece of an element cut at a separator: the link whose text is in it.
+def _piece_links(element: LexborNode, texts: list[str], base: str) -> list[Iterable[object]]:
+    """Return the links of each piece of an element cut at a separator: the link whose text is in it.
 
     Links are taken in page order, as the pieces are; a piece that holds none has no link. An element
-    without links inside gives each piece its own link (an enclosing <a>).
+    without links inside gives each piece its own links (an enclosing <a>).
     """
-    anchors = [a for a in islice(element.traverse(), 1, None) if a.tag == "a" and _href(a, base)]
+    anchors = [a for a in islice(element.traverse(), 1, None) if a.tag == "a" and absolute_link(_href(a), base)]
     if not anchors:
-        return [_link(element, base)] * len(texts)
-    links: list[str | None] = []
+        return [tuple(_hrefs(element))] * len(texts)
+    links: list[Iterable[object]] = []
     j = 0
     for text in texts:
-        link = None
+        link: list[object] = []
         for k in range(j, min(j + 3, len(anchors))):  # a few pieces may be plain text between links
             label = item_text(anchors[k])
             if label and len(text) >= MIN_ITEM and (label in text or text in label):
-                link, j = _href(anchors[k], base), k + 1
+                link, j = [_href(anchors[k])], k + 1
                 break
         links.append(link)
     return links
@@ -394,23 +345,22 @@ def _visible_text(element: LexborNode) -> str:
     return "".join(parts)
 
 
-def _link(element: LexborNode, base: str) -> str | None:
-    """Return an item's link: its own href, else its first inner link, else its enclosing <a>."""
-    if element.tag == "a" and (link := _href(element, base)):
-        return link
+def _hrefs(element: LexborNode) -> Iterator[str | None]:
+    """Yield the hrefs an item's link may be, best first: its own, its inner links' in order, its enclosing <a>'s."""
+    if element.tag == "a":
+        yield _href(element)
     for inner in islice(element.traverse(), 1, None):  # its descendants, in document order
-        if inner.tag == "a" and (link := _href(inner, base)):
-            return link
+        if inner.tag == "a":
+            yield _href(inner)
     node = element.parent
     for _ in range(50):
         if node is None or not node.is_element_node:
-            break
+            return
         if node.tag == "a":
-            return _href(node, base)
+            yield _href(node)
+            return
         node = node.parent
-    return None
 
 
-def _href(anchor: LexborNode, base: str) -> str | None:
-    """Return the absolute http(s) URL of an <a>; None for javascript:, mailto:, '#' and the like."""
-    return absolute_link(anchor.attributes.get("href"), base)
+def _href(anchor: LexborNode) -> str | None:
+    return anchor.attributes.get("href")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from .config_types import SourceConfig
 from .models import PollResult, SourceHealth
@@ -26,9 +27,17 @@ class Health:
         self.configs = {s.name: s for s in sources}
         self.states = {s.name: saved.get(s.name) or SourceHealth() for s in sources}
 
-    def skip_until(self, source: str) -> float:
+    def next_due(self, source: str) -> float:
         """When a source may next be polled (0 when it may be polled at once)."""
         return self.states[source].skip_until
+
+    def alarmed(self, source: str) -> bool:
+        """Whether an alarm about the source is open."""
+        return self.states[source].alarmed
+
+    def snapshot(self, source: str) -> SourceHealth:
+        """A copy of what is known of a source's health, to keep in the store."""
+        return replace(self.states[source])
 
     def failing(self) -> int:
         """How many sources had a bad poll last."""

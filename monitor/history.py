@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .config_reader import parse_duration
-from .store import Sent, SqliteStore
+from .store import Sent, open_store
 
 _STATUS = {"delivered": "sent", "queued": "queued", "failed": "FAILED"}
 
@@ -36,7 +36,7 @@ def show_history(state_path: Path, since: str, *, channel: str | None, source: s
         return 2
     rows: list[Sent] = []
     if state_path.exists():
-        store = SqliteStore.open_readonly(state_path)
+        store = open_store(state_path, readonly=True)
         try:
             rows = store.history(start, channel=channel, source=source, limit=limit)
         finally:

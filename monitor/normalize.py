@@ -1,7 +1,10 @@
 """Pure text normalisation: display text, folded text for matching, and fingerprints.
 
-``clean`` is what subscribers read; ``fold`` is what rules and the seen-store compare, so that
-case, Latin accents, Arabic diacritics, tatweel and alef/hamza forms make no difference.
+``clean`` is what subscribers read; ``fold`` is what the seen-store and edit detection compare, so
+that case, Latin accents, Arabic diacritics, tatweel and alef/hamza forms make no difference.
+``match_words`` is what rules compare: ``fold`` and, beyond it, a hamza on a waw or yeh seat
+(ؤ ئ) is the bare hamza ء, so "مسؤول" and "مسئول" are one word. That fold is for matching only:
+fingerprints stay as stored lines were keyed.
 """
 
 from __future__ import annotations
@@ -76,7 +79,34 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+# fold splits ؤ and ئ into a seat letter and a hamza mark, then drops the mark: "مسؤول" becomes
+# "مسوول" and "مسئول" becomes "مسيول": one word spelt two ways (Egyptian papers write مسئول, most
+# others مسؤول). For matching, both seats become the bare hamza first, as pyarabic's "uniform" does.
+# Alef seats (أ إ آ) stay folded to a bare alef, as Lucene's ArabicNormalizer and CAMeL Tools do:
+# sites drop the hamza of an initial alef far more often than they move a hamza to another seat.
+_WAW_HAMZA, _YEH_HAMZA, _HAMZA = "\u0624", "\u0626", "\u0621"
+# A seat and its hamza typed apart (و + U+0654) or as a presentation form (ﺅ): NFKC makes them ؤ/ئ.
+_UNCOMPOSED = re.compile("[\u0654\ufb50-\ufdff\ufe70-\ufefe]")
+
+
+def match_fold(text: str) -> str:
+    """Return text as rules compare it: fold, and a hamza on any seat but alef is the bare hamza."""
+    if text.isascii():
+        return text.lower()
+    if _UNCOMPOSED.search(text):
+        text = unicodedata.normalize("NFKC", stream_safe(text))
+    return fold(text.replace(_WAW_HAMZA, _HAMZA).replace(_YEH_HAMZA, _HAMZA))
+
+
+def match_words(text: str) -> list[str]:
+    """Return the words rules match against: the words of match_fold, whole word by whole word."""
+    return _WORD.findall(match_fold(text))
+
+
 def fingerprint(text: str) -> str:
-    """Return a stable key for a line: the hash of its folded words, blind to punctuation."""
+    """Return a stable key for a line: the hash of its folded words, blind to punctuation.
+
+    Keys are stored: a change to fold changes the key of lines already seen, which are then new.
+    """
     canonical = " ".join(words(text))
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()

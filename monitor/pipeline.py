@@ -75,7 +75,7 @@ async def poll_once(
     except Exception as exc:  # the state store failed (locked, disk full): this poll failed, nothing is lost
         # Nothing of this page was recorded, so its lines are new again next poll, which must fetch
         # the page whole: a 304 would be taken for "nothing changed".
-        source.fetcher.forget_validators()
+        source.forget_validators()
         return _failed(cfg.name, exc, state_fault=True)
 
 

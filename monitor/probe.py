@@ -6,7 +6,6 @@ with the lines it yields and a source entry.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -15,20 +14,19 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from .charset import charset_of, decode
 from .config_edit import entry_lines
 from .config_reader import field_defaults
 from .config_types import DefaultsConfig, JsonSettings
 from .errors import ExtractError, FetchError
-from .extract import DEFAULT_HEADINGS, decode, extract
+from .extract import DEFAULT_HEADINGS, extract
 from .http import fetch
 from .models import Entry
-from .sources.feed import feed_encoding, parse_feed
+from .sources.feed import parse_feed
 from .sources.json import load_json, parse_json
 from .suggest import suggest
 
 SHOWN = 10  # entries and candidate paths listed
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:\-]+)""", re.IGNORECASE)
 _TEXT_NAMES = ("title", "headline", "text", "name", "content", "body", "description")
 _LINK_NAMES = ("url", "link", "href", "permalink", "web_url", "share_url", "urls.web", "links.web")
 _NOT_JSON = object()
@@ -63,12 +61,12 @@ async def probe(
         return Report("\n".join(out), None)
     host = (urlsplit(page.url).hostname or "source").removeprefix("www.")
     head = {"name": name or re.sub(r"[^\w.-]+", "-", host), "url": url}
-    charset, origin = _charset(page.body, page.content_type)
+    charset = charset_of(page.body, page.content_type)  # as an html source reads it
     out += [
         f"final URL:    {page.url}",
         f"HTTP status:  {page.status}",
         f"content type: {page.content_type or '(none)'}",
-        f"charset:      {charset} ({origin})",
+        f"charset:      {charset.codec} ({charset.origin})",
         f"size:         {len(page.body)} bytes",
     ]
     json_error = ""
@@ -91,24 +89,6 @@ async def probe(
     out.append("Suggested source entry (under sources:):")
     out += entry_lines(entry)
     return Report("\n".join(out), entry)
-
-
-def _charset(body: bytes, content_type: str | None) -> tuple[str, str]:
-    """Return the charset an html source decodes the body with, and where it came from."""
-    labels = [(m.group(1), "from the HTTP header") for m in _HEADER_CHARSET.finditer(content_type or "")][:1]
-    labels += [(m.group(1).decode("ascii"), "from <meta>") for m in _META_CHARSET.finditer(body[:4096])]
-    for label, origin in labels:
-        try:
-            name = codecs.lookup(label.strip("\"'")).name
-        except LookupError:
-            continue
-        if origin == "from <meta>" and name.startswith(("utf-16", "utf-32")):
-            name = "utf-8"  # as browsers (and extract.decode) read an ASCII-readable <meta>
-        return {"iso8859-1": "cp1252", "ascii": "cp1252"}.get(name, name), origin
-    boms = [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-            (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
-    found = [(name, "from the byte order mark") for bom, name in boms if body.startswith(bom)]
-    return found[0] if found else ("utf-8", "default")
 
 
 def _list(out: list[str], entries: list[Entry]) -> None:
@@ -184,8 +164,8 @@ def _as_feed(out: list[str], page: Any) -> dict[str, str] | None:
             out += ["", f"as feed: {exc}"]
         return None
     out.append("")
-    encoding = feed_encoding(page.body, page.content_type)
-    out.append(f"as feed (decoded as {encoding}):")
+    charset = charset_of(page.body, page.content_type, "feed")
+    out.append(f"as feed (decoded as {charset.label}):")
     _list(out, entries)
     return {"type": "feed"}
 

@@ -1,9 +1,11 @@
 """Pure rule matching: every rule compiled into one matcher, built once at start (and reload).
 
-An item is normalised once and all terms of all rules are found in one pass over its words,
-through an index of each term's first word; only the rules those terms belong to are then
-checked. Arabic words also match with the common proclitics attached (و ف ب ك ل and ال), so
-"غزة" matches "وغزة" and "بغزة" but, being whole-word, not "غزيرة".
+An item is normalised once (match_words: hamza seats unified beyond fold) and all terms of all
+rules are found in one pass over its words, through an index of each term's first word; only the
+rules those terms belong to are then checked. Arabic words also match with the common proclitics
+attached (و ف ب ك ل and ال), so "غزة" matches "وغزة" and "بغزة" but, being whole-word, not
+"غزيرة". A term written with the article keeps it: "الرئيس" matches "والرئيس", "بالرئيس" and
+"للرئيس" (ل + ال, the alef dropped), but "رئيس" alone is another word.
 """
 
 from __future__ import annotations
@@ -14,24 +16,38 @@ from dataclasses import dataclass
 
 from .config_types import RuleConfig
 from .models import Item
-from .normalize import clean, words
+from .normalize import clean, match_words
 
 # Longest first: "وبال" before "و". Stripping stops at stems shorter than three letters.
 PROCLITICS = ("وبال", "وكال", "فبال", "فكال", "وال", "بال", "فال", "كال", "ولل", "فلل",
               "لل", "ال", "و", "ف", "ب", "ك", "ل")
+# Proclitics that end in the article and leave no shorter stem that keeps it: "للرئيس" is ل + "الرئيس"
+# with the alef dropped, and "وبالرئيس" is و + ب + "الرئيس" ("وب" alone is no proclitic). After
+# these, the stem is also given back with its article, for terms written with it. ("والرئيس" needs
+# no help: stripping "و" alone leaves "الرئيس".)
+ARTICLE_KEPT = ("وبال", "وكال", "فبال", "فكال", "ولل", "فلل", "لل")
 _ARABIC = re.compile(r"[\u0620-\u064a]")
 _MIN_STEM = 3
 
 
 _PROCLITIC_SET = frozenset(PROCLITICS)
+_ARTICLE_KEPT = frozenset(ARTICLE_KEPT)
 _LONGEST = max(map(len, PROCLITICS))
 
 
 def stems(word: str) -> list[str]:
-    """Return a folded word and, for an Arabic word, the word without each proclitic it starts with."""
+    """Return a folded word and, for an Arabic word, the word without each proclitic it starts with.
+
+    After a proclitic that holds the article, the stem comes with the article too ("للرئيس" gives
+    "رئيس" and "الرئيس"), so that a term written with its article finds the contracted form.
+    """
     out = [word]
     if _ARABIC.match(word):
-        out += [word[k:] for k in range(1, min(_LONGEST, len(word) - _MIN_STEM) + 1) if word[:k] in _PROCLITIC_SET]
+        for k in range(1, min(_LONGEST, len(word) - _MIN_STEM) + 1):
+            if word[:k] in _PROCLITIC_SET:
+                out.append(word[k:])
+                if word[:k] in _ARTICLE_KEPT:
+                    out.append("ال" + word[k:])
     return out
 
 
@@ -120,7 +136,7 @@ class Matcher:
         if is_regex(raw):
             key = raw
         else:
-            phrase = tuple(words(raw))
+            phrase = tuple(match_words(raw))
             key = " ".join(phrase)
         if key in self._ids:
             return self._ids[key]
@@ -136,7 +152,7 @@ class Matcher:
     def hits(self, text: str) -> dict[int, list[int]]:
         """Return, for every term found in a line, the word positions where it starts."""
         found: dict[int, list[int]] = {}
-        tokens = words(text)
+        tokens = match_words(text)
         first = self._first
         for i, token in enumerate(tokens):
             for stem in stems(token) if token[0] >= "\u0620" else (token,):

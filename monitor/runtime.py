@@ -22,7 +22,7 @@ from .metrics import Metrics
 from .pipeline import Deliverer, PollResult, poll_once
 from .rules import Matcher
 from .sources import Source, make_source, pool
-from .store import SqliteStore, Store
+from .store import Store, open_store
 
 logger = logging.getLogger(__name__)
 POLL_FLUSH = 1.0  # seconds a poll's status may wait in memory before it is written
@@ -41,34 +41,34 @@ class Runtime:
     deliverer: Deliverer
     health: Health
     metrics: Metrics | None = None
+    dry_run: bool = False  # read the state, write nothing, send nothing
     last_polled: dict[str, float] = field(default_factory=dict)
     state_problem: str | None = None  # the state file was deleted or replaced under the running service
     _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
 
-    async def poll(self, source: Source, *, dry_run: bool = False) -> PollResult:
+    async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
         started = time.monotonic()
-        result = await poll_once(source, self.store, self.matcher, dedup=self.config.dedup, dry_run=dry_run)
+        result = await poll_once(source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run)
         now = time.time()
         self.last_polled[result.source] = now
-        message = self.health.observe(result, now, max_age=source.fetcher.max_age)
+        message = self.health.observe(result, now, max_age=source.max_age)
         if self.metrics is not None:
             self.metrics.poll(result, time.monotonic() - started, now)
-        if not dry_run:
-            next_poll = max(now + source.config.interval, self.health.skip_until(result.source))
-            validators = (source.fetcher.etag, source.fetcher.last_modified)
+        if not self.dry_run:
+            next_poll = max(now + source.config.interval, self.health.next_due(result.source))
             self.store.note_poll(
-                result.source, at=now, error=result.error, new=result.new, next_poll=next_poll, validators=validators,
-                health=self.health.states[result.source],
+                result.source, at=now, error=result.error, new=result.new, next_poll=next_poll,
+                validators=source.validators, health=self.health.snapshot(result.source),
             )
             if self._flush is None:
                 self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self.flush_polls)
         if message:
-            recovered = not self.health.states[result.source].alarmed  # good news is not a warning
+            recovered = not self.health.alarmed(result.source)  # good news is not a warning
             logger.log(logging.INFO if recovered else logging.WARNING, "source.health %s", message)
-            if self.config.admin_channel and not dry_run:
+            if self.config.admin_channel and not self.dry_run:
                 try:
-                    self.store.notify(self.config.admin_channel, message)
+                    self.store.queue_message(self.config.admin_channel, message)
                 except MonitorError as exc:
                     logger.error("source.health_not_queued error=%s", exc)
         if result.queued or message:
@@ -104,7 +104,7 @@ async def open_runtime(
     """Build the session, store, sources and channels; close them all on the way out."""
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
         stack.callback(pool.close)  # parser processes: started again on demand
-        store = SqliteStore.open_readonly(config.state.path) if dry_run else SqliteStore(config.state.path)
+        store = open_store(config.state.path, readonly=dry_run)
         stack.callback(store.close)
         session = new_session(limit=config.defaults.connections, limit_per_host=config.defaults.per_host)
         stack.push_async_callback(session.close)
@@ -113,7 +113,7 @@ async def open_runtime(
             stack.push_async_callback(channel.close)
         sources = [make_source(s, session) for s in config.sources]
         for source in sources:  # a restart (or the next --once) still asks "changed since?"
-            source.fetcher.etag, source.fetcher.last_modified = store.validators(source.config.name)
+            source.restore(store.validators(source.config.name))
         rt = Runtime(
             config=config,
             session=session,
@@ -123,6 +123,7 @@ async def open_runtime(
             matcher=Matcher(config.rules),
             health=Health(config.sources, store.health_states()),
             metrics=metrics,
+            dry_run=dry_run,
             deliverer=Deliverer(store, channels, config.delivery, on_result=metrics.delivery if metrics else None),
         )
         stack.callback(rt.cancel_flush)  # store.close() writes what the timer would have
@@ -132,7 +133,7 @@ async def open_runtime(
 async def run_once(config: Config, *, dry_run: bool = False) -> int:
     """Poll every source once, deliver, and return the exit code (0 all good, 1 something failed)."""
     async with open_runtime(config, dry_run=dry_run) as rt:
-        results = await asyncio.gather(*(rt.poll(s, dry_run=dry_run) for s in rt.sources))
+        results = await asyncio.gather(*(rt.poll(s) for s in rt.sources))
         for source, r in zip(rt.sources, results, strict=True):
             report.print_poll(r, source.config, rt.matcher, dry_run=dry_run)
         if dry_run:

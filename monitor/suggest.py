@@ -19,10 +19,9 @@ from itertools import islice
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .errors import ExtractError
-from .extract import extract, item_text, page_base, parse, select
+from .extract import entries_of, extract, page_base, parse, select
 from .models import MAX_ITEMS, Entry
-from .normalize import clean
-from .split import MIN_ITEM, split_text, usual_separator
+from .split import usual_separator
 
 SHOWN = 5
 _HINT = re.compile(r"ticker|breaking|urgent|latest|news[-_]?bar|marquee|flash|alert|scroll|ajel", re.IGNORECASE)
@@ -70,7 +69,7 @@ def suggest(html: str, url: str, *, shown: int = SHOWN) -> list[Candidate]:
     base = page_base(tree, html, url)
     scored = []
     for group in _groups(tree):
-        if (rank := _score(group)) is not None and rank[0] > 0:
+        if (rank := _score(group, base)) is not None and rank[0] > 0:
             scored.append((rank, group))
     scored.sort(key=lambda s: (-s[0][0], s[1].split is not None, s[1].order))
     found: list[Candidate] = []
@@ -140,18 +139,13 @@ def _classes(node: LexborNode) -> list[str]:
     return (node.attributes.get("class") or "").split()
 
 
-def _score(group: _Group) -> tuple[int, tuple[str, ...], list[str]] | None:
+def _score(group: _Group, base: str) -> tuple[int, tuple[str, ...], list[str]] | None:
     """Return (score, reasons, lines) of a run; None if it holds fewer than two lines."""
-    texts: dict[str, None] = {}  # in page order, each once: as the extractor gives them
-    for node in group.nodes:
-        if len(node.text(deep=True)) > (_MAX_RUN if group.split else _MAX_TEXT):
-            return None
-        line = item_text(node)
-        pieces = [clean(p) for p in split_text(line, group.split)] if group.split else [line]
-        texts.update((t, None) for t in pieces if t and (len(t) >= MIN_ITEM or len(pieces) == 1))
+    if any(len(node.text(deep=True)) > (_MAX_RUN if group.split else _MAX_TEXT) for node in group.nodes):
+        return None
+    texts = [e.text for e in entries_of(group.nodes, base, group.split).entries]  # as the extractor gives them
     if len(texts) < 2:
         return None
-    texts = dict.fromkeys(islice(texts, MAX_ITEMS))  # as many as the extractor keeps
     words = statistics.median(len(t.split()) for t in texts)
     score, reasons = 0, [f"{len(texts)} lines, {words:g} words a line (median)"]
     if words <= 2:  # never a ticker, whatever its names say

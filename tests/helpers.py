@@ -1,4 +1,4 @@
-"""Helpers for tests that run `monitor` as a service: the subprocess with its notify socket, waits, scrapes."""
+"""Test helpers, all in one module: config files, the command line, the service as a subprocess, waits, scrapes."""
 
 from __future__ import annotations
 
@@ -17,6 +17,36 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import yaml
+from fake_telegram import FakeTelegram
+
+TOKEN = "123456:TEST-token-not-real"
+CHATS = ("@alerts", "@second", -1001234567890)
+
+
+def telegram_channel(tg: FakeTelegram, name: str = "alerts", chat_id: str | int = "@alerts", **kw: Any) -> dict[str, Any]:
+    """A channel entry for config.yaml that talks to the fake Bot API server, without rate pauses."""
+    return {"name": name, "type": "telegram", "chat_id": chat_id, "token": "${TELEGRAM_BOT_TOKEN}",
+            "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000, **kw}
+
+
+def write_config(tmp_path: Path, *, sources: list[dict[str, Any]], channels: list[dict[str, Any]],
+                 rules: list[dict[str, Any]], **top: Any) -> Path:
+    """Write a config.yaml into tmp_path, state beside it, and return its path."""
+    data = {"state": {"path": str(tmp_path / "state" / "monitor.db")}, "delivery": {"timeout": 15},
+            "sources": sources, "channels": channels, "rules": rules, **top}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_monitor(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the monitor command line in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def wait(condition: Callable[[], Any], what: str, timeout: float = 30) -> None:

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import TOKEN, run_monitor, telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import TOKEN, run_monitor, telegram_channel, write_config
 from sites import Site, ticker_page
 
 
@@ -240,3 +240,20 @@ def test_help_describes_every_command_and_lists_the_exit_codes() -> None:
         description = out.stdout.split("\n\n")[1]
         assert not description.startswith(("options:", "positional arguments:")), (command, out.stdout)
         assert len(description.split()) >= 10, (command, description)
+
+
+def test_match_names_the_arabic_term_that_fired(tmp_path: Path) -> None:
+    path = str(write_config(
+        tmp_path, sources=[{"name": "ar", "url": "http://127.0.0.1:9/"}],
+        channels=[{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": "${TELEGRAM_BOT_TOKEN}"}],
+        rules=[{"name": "president", "any": ["الرئيس"], "channels": ["alerts"]},
+               {"name": "officials", "any": ["مسؤول"], "channels": ["alerts"]},
+               {"name": "lebanon", "any": ["لبنان"], "channels": ["alerts"]}],
+    ))
+    hit = run_monitor("match", "وللرئيس اللبناني كلمة مساء اليوم", "--config", path)
+    assert hit.returncode == 0, hit.stderr
+    assert hit.stdout.splitlines() == ["president: term 'الرئيس' -> alerts"]  # اللبناني is not لبنان
+    both = run_monitor("match", "مسئول: للرئيس اللبناني كلمة", "--config", path)
+    assert both.stdout.splitlines() == ["president: term 'الرئيس' -> alerts", "officials: term 'مسؤول' -> alerts"]
+    miss = run_monitor("match", "الرئاسة اللبنانية تنفي", "--config", path)
+    assert (miss.returncode, miss.stdout.strip()) == (1, "no rule matches")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import run_monitor, telegram_channel, write_config
 from fake_telegram import FakeTelegram
-from helpers import Service, wait
+from helpers import Service, run_monitor, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 
 

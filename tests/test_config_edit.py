@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_monitor
+from helpers import run_monitor
 from sites import Site, ticker_page
 
 from monitor.config import load

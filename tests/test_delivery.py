@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram, parse_html
-from helpers import until
+from helpers import telegram_channel, until, write_config
 from sites import Site, ticker_page
 
 from monitor.channels.render import size

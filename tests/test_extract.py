@@ -1,8 +1,7 @@
-"""Tests for monitor.extract: charset decoding, selector mode and heading search."""
+"""Tests for monitor.extract: selector mode and heading search, on pages decoded by monitor.charset."""
 
 from __future__ import annotations
 
-import codecs
 import html
 from pathlib import Path
 
@@ -10,8 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from monitor.charset import decode
 from monitor.errors import ExtractError
-from monitor.extract import DEFAULT_HEADINGS, decode, extract, extract_page
+from monitor.extract import DEFAULT_HEADINGS, extract, extract_page
 from monitor.models import MAX_ITEMS, Entry
 from monitor.normalize import clean
 
@@ -448,55 +448,6 @@ def test_undeclared_windows_1256_is_not_readable() -> None:
     assert "\ufffd" in text
     with pytest.raises(ExtractError, match="heading not found"):
         extract(text, BASE)
-
-
-@pytest.mark.parametrize(
-    "body, content_type, expected",
-    [
-        pytest.param("café".encode(), None, "café", id="default-utf8"),
-        pytest.param(b"caf\xe9", None, "caf\ufffd", id="bad-utf8-replaced"),
-        pytest.param(
-            b"caf\xe9 \x93q\x94", "text/html; charset=ISO-8859-1", "café “q”", id="latin1-is-cp1252"
-        ),
-        pytest.param(b"caf\xe9", "text/html; charset=nope", "caf\ufffd", id="unknown-header-utf8"),
-        pytest.param(b"caf\xe9", "text/html; charset=base64", "caf\ufffd", id="non-text-codec"),
-        pytest.param(b"caf\xe9", "text/html; charset=undefined", "caf\ufffd", id="undefined-codec"),
-        pytest.param(
-            b'<meta charset="bogus"><meta charset=latin-1>\xe9',
-            None,
-            '<meta charset="bogus"><meta charset=latin-1>é',
-            id="second-meta",
-        ),
-        pytest.param(codecs.BOM_UTF8 + "é".encode(), None, "é", id="bom-utf8"),
-        pytest.param(
-            codecs.BOM_UTF8 + "é".encode(), "text/html; charset=utf-8", "é", id="bom-utf8-header"
-        ),
-        pytest.param(
-            codecs.BOM_UTF16_LE + "عاجل".encode("utf-16-le"), None, "عاجل", id="bom-utf16le"
-        ),
-        pytest.param(
-            codecs.BOM_UTF16_BE + "عاجل".encode("utf-16-be"), None, "عاجل", id="bom-utf16be"
-        ),
-        pytest.param(
-            b'<meta charset="utf-16">\xc3\xa9',
-            None,
-            '<meta charset="utf-16">é',
-            id="meta-utf16-is-utf8",
-        ),
-        pytest.param(
-            b" " * 5000 + b'<meta charset="cp1256">\xc7',
-            None,
-            " " * 5000 + '<meta charset="cp1256">\ufffd',
-            id="meta-beyond-4k",
-        ),
-        pytest.param(
-            "é".encode("cp1252"), "text/html; charset=cp1252; foo=bar", "é", id="header-params"
-        ),
-        pytest.param(b"", None, "", id="empty"),
-    ],
-)
-def test_decode(body: bytes, content_type: str | None, expected: str) -> None:
-    assert decode(body, content_type) == expected
 
 
 # --- seed pages (text renderings of real pages, read at test time) ---------------------------

@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import TOKEN
 from fake_telegram import FakeTelegram, TelegramHTMLError, parse_html
+from helpers import TOKEN
 from telegram import Bot, LinkPreviewOptions
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 

@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import run_monitor, telegram_channel, write_config
 from fake_telegram import FakeTelegram
-from helpers import Service, free_port, scrape, wait
+from helpers import Service, free_port, run_monitor, scrape, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 
 from monitor.config import load

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sites import ticker_page
 
+from monitor.charset import decode
 from monitor.errors import ExtractError
-from monitor.extract import decode, extract
+from monitor.extract import extract
 from monitor.normalize import clean, fingerprint, fold, words
 from monitor.rules import Matcher
 

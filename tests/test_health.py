@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 
 from monitor.config import SourceConfig, load

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from conftest import run_monitor, telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import run_monitor, telegram_channel, write_config
 from sites import Site, ticker_page
 
 

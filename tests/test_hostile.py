@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 from test_service import Service, free_port, wait
 

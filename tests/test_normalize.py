@@ -1,6 +1,6 @@
 import pytest
 
-from monitor.normalize import clean, fingerprint, fold, words
+from monitor.normalize import clean, fingerprint, fold, match_words, words
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,28 @@ def test_words_split_on_apostrophes_and_hyphens() -> None:
 )
 def test_fingerprint(a: str, b: str, same: bool) -> None:
     assert (fingerprint(a) == fingerprint(b)) is same
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("مسؤول", "مسئول"),  # a hamza on waw or on yeh is one letter for matching
+        ("مسؤولين", "مسئولين"),
+        ("مسؤُولين", "مسئولين"),  # with a damma
+        ("مسو\u0654ول", "مسئول"),  # seat and hamza typed apart
+        ("ﻣﺴﺆﻭﻝ", "مسئول"),  # presentation forms
+        ("إسرائيل", "اسرائيل"),
+    ],
+    ids=["singular", "plural", "damma", "decomposed", "presentation-forms", "alef-and-yeh"],
+)
+def test_match_words_unify_hamza_seats(a: str, b: str) -> None:
+    assert match_words(a) == match_words(b)
+    assert match_words(b) != match_words(b.replace("\u0626", "\u064a"))  # but not a bare yeh
+
+
+def test_fingerprints_of_stored_lines_stay_as_they_were() -> None:
+    # Keys in the seen-store: were they to change, every line on a ticker would be new after an upgrade.
+    # Matching unifies hamza seats; fingerprints do not (values as computed by 651ca06).
+    assert fingerprint("مسؤول في الرئاسة: إسرائيل تقصف") == "75d89125dc56c1f5076e645e97617754"
+    assert fingerprint("مسئول في الرئاسة: إسرائيل تقصف") == "faa79342dc19b17769788fc6337405ef"
+    assert fingerprint("Iran: nuclear talks resume in Oman") == "3b92652baa28bcffbac16d5ccaac3820"

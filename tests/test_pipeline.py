@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, seed_names, seed_ticker, ticker_page
 
 from monitor.config import load
@@ -163,3 +163,31 @@ async def test_unknown_chat_fails_alone(tmp_path: Path, site: Site, telegram: Fa
     failures = [r.getMessage() for r in caplog.records if "alert.failed" in r.getMessage()]
     assert len(failures) == 2  # logged once per channel, not once per alert
     assert any("bot is not an administrator of @second" in f for f in failures)
+
+
+@pytest.mark.parametrize("on_edit", ["ignore", "edit"])
+async def test_article_fixed_is_an_edit_not_a_new_line(tmp_path: Path, site: Site, telegram: FakeTelegram,
+                                                       on_edit: str) -> None:
+    line = "Iraq: Israeli drone carries out a attack on a convoy near al-Qaim crossing"
+    fixed = "Iraq - Israeli drone carries out an attack on a convoy near al-Qaim crossing"
+    site.set("/", ticker_page(["Old line"]))
+    async with open_runtime(load(config_for(tmp_path, site, telegram, on_edit=on_edit))) as rt:
+        [source] = rt.sources
+        await poll_and_deliver(rt)
+        site.set("/", ticker_page([line, "Old line"]))
+        await poll_and_deliver(rt)
+        [first] = telegram.sent
+        site.set("/", ticker_page([fixed, "Old line"]))
+        result = await poll_once(source, rt.store, rt.matcher, dedup=rt.config.dedup)
+        assert (result.new, result.edits) == (1, 1)
+        if on_edit == "ignore":
+            assert (result.queued, result.alerts) == (0, ())
+        else:
+            [alert] = result.alerts
+            assert (result.queued, alert.channel, alert.item.text, alert.edit_of) == (1, "alerts", fixed,
+                                                                                      str(first.message_id))
+        await rt.deliverer.run_until_empty(time.time() + 15)
+    [message] = telegram.sent  # still the one message, edited or not
+    assert (message.message_id, message.plain.split("\n")[0]) == (
+        first.message_id, line if on_edit == "ignore" else fixed)
+    assert message.method == ("sendMessage" if on_edit == "ignore" else "editMessageText")

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import run_monitor
+from helpers import run_monitor
 from sites import Site, ticker_page
 
+from monitor.config_types import DEFAULT_USER_AGENT, HtmlSettings, SourceConfig
 from monitor.extract import extract
 from monitor.http import new_session
 from monitor.probe import probe
+from monitor.sources.html import HtmlSource
 from monitor.sources.json import parse_json
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -27,12 +28,6 @@ LINES = [
     "Iraq: Explosions heard near a military base north of Baghdad",
 ]
 AR_LINES = ["لبنان: غارة إسرائيلية على بلدة عيتا الشعب", "اليمن: استهداف سفينة في البحر الأحمر"]
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with Site() as s:
-        yield s
 
 
 async def run(url: str, **kw: Any) -> str:
@@ -77,6 +72,29 @@ async def test_probe_html_names_the_heading_it_found_and_the_charset(site: Site)
     assert "as html, heading 'عاجل' found" in report
     assert all(line in report for line in AR_LINES)
     assert snippet(report)["heading"] == "عاجل"
+
+
+@pytest.mark.parametrize(
+    ("declared", "content_type"),
+    [
+        pytest.param('<meta charset="utf-7">', "text/html", id="meta"),
+        pytest.param('<meta charset="utf-8">', "text/html; charset=utf-7", id="header-then-meta"),
+    ],
+)
+async def test_probe_reports_the_charset_the_html_source_reads(site: Site, declared: str, content_type: str) -> None:
+    # Probe said "utf-7" where the html source, which never reads UTF-7 (WHATWG: no such encoding),
+    # read UTF-8: one charset_of now serves both.
+    lines = ["Lebanon: +ACI-drone strike+ACI- near Tyre", *LINES[1:]]
+    site.set("/", ticker_page(lines).replace('<meta charset="utf-8">', declared).encode(), content_type=content_type)
+    report = await run(site.url("/"))
+    async with new_session() as session:
+        config = SourceConfig(name="s", url=site.url("/"), interval=60, timeout=10, user_agent=DEFAULT_USER_AGENT,
+                              alarm_after=5, kind=HtmlSettings())
+        entries = await HtmlSource(config, session).entries()
+    assert entries is not None and [e.text for e in entries] == lines
+    origin = "default" if "utf-7" in declared else "from <meta>"
+    assert f"charset:      utf-8 ({origin})" in report
+    assert all(f". {e.text}\n      -> {e.link}\n" in report for e in entries)
 
 
 async def test_probe_html_with_selector(site: Site) -> None:

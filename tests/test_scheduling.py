@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 
 from monitor.config import load

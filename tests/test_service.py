@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_monitor, telegram_channel, write_config
 from fake_telegram import FakeTelegram
-from helpers import Service, free_port, metric, scrape, wait
+from helpers import Service, free_port, metric, run_monitor, scrape, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 
 

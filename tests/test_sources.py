@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,6 @@ from monitor.sources.json import JsonSource, parse_json
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 BASE = "https://feeds.example.net/dir/feed.xml"
-
-
-@pytest.fixture
-def site() -> Iterator[Site]:
-    with Site() as s:
-        yield s
 
 
 def data(name: str) -> bytes:

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_monitor, write_config
+from helpers import run_monitor, write_config
 from sites import Site, ticker_page
 
 COMMANDS = (["--once"], [], ["status"], ["check-config"])  # [] runs the service

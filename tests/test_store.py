@@ -3,8 +3,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from conftest import telegram_channel, write_config
 from fake_telegram import FakeTelegram
+from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 
 from monitor.config import load
@@ -164,7 +164,7 @@ def test_health_is_kept_with_the_polls(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     bad = SourceHealth(streak=3, failures=3, alarmed=True, skip_until=500.0)
     store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0, health=bad)
-    store.notify("admin", "⚠️ en: 3 bad polls in a row")  # the alarm and its health state: one transaction
+    store.queue_message("admin", "⚠️ en: 3 bad polls in a row")  # the alarm and its health state: one transaction
     other = sqlite3.connect(tmp_path / "state.db")
     assert other.execute("SELECT streak, alarmed FROM source_state").fetchall() == [(3, 1)]
     store.note_poll("en", at=2.0, error=None, new=0, next_poll=3.0)  # no health given: left as it was

@@ -56,7 +56,7 @@ def quiet(config: ChannelConfig, at: float) -> bool:
     return start <= minute < end if start <= end else minute >= start or minute < end
 
 
-def notify(config: ChannelConfig, alerts: Sequence[Alert], at: float) -> bool:
+def rings(config: ChannelConfig, alerts: Sequence[Alert], at: float) -> bool:
     """Whether a message should ring: urgent always; otherwise not silent and not in quiet hours."""
     if any(a.urgent for a in alerts):
         return True

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-
-# Opt in to RetryAfter.retry_after as a timedelta (PTB's next major); without it PTB 22.2+
-# warns on every 429. Both forms are handled below.
-os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.error import (
@@ -31,7 +26,7 @@ from ..config_types import ChannelConfig, TelegramSettings
 from ..errors import DeliveryError
 from ..logs import redact
 from ..models import Alert
-from .render import HTML, Renderer, notify
+from .render import HTML, Renderer, rings
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
@@ -92,7 +87,7 @@ class TelegramChannel:
         """
         first = alerts[0]
         texts = self.renderer.one(first) if len(alerts) == 1 else [self.renderer.digest(alerts)]
-        silent = not notify(self.config, alerts, time.time())
+        silent = not rings(self.config, alerts, time.time())
         preview = LinkPreviewOptions(is_disabled=True)
         done = first.parts_sent if len(alerts) == 1 else 0
         message_id: str | None = None

@@ -13,7 +13,7 @@ from ..config_types import ChannelConfig, WebhookSettings
 from ..errors import DeliveryError
 from ..http import env_proxy
 from ..models import Alert
-from .render import PLAIN, Renderer, notify
+from .render import PLAIN, Renderer, rings
 
 BATCH = 50  # alerts in one POST when a burst is sent as a digest
 
@@ -41,7 +41,7 @@ class WebhookChannel:
         body = {
             "channel": self.config.name,
             "text": text,
-            "silent": not notify(self.config, alerts, time.time()),
+            "silent": not rings(self.config, alerts, time.time()),
             "urgent": any(a.urgent for a in alerts),
             "edit_of": alerts[0].edit_of,  # set when a ticker line was edited after it was sent
             "alerts": [

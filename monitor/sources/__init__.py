@@ -16,7 +16,7 @@ from ..config_types import FeedSettings, SourceConfig, SourceSettings
 from ..models import Entry
 from . import html, json
 from .feed import FeedSource
-from .fetcher import Fetcher
+from .fetcher import Validators
 from .html import HtmlSource
 from .json import JsonSource
 
@@ -25,10 +25,27 @@ class Source(Protocol):
     """Something that can be asked for its current ticker entries, newest first."""
 
     config: SourceConfig
-    fetcher: Fetcher  # holds the validators of the last page read
 
     async def entries(self) -> list[Entry] | None:
         """Return the entries in page order, or None when the page has not changed (HTTP 304)."""
+        ...
+
+    @property
+    def validators(self) -> Validators:
+        """The ETag and Last-Modified of the last page read: kept in the store across restarts."""
+        ...
+
+    def restore(self, validators: Validators) -> None:
+        """Ask "changed since?" with validators kept from an earlier run."""
+        ...
+
+    def forget_validators(self) -> None:
+        """Ask for the whole page next time (its lines could not be recorded)."""
+        ...
+
+    @property
+    def max_age(self) -> float | None:
+        """The Cache-Control max-age of the last answer, if it gave one."""
         ...
 
 

@@ -15,12 +15,12 @@ from xml.sax import SAXParseException
 import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
+from ..charset import decode
 from ..config_types import SourceConfig
+from ..entries import Line, build_entries
 from ..errors import ExtractError
 from ..http import Page
-from ..links import absolute_link
 from ..models import MAX_ITEMS, Entry, Parsed
-from ..normalize import clean
 from .fetcher import FetchedSource
 
 FEED_ACCEPT = (
@@ -56,40 +56,34 @@ def parse_feed(body: bytes, base_url: str, content_type: str | None = None) -> l
 
 def read_feed(body: bytes, base_url: str, content_type: str | None = None, limit: int = MAX_ITEMS) -> Parsed:
     """Return a feed's first `limit` entries and how many it has."""
-    result = _parse(body, base_url, content_type)
+    result = _parse(body, content_type)
     broken = result.bozo and not isinstance(result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe)
     if not result.entries and (broken or not result.get("version")):
         raise ExtractError(f"not an RSS or Atom feed: {_why(body, result)}")
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    for n, item in enumerate(result.entries):
-        if len(entries) >= limit:
-            return Parsed(entries, found=len(entries) + len(result.entries) - n)
-        title = item.get("title") or ""
-        kind = (item.get("title_detail") or {}).get("type", "text/plain")
-        text = clean(strip_html(title) if kind in _HTML_TYPES else title)
-        if text and text not in seen:
-            seen.add(text)
-            entries.append(Entry(text, absolute_link(item.get("link"), base_url)))
-    return Parsed(entries, found=len(entries))
+    return build_entries(result.entries, _title, base_url, limit)
 
 
-def feed_encoding(body: bytes, content_type: str | None = None) -> str | None:
-    """Return the encoding feedparser decodes a feed with (for probe's report)."""
-    return _parse(body, "", content_type).get("encoding") or None
+def _title(item: Any) -> list[Line]:
+    """Return a feed entry's line: its title as text, and its link."""
+    title = item.get("title") or ""
+    kind = (item.get("title_detail") or {}).get("type", "text/plain")
+    return [(strip_html(title) if kind in _HTML_TYPES else title, [item.get("link")])]
 
 
-def _parse(body: bytes, base_url: str, content_type: str | None) -> Any:
-    headers = {"content-location": base_url} if base_url else {}
-    if content_type:
-        headers["content-type"] = content_type
-    if b"\x00" not in body[:4] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        # Sloppy feeds put bare '&' in links (?a=1&lang=en); feedparser's lenient parser would read
-        # '&lang' as an HTML entity. Escaping them is a no-op for well-formed XML (ASCII-based only).
-        body = _BARE_AMP.sub(lambda m: m.group() if m.group().startswith(b"<") else b"&amp;", body)
+def _parse(body: bytes, content_type: str | None) -> Any:
+    # feedparser is handed UTF-8 and told so: monitor.charset reads the charset, so a feed is read as
+    # every other source is (feedparser would follow a header or XML declaration saying UTF-7). It is
+    # not told the feed's URL: links are made absolute by monitor.links alone, as in html and json
+    # sources (feedparser's own joining reads "\\host" and "https:///" otherwise). It still applies
+    # xml:base, the feed's own base, as html sources apply <base href>.
+    headers = {"content-type": "application/xml; charset=utf-8"}
+    data = decode(body, content_type, "feed").encode("utf-8")
+    # Sloppy feeds put bare '&' in links (?a=1&lang=en); feedparser's lenient parser would read
+    # '&lang' as an HTML entity. Escaping them is a no-op for well-formed XML.
+    data = _BARE_AMP.sub(lambda m: m.group() if m.group().startswith(b"<") else b"&amp;", data)
     # Only titles and links are used, and titles are reduced to text here: feedparser's sanitizing and
     # relative-URI rewriting of HTML content is not needed (and takes half the parse time).
-    stream = io.BytesIO(body)
+    stream = io.BytesIO(data)
     return feedparser.parse(stream, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
 
 

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 OFF_LOOP_BYTES = 1024 * 1024
 
 Parser = Callable[[SourceConfig, Page], Parsed]  # a module-level function: it is sent to a worker
+Validators = tuple[str | None, str | None]  # ETag, Last-Modified
 
 
 class Fetcher:
@@ -76,6 +77,24 @@ class FetchedSource:
     async def entries(self) -> list[Entry] | None:
         """Fetch and return the entries in page order; None if not modified."""
         return await self.fetcher.read(type(self).parser, on_loop=self.on_loop)
+
+    @property
+    def validators(self) -> Validators:
+        """The ETag and Last-Modified of the last page read."""
+        return self.fetcher.etag, self.fetcher.last_modified
+
+    def restore(self, validators: Validators) -> None:
+        """Ask "changed since?" with validators kept from an earlier run."""
+        self.fetcher.etag, self.fetcher.last_modified = validators
+
+    def forget_validators(self) -> None:
+        """Ask for the whole page next time (its lines could not be recorded)."""
+        self.fetcher.forget_validators()
+
+    @property
+    def max_age(self) -> float | None:
+        """The Cache-Control max-age of the last answer, if it gave one."""
+        return self.fetcher.max_age
 
     @staticmethod
     def parser(config: SourceConfig, page: Page) -> Parsed:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
+from ..charset import decode
 from ..config_reader import Node
 from ..config_types import HtmlSettings, SourceConfig
-from ..extract import decode, extract_page
+from ..extract import extract_page
 from ..http import Page
 from ..markup import CHEAP_TAGS
 from ..models import Parsed

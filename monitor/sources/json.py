@@ -8,23 +8,21 @@ supported: point the source at an endpoint that returns plain JSON.
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from typing import Any
 
+from ..charset import charset_of
 from ..config_reader import Node, field_defaults
 from ..config_types import JsonSettings, SourceConfig
+from ..entries import Line, build_entries
 from ..errors import ExtractError
 from ..http import Page
-from ..links import absolute_link
 from ..models import MAX_ITEMS, Entry, Parsed
-from ..normalize import clean
 from .feed import strip_html
 from .fetcher import FetchedSource
 
 JSON_ACCEPT = "application/json, text/javascript;q=0.9, */*;q=0.5"
-_CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([^"';,\s]+)""", re.IGNORECASE)
 _JSONP = re.compile(r"^\s*[\w$.]+\s*\(")
 _INDEX = re.compile(r"^-?\d+$")
 
@@ -69,43 +67,22 @@ def read_json(
     limit: int = MAX_ITEMS,
 ) -> Parsed:
     """Return the first `limit` entries of the list at `items`, repeats dropped, and how many it has."""
-    found = resolve(load_json(body, content_type), items)
-    if not isinstance(found, list):
-        raise ExtractError(f"{items!r} is not a list (it is {describe(found)})")
-    entries: list[Entry] = []
-    seen: set[str] = set()
-    usable = 0
-    for n, element in enumerate(found):
-        if len(entries) >= limit:
-            return Parsed(entries, found=len(entries) + len(found) - n)
-        value = _field(element, text)
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            continue
-        line = clean(strip_html(value)) if isinstance(value, str) else str(value)
-        if not line:
-            continue
-        usable += 1
-        if line not in seen:
-            seen.add(line)
-            href = _field(element, link) if link else None
-            entries.append(Entry(line, absolute_link(href, base_url)))
-    if found and not usable:
+    elements = resolve(load_json(body, content_type), items)
+    if not isinstance(elements, list):
+        raise ExtractError(f"{items!r} is not a list (it is {describe(elements)})")
+    parsed = build_entries(elements, lambda element: _line(element, text, link), base_url, limit)
+    if elements and not parsed.found:  # not one line offered
         raise ExtractError(f"no element of {items!r} has a {text!r} string")
-    return Parsed(entries, found=len(entries))
+    return parsed
 
 
 def load_json(body: bytes, content_type: str | None = None) -> Any:
-    """Decode and parse a JSON body (charset from the header, else UTF-8/16/32; a BOM is skipped)."""
-    header = _CHARSET.search(content_type or "")
-    encoding = header.group(1) if header else json.detect_encoding(body)
+    """Decode and parse a JSON body (as monitor.charset reads it: a BOM, the header's charset, else UTF-8/16/32)."""
+    charset = charset_of(body, content_type, "json")
     try:
-        encoding = codecs.lookup(encoding).name
-    except LookupError:
-        encoding = json.detect_encoding(body)
-    try:
-        text = body.decode("utf-8-sig" if encoding == "utf-8" else encoding).lstrip("\ufeff")
+        text = charset.decode(body, errors="strict").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        raise ExtractError(f"invalid JSON: not {encoding} text (byte {exc.start})") from None
+        raise ExtractError(f"invalid JSON: not {charset.label} text (byte {exc.start + charset.bom})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -134,6 +111,14 @@ def resolve(data: Any, path: str) -> Any:
     else:
         where = f"{'.'.join(parts[:failed]) or 'the top level'} is {describe(parent)}"
     raise ExtractError(f"JSON path {path!r} not found (at {part!r}: {where})")
+
+
+def _line(element: Any, text: str, link: str | None) -> list[Line]:
+    """Return an element's line (its text field, a string or a number) and its link; none without one."""
+    value = _field(element, text)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return []
+    return [(strip_html(value) if isinstance(value, str) else str(value), [_field(element, link) if link else None])]
 
 
 def _parts(path: str | None) -> list[str]:

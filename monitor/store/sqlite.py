@@ -1,4 +1,4 @@
-"""State in SQLite: seen items, the outbox of alerts, and per-source state.
+"""The Store on SQLite: seen items, the outbox of alerts, and per-source state.
 
 Marking items seen and queuing their alerts happen in one transaction, so a crash can never
 lose an alert whose item was recorded as seen, nor queue one twice.
@@ -14,13 +14,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, ParamSpec, TypeVar
 
-from . import statepath
-from .errors import StateError
-from .models import Alert, Item, Outgoing, SourceHealth
+from .. import statepath
+from ..errors import StateError
+from ..models import Alert, Item, Outgoing, SourceHealth
+from .base import ChannelStatus, Sent, SourceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -147,87 +147,6 @@ def _guarded(
             raise StateError(_explain(exc, self.path)) from None
 
     return wrapper
-
-
-@dataclass(frozen=True, slots=True)
-class SourceStatus:
-    """What the last polls of one source did."""
-
-    source: str
-    last_poll: float | None
-    last_ok: float | None
-    last_new: float | None
-    failures: int
-    last_error: str | None
-    next_poll: float | None
-    streak: int = 0  # bad polls in a row
-    alarmed: bool = False  # an alarm was sent and the source has not recovered since
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelStatus:
-    """Outbox counts of one channel."""
-
-    channel: str
-    queued: int
-    delivered: int
-    failed: int
-    last_error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """One alert in the outbox as `monitor history` shows it."""
-
-    id: int
-    created: float
-    done_at: float | None
-    source: str
-    rule: str | None
-    channel: str
-    status: str  # queued, delivered or failed
-    error: str | None  # why it failed, or the last fault while it is queued
-    text: str
-    edit_of: str | None
-
-
-class Store(Protocol):
-    """What the pipeline needs from state storage (SQLite today, PostgreSQL planned).
-
-    Every method raises StateError (never a driver's own exception) when the storage fails.
-    """
-
-    def has_baseline(self, source: str) -> bool: ...
-    def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
-    def recent(self, source: str, since: float) -> list[tuple[str, str]]: ...
-    def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]: ...
-    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]: ...
-    def record(
-        self, source: str, items: Sequence[Item], alerts: Iterable[Outgoing], *,
-        edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
-    ) -> int: ...
-    def notify(self, channel: str, text: str) -> None: ...
-    def note_poll(
-        self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
-        validators: tuple[str | None, str | None] = (None, None), health: SourceHealth | None = None,
-    ) -> None: ...
-    def health_states(self) -> dict[str, SourceHealth]: ...
-    def flush_polls(self) -> None: ...
-    def validators(self, source: str) -> tuple[str | None, str | None]: ...
-    def source_states(self) -> list[SourceStatus]: ...
-    def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
-    def count_queued(self, channel: str) -> int: ...
-    def oldest_queued(self, channel: str) -> float | None: ...
-    def mark_delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
-    def expire(self, channel: str, older_than: float) -> int: ...
-    def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None: ...
-    def mark_failed(self, alert_id: int, error: str) -> None: ...
-    def status(self) -> list[ChannelStatus]: ...
-    def history(self, since: float, *, channel: str | None = None, source: str | None = None,
-                limit: int = 100) -> list[Sent]: ...
-    def prune(self, older_than: float) -> int: ...
-    def check_file(self) -> str | None: ...
-    def close(self) -> None: ...
 
 
 class SqliteStore:
@@ -411,7 +330,7 @@ class SqliteStore:
         return queued
 
     @_guarded
-    def notify(self, channel: str, text: str) -> None:
+    def queue_message(self, channel: str, text: str) -> None:
         """Queue a message of monitor's own (a health alarm) for a channel.
 
         The polls noted so far are written in the same transaction: an alarm is on disk together
@@ -506,7 +425,7 @@ class SqliteStore:
     ) -> None:
         """Remember how a poll went (for `monitor status`), the page's validators and the source's health.
 
-        Kept in memory until flush_polls(), the next record() or notify(): a commit (an fsync) for
+        Kept in memory until flush_polls(), the next record() or queue_message(): a commit (an fsync) for
         each 304 poll would be a third of its cost. Lost by a crash, they cost one full fetch and
         a bad poll left uncounted; an alarm is written in one transaction with its health state.
         """

@@ -1,0 +1,94 @@
+"""What state storage is to the rest of monitor: the Store protocol and the records it returns.
+
+A backend (SQLite today) implements exactly this; the pipeline, the service and the commands use
+nothing else of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..models import Alert, Item, Outgoing, SourceHealth
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What the last polls of one source did."""
+
+    source: str
+    last_poll: float | None
+    last_ok: float | None
+    last_new: float | None
+    failures: int
+    last_error: str | None
+    next_poll: float | None
+    streak: int = 0  # bad polls in a row
+    alarmed: bool = False  # an alarm was sent and the source has not recovered since
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """Outbox counts of one channel."""
+
+    channel: str
+    queued: int
+    delivered: int
+    failed: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One alert in the outbox as `monitor history` shows it."""
+
+    id: int
+    created: float
+    done_at: float | None
+    source: str
+    rule: str | None
+    channel: str
+    status: str  # queued, delivered or failed
+    error: str | None  # why it failed, or the last fault while it is queued
+    text: str
+    edit_of: str | None
+
+
+class Store(Protocol):
+    """What the pipeline needs from state storage (SQLite today, PostgreSQL planned).
+
+    Every method raises StateError (never a driver's own exception) when the storage fails.
+    """
+
+    def has_baseline(self, source: str) -> bool: ...
+    def unseen(self, source: str, items: Sequence[Item]) -> list[Item]: ...
+    def recent(self, source: str, since: float) -> list[tuple[str, str]]: ...
+    def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]: ...
+    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]: ...
+    def record(
+        self, source: str, items: Sequence[Item], alerts: Iterable[Outgoing], *,
+        edits: Mapping[str, str] | None = None, same_line_window: float = 0.0,
+    ) -> int: ...
+    def queue_message(self, channel: str, text: str) -> None: ...
+    def note_poll(
+        self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
+        validators: tuple[str | None, str | None] = (None, None), health: SourceHealth | None = None,
+    ) -> None: ...
+    def health_states(self) -> dict[str, SourceHealth]: ...
+    def flush_polls(self) -> None: ...
+    def validators(self, source: str) -> tuple[str | None, str | None]: ...
+    def source_states(self) -> list[SourceStatus]: ...
+    def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]: ...
+    def count_queued(self, channel: str) -> int: ...
+    def oldest_queued(self, channel: str) -> float | None: ...
+    def mark_delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None: ...
+    def expire(self, channel: str, older_than: float) -> int: ...
+    def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None: ...
+    def mark_failed(self, alert_id: int, error: str) -> None: ...
+    def status(self) -> list[ChannelStatus]: ...
+    def history(self, since: float, *, channel: str | None = None, source: str | None = None,
+                limit: int = 100) -> list[Sent]: ...
+    def prune(self, older_than: float) -> int: ...
+    def check_file(self) -> str | None: ...
+    def close(self) -> None: ...
