@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitor.config import SourceConfig
+from monitor.config_types import HtmlSettings
 from monitor.health import Health
 from monitor.pipeline import PollResult
 
@@ -139,7 +140,8 @@ def simulate_adaptive(changes: Sequence[float], lo: float, hi: float, rng: rando
     random phase (the service spreads first polls over the interval; no jitter). Each firing polls
     only if health.due(); the adaptive rule itself is Health's.
     """
-    health = Health([SourceConfig(NAME, "http://x.example/", interval=lo, interval_max=hi)])
+    health = Health([SourceConfig(NAME, "http://x.example/", interval=lo, timeout=20.0, user_agent="bench",
+                                       alarm_after=5, kind=HtmlSettings(), interval_max=hi)])
     t = rng.uniform(0.0, lo)
     polls: list[float] = []
     seen = 0  # changes at or before the last poll

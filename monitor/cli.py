@@ -10,8 +10,9 @@ import sys
 
 from . import __version__, logs
 from . import config as config_mod
-from .config import DEFAULT_USER_AGENT, Config
-from .config_reader import parse_duration
+from .config import Config
+from .config_reader import field_defaults, parse_duration
+from .config_types import DEFAULT_USER_AGENT, FeedSettings, JsonSettings, SourceSettings, TelegramSettings
 from .errors import ConfigError, MonitorError, StateError
 
 EXIT_CODES = """exit codes:
@@ -65,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument("url")
     probe.add_argument("--selector", help="CSS selector of the items (html)")
     probe.add_argument("--items", help="dotted path to the list of items (json)")
-    probe.add_argument("--text", default="title", help="field of each item holding its text (json)")
+    probe.add_argument("--text", default=field_defaults(JsonSettings).text_field,
+                       help="field of each item holding its text (json)")
     probe.add_argument("--link", help="field of each item holding its link (json)")
     probe.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
     probe.add_argument("--add", metavar="NAME", help="append the suggested entry, named NAME, to the config's sources")
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("history", "log"):
             from .history import show_history
 
-            return show_history(config.state_path, args.since, channel=args.channel, source=args.source,
+            return show_history(config.state.path, args.since, channel=args.channel, source=args.source,
                                 limit=args.limit, as_json=args.json)
         if args.command == "replay":
             return replay(config, args.since)
@@ -163,9 +165,9 @@ def check_state(config: Config) -> str:
     from .statepath import check
     from .store import SqliteStore
 
-    if not check(config.state_path):
+    if not check(config.state.path):
         return "will be created"
-    SqliteStore.verify(config.state_path)
+    SqliteStore.verify(config.state.path)
     return "ok"
 
 
@@ -189,11 +191,9 @@ def _load(path: str, origin: str) -> Config:
 
 def describe(config: Config, state: str) -> str:
     """Return the check-config summary; state says whether the state file is usable."""
-    lines = [f"{config.file}: OK", f"state: {config.state_path} ({state})", f"sources ({len(config.sources)}):"]
+    lines = [f"{config.file}: OK", f"state: {config.state.path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
-        how = f"selector {s.selector!r}" if s.selector else "heading " + " | ".join(s.headings)
-        if s.split:
-            how += f", split at {s.split!r}"
+        how = _finds(s.kind)
         every = (f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
                  if s.interval_max else f"every {s.interval:g}s")
         lines.append(f"  {s.name}: {every}, {how}, {s.url}")
@@ -203,7 +203,8 @@ def describe(config: Config, state: str) -> str:
         if c.quiet_hours:
             start, end, zone = c.quiet_hours
             quiet = f", quiet {start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d} {zone} (silent then)"
-        lines.append(f"  {c.name}: {c.type}" + (f" {c.chat_id}" if c.chat_id else "") + quiet)
+        chat = f" {c.kind.chat_id}" if isinstance(c.kind, TelegramSettings) else ""
+        lines.append(f"  {c.name}: {c.type}{chat}{quiet}")
     lines.append(f"rules ({len(config.rules)}):")
     for r in config.rules:
         terms = [f"{k}: {', '.join(v)}" for k, v in (("any", r.any), ("all", r.all), ("none", r.none)) if v]
@@ -215,6 +216,16 @@ def describe(config: Config, state: str) -> str:
     return "\n".join(lines)
 
 
+def _finds(kind: SourceSettings) -> str:
+    """How a source finds its items, for check-config."""
+    if isinstance(kind, JsonSettings):
+        return f"json items {kind.items!r}"
+    if isinstance(kind, FeedSettings):
+        return "feed"
+    how = f"selector {kind.selector!r}" if kind.selector else "heading " + " | ".join(kind.headings)
+    return how + (f", split at {kind.split!r}" if kind.split else "")
+
+
 def show_status(config: Config) -> int:
     """Print per-source poll state and per-channel outbox counts from the state file (safe while running)."""
     import time
@@ -223,8 +234,8 @@ def show_status(config: Config) -> int:
     from .statepath import check
     from .store import ChannelStatus, SourceStatus, open_store
 
-    if not check(config.state_path, write=False):
-        print(f"no state yet at {config.state_path}")
+    if not check(config.state.path, write=False):
+        print(f"no state yet at {config.state.path}")
         return 0
 
     def ago(t: float | None) -> str:
@@ -233,12 +244,12 @@ def show_status(config: Config) -> int:
         seconds = time.time() - t
         return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
 
-    store = open_store(config.state_path, readonly=True)
+    store = open_store(config.state.path, readonly=True)
     try:
         sources, channels = store.source_states(), store.status()
     finally:
         store.close()
-    pid = holder(config.state_path)
+    pid = holder(config.state.path)
     print(f"monitor is running (PID {pid})" if pid is not None else
           "no monitor is running on this state (next polls are shown while one runs)")
     source_names, channel_names = [s.name for s in config.sources], [c.name for c in config.channels]
@@ -266,7 +277,7 @@ def run_locked(config: Config) -> int:
     from .lock import StateLock
     from .runtime import run_once
 
-    lock = StateLock(config.state_path)
+    lock = StateLock(config.state.path)
     lock.acquire()
     try:
         return asyncio.run(run_once(config))
@@ -332,10 +343,10 @@ def replay(config: Config, since: str) -> int:
     if seconds is None:
         print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
         return 2
-    if not check(config.state_path, write=False):
-        print(f"no state yet at {config.state_path}")
+    if not check(config.state.path, write=False):
+        print(f"no state yet at {config.state.path}")
         return 0
-    matcher, store = Matcher(config.rules), open_store(config.state_path, readonly=True)
+    matcher, store = Matcher(config.rules), open_store(config.state.path, readonly=True)
     try:
         rows = store.seen_since(time.time() - seconds)
     finally:

@@ -9,30 +9,33 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from selectolax.lexbor import LexborHTMLParser, SelectolaxError
-
-from .config_reader import Node, did_you_mean, read_yaml
+from .channels import CHANNELS
+from .channels.render import check_template
+from .config_reader import Node, did_you_mean, field_defaults, read_yaml
 from .config_types import (  # the tree this module builds (also importable from here)
-    DEFAULT_HEADINGS,
-    DEFAULT_TEMPLATE,
-    DEFAULT_USER_AGENT,
     ChannelConfig,
+    ChannelSettings,
     Config,
+    DedupConfig,
+    DefaultsConfig,
+    DeliveryConfig,
+    HttpConfig,
     RuleConfig,
     SourceConfig,
+    SourceSettings,
+    StateConfig,
 )
 from .errors import ConfigError
-from .split import AUTO
+from .rules import Matcher, compile_regex, is_regex
+from .sources import DEFAULT_KIND, SOURCES
 
-CHANNEL_TYPES = ("telegram", "webhook", "console")
-_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
-_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d+)$")
-_CHAT_RULE = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
-              "a numeric id is an integer (channels and supergroups start with -100)")
 # Every key parse() reads at the top level: checked first, as a misspelt one (chanels:) leaves
 # something missing that would otherwise be reported instead of the typo.
 TOP_KEYS = ("state", "defaults", "delivery", "alarm_after", "dedup", "sources", "channels", "rules", "http",
             "stop_timeout", "admin_channel")
+# The defaults each key falls back to, as the dataclasses write them (parse() writes none of its own).
+_STATE, _DEFAULTS, _DELIVERY, _DEDUP = StateConfig(), DefaultsConfig(), DeliveryConfig(), DedupConfig()
+_CONFIG, _SOURCE, _CHANNEL, _RULE = (field_defaults(c) for c in (Config, SourceConfig, ChannelConfig, RuleConfig))
 
 
 def default_path() -> str:
@@ -56,52 +59,20 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     """Validate already-loaded YAML data into a Config."""
     root = Node(file, "", data)
     root.only(TOP_KEYS)
-    state = root.node("state")
-    state_path = Path(state.string("path", "state/monitor.db"))
-    if not state_path.is_absolute():
-        state_path = (base or Path.cwd()) / state_path
-    retention = state.duration("retention", 30 * 86400.0)
-    state.done()
-
-    defaults = root.node("defaults")
-    interval = defaults.duration("interval", 60.0)
-    timeout = defaults.duration("timeout", 20.0)
-    user_agent = defaults.string("user_agent", DEFAULT_USER_AGENT)
-    connections = _whole(defaults, "connections", 32, minimum=1)
-    per_host = _whole(defaults, "per_host", 2, minimum=1)
-    defaults.done()
-
-    delivery = root.node("delivery")
-    delivery_timeout = delivery.duration("timeout", 60.0)
-    max_age = delivery.duration("max_age", 86400.0)
-    per_second_total = delivery.number("per_second_total", 30.0, minimum=0.001)
-    retry_base = delivery.duration("retry_base", 2.0)
-    retry_max = delivery.duration("retry_max", 300.0)
-    max_attempts = _whole(delivery, "max_attempts", 5, minimum=1)
-    stall_after = delivery.duration("stall_after", 600.0)
-    delivery.done()
-
-    alarm_after = _whole(root, "alarm_after", 5, minimum=1)
-    dedup = root.node("dedup")
-    same_line_window = dedup.duration("same_line_window", 3600.0)
-    edit_window = dedup.duration("edit_window", 6 * 3600.0)
-    dedup.done()
-    sources = tuple(
-        _source(n, interval, timeout, user_agent, alarm_after) for n in root.items("sources")
-    )
+    state = _state(root.node("state"), base)
+    defaults = _defaults(root.node("defaults"))
+    delivery = _delivery(root.node("delivery"))
+    alarm_after = _whole(root, "alarm_after", _CONFIG.alarm_after, minimum=1)
+    dedup = _dedup(root.node("dedup"))
+    sources = tuple(_source(n, defaults, alarm_after) for n in root.items("sources"))
     channels = tuple(_channel(n) for n in root.items("channels"))
     _unique(root, "sources", [s.name for s in sources])
     _unique(root, "channels", [c.name for c in channels])
     source_names, channel_names = {s.name for s in sources}, {c.name for c in channels}
     rules = tuple(_rule(n, source_names, channel_names) for n in root.items("rules"))
     _unique(root, "rules", [r.name for r in rules])
-    http = root.node("http")
-    http_listen = http.string("listen")
-    if http_listen is not None and not (re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", http_listen)
-                                        and int(http_listen.rsplit(":", 1)[1]) <= 65535):
-        raise http.error(f"expected host:port such as 127.0.0.1:9464, got {http_listen!r}", "listen")
-    http.done()
-    stop_timeout = root.duration("stop_timeout", 10.0)
+    http = _http(root.node("http"))
+    stop_timeout = root.duration("stop_timeout", _CONFIG.stop_timeout)
     admin_channel = root.string("admin_channel")
     if admin_channel is not None and admin_channel not in {c.name for c in channels}:
         raise root.error(f"unknown channel {admin_channel!r}{did_you_mean(admin_channel, channel_names)}",
@@ -110,10 +81,63 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         raise root.error("no sources: add at least one under 'sources'", "sources")
     root.done()
     return Config(
-        file, state_path, retention, sources, channels, rules, delivery_timeout, max_age,
-        per_second_total, retry_base, retry_max, admin_channel, same_line_window, edit_window,
-        connections, per_host, http_listen, stop_timeout, max_attempts, stall_after,
+        file, state=state, defaults=defaults, delivery=delivery, dedup=dedup, http=http, sources=sources,
+        channels=channels, rules=rules, admin_channel=admin_channel, alarm_after=alarm_after,
+        stop_timeout=stop_timeout,
     )
+
+
+def _state(n: Node, base: Path | None) -> StateConfig:
+    path = Path(n.string("path") or _STATE.path)
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    state = StateConfig(path=path, retention=n.duration("retention", _STATE.retention))
+    n.done()
+    return state
+
+
+def _defaults(n: Node) -> DefaultsConfig:
+    defaults = DefaultsConfig(
+        interval=n.duration("interval", _DEFAULTS.interval),
+        timeout=n.duration("timeout", _DEFAULTS.timeout),
+        user_agent=n.string("user_agent", _DEFAULTS.user_agent),
+        connections=_whole(n, "connections", _DEFAULTS.connections, minimum=1),
+        per_host=_whole(n, "per_host", _DEFAULTS.per_host, minimum=1),
+    )
+    n.done()
+    return defaults
+
+
+def _delivery(n: Node) -> DeliveryConfig:
+    delivery = DeliveryConfig(
+        timeout=n.duration("timeout", _DELIVERY.timeout),
+        max_age=n.duration("max_age", _DELIVERY.max_age),
+        per_second_total=n.number("per_second_total", _DELIVERY.per_second_total, minimum=0.001),
+        retry_base=n.duration("retry_base", _DELIVERY.retry_base),
+        retry_max=n.duration("retry_max", _DELIVERY.retry_max),
+        max_attempts=_whole(n, "max_attempts", _DELIVERY.max_attempts, minimum=1),
+        stall_after=n.duration("stall_after", _DELIVERY.stall_after),
+    )
+    n.done()
+    return delivery
+
+
+def _dedup(n: Node) -> DedupConfig:
+    dedup = DedupConfig(
+        same_line_window=n.duration("same_line_window", _DEDUP.same_line_window),
+        edit_window=n.duration("edit_window", _DEDUP.edit_window),
+    )
+    n.done()
+    return dedup
+
+
+def _http(n: Node) -> HttpConfig:
+    listen = n.string("listen")
+    if listen is not None and not (re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", listen)
+                                   and int(listen.rsplit(":", 1)[1]) <= 65535):
+        raise n.error(f"expected host:port such as 127.0.0.1:9464, got {listen!r}", "listen")
+    n.done()
+    return HttpConfig(listen=listen)
 
 
 def _unique(root: Node, key: str, names: list[str]) -> None:
@@ -124,69 +148,51 @@ def _unique(root: Node, key: str, names: list[str]) -> None:
         seen.add(name)
 
 
-SOURCE_TYPES = ("html", "feed", "json")
 ON_EDIT = ("ignore", "edit", "send")
 
 
-def _source(n: Node, interval: float, timeout: float, user_agent: str, alarm_after: int) -> SourceConfig:
+def _source(n: Node, defaults: DefaultsConfig, alarm_after: int) -> SourceConfig[SourceSettings]:
     url = n.url("url", required=True)
-    kind = n.string("type", "html")
-    if kind not in SOURCE_TYPES:
-        raise n.error(f"unknown source type {kind!r}{did_you_mean(kind, SOURCE_TYPES, or_list=True)}", "type")
-    items = n.string("items")
-    if kind == "json" and not items:
-        raise n.missing("items", "is required for a json source: the dotted path to the list, e.g. data.breaking")
-    on_edit = n.string("on_edit", "ignore")
+    type_ = n.string("type", DEFAULT_KIND)
+    if type_ not in SOURCES:
+        raise n.error(f"unknown source type {type_!r}{did_you_mean(type_, SOURCES, or_list=True)}", "type")
+    kind = SOURCES[type_].read(n)
+    _other_kinds_keys(n, type_)
+    on_edit = n.string("on_edit", _SOURCE.on_edit)
     if on_edit not in ON_EDIT:
         raise n.error(f"expected one of {', '.join(ON_EDIT)}, got {on_edit!r}", "on_edit")
-    low, high = _interval(n, interval)
+    low, high = _interval(n, defaults.interval)
     # aiohttp speaks only HTTP proxies; a socks5:// URL would silently be used as an HTTP one.
     proxy = n.url("proxy", expected="a proxy URL such as http://host:3128")
-    selector = n.string("selector")
-    if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
-        raise n.error(f"invalid CSS selector {selector!r}", "selector")
-    headings = n.strings("heading")
     headers = n.headers("headers")
-    split = _split(n, kind)
     source = SourceConfig(
         name=n.string("name", required=True),
         url=url,
         interval=low,
         interval_max=high,
-        selector=selector,
-        headings=headings or DEFAULT_HEADINGS,
-        backfill=_whole(n, "backfill", 0),
-        timeout=n.duration("timeout", timeout),
-        user_agent=n.string("user_agent", user_agent),
+        kind=kind,
+        backfill=_whole(n, "backfill", _SOURCE.backfill),
+        timeout=n.duration("timeout", defaults.timeout),
+        user_agent=n.string("user_agent", defaults.user_agent),
         headers=headers,
-        type=kind,
-        items=items,
-        text_field=n.string("text", "title"),
-        link_field=n.string("link"),
         on_edit=on_edit,
         alarm_after=_whole(n, "alarm_after", alarm_after, minimum=1),
         proxy=proxy,
-        max_bytes=_whole(n, "max_bytes", 5 * 1024 * 1024, minimum=1024),
-        allow_private=n.boolean("allow_private", False),
-        split=split,
+        max_bytes=_whole(n, "max_bytes", _SOURCE.max_bytes, minimum=1024),
+        allow_private=n.boolean("allow_private", _SOURCE.allow_private),
     )
     n.done()
     return source
 
 
-def _split(n: Node, kind: str) -> str | None:
-    """`split: "|"` (a literal separator, its spaces matching any whitespace) or `split: auto`."""
-    value = n.get("split")
-    if value is None:
-        return None
-    if kind != "html":
-        raise n.error(f"applies to html sources only, not type {kind}", "split")
-    if value == "":  # `split: |` is YAML for an empty block of text
-        raise n.error('is empty: write the separator in quotes, as in split: "|"', "split")
-    if not isinstance(value, str) or not value.strip() or len(value) > 20 or not value.isprintable():
-        raise n.error(f'expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; '
-                      f"got {value!r}", "split")
-    return AUTO if value.strip().lower() == AUTO else value
+def _other_kinds_keys(n: Node, type_: str) -> None:
+    """Let an entry keep another kind's keys, unused (a heading on a feed), but for those that kind alone may set."""
+    for other, kind in SOURCES.items():
+        if other == type_:
+            continue
+        for key in kind.keys:  # read, so that done() lets them be
+            if n.get(key) is not None and key in kind.only:
+                raise n.error(f"applies to {other} sources only, not type {type_}", key)
 
 
 def _interval(n: Node, default: float) -> tuple[float, float | None]:
@@ -202,52 +208,19 @@ def _interval(n: Node, default: float) -> tuple[float, float | None]:
     return low, high
 
 
-def _valid_selector(selector: str) -> bool:
-    try:
-        LexborHTMLParser("<p></p>").css(selector)
-    except SelectolaxError:
-        return False
-    return True
-
-
-def _channel(n: Node) -> ChannelConfig:
+def _channel(n: Node) -> ChannelConfig[ChannelSettings]:
     name = n.string("name", required=True)
-    kind = n.string("type", required=True)
-    if kind not in CHANNEL_TYPES:
-        raise n.error(f"unknown channel type {kind!r}{did_you_mean(kind, CHANNEL_TYPES, or_list=True)}", "type")
-    chat_id = token = api_base_url = url = None
-    if kind == "webhook":
-        url = n.url("url", required=True)
-    if kind == "telegram":
-        raw_chat = n.require("chat_id")
-        if isinstance(raw_chat, str):
-            chat_id = n.string("chat_id").strip()  # ${VAR} is read from the environment
-        elif isinstance(raw_chat, int) and not isinstance(raw_chat, bool):
-            chat_id = str(raw_chat)  # a numeric id written bare
-        else:
-            chat_id = ""
-        if not _CHAT.fullmatch(chat_id):
-            raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}: {_CHAT_RULE}", "chat_id")
-        token = n.string("token", required=True)
-        if not _TOKEN.fullmatch(token):
-            # Never echo the value: it may be a real token with a typo.
-            raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
-        api_base_url = n.url("api_base_url")
+    type_ = n.string("type", required=True)
+    if type_ not in CHANNELS:
+        raise n.error(f"unknown channel type {type_!r}{did_you_mean(type_, CHANNELS, or_list=True)}", "type")
     channel = ChannelConfig(
         name=name,
-        type=kind,
-        chat_id=chat_id,
-        token=token,
-        api_base_url=api_base_url,
-        url=url,
-        silent=n.boolean("silent", False),
-        digest_after=_whole(n, "digest_after", 5),
+        kind=CHANNELS[type_].read(n),
+        silent=n.boolean("silent", _CHANNEL.silent),
+        digest_after=_whole(n, "digest_after", _CHANNEL.digest_after),
         template=_template(n),
-        timezone=_timezone(n),
+        timezone=_timezone(n, "timezone"),
         quiet_hours=_quiet_hours(n),
-        # Telegram's own limits: about one message a second and 20 a minute to one channel.
-        per_second=n.number("per_second", 1.0, minimum=0.001) if kind == "telegram" else None,
-        per_minute=n.number("per_minute", 20.0, minimum=0.001) if kind == "telegram" else None,
     )
     n.done()
     return channel
@@ -261,9 +234,7 @@ def _whole(n: Node, key: str, default: int, *, minimum: int = 0) -> int:
 
 
 def _template(n: Node) -> str:
-    from .channels.render import check_template  # render depends on this module's dataclasses
-
-    template = n.string("template", DEFAULT_TEMPLATE)
+    template = n.string("template", _CHANNEL.template)
     try:
         check_template(template)
     except ValueError as exc:
@@ -287,8 +258,8 @@ def _quiet_hours(n: Node) -> tuple[int, int, str] | None:
     return bounds[0], bounds[1], tz
 
 
-def _timezone(n: Node, key: str = "timezone") -> str:
-    name = n.string(key, "UTC")
+def _timezone(n: Node, key: str) -> str:
+    name = n.string(key, _CHANNEL.timezone)  # quiet_hours.tz too: its own, or UTC (not the timezone key)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory, a long name too long
@@ -311,7 +282,7 @@ def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
     for i, c in enumerate(rule_channels):
         if c not in channels:
             raise ConfigError(n.file, f"{n.sub('channels')}[{i}]", f"unknown channel {c!r}{did_you_mean(c, channels)}")
-    priority = n.string("priority", "normal")
+    priority = n.string("priority", _RULE.priority)
     if priority not in ("normal", "urgent"):
         raise n.error(f"expected normal or urgent, got {priority!r}", "priority")
     examples = n.node("examples")
@@ -319,7 +290,7 @@ def _rule(n: Node, sources: set[str], channels: set[str]) -> RuleConfig:
         name=n.string("name", required=True),
         channels=rule_channels,
         sources=rule_sources,
-        silent=n.boolean("silent", False),
+        silent=n.boolean("silent", _RULE.silent),
         near=_near(n),
         priority=priority,
         examples_match=examples.strings("match") or (),
@@ -350,8 +321,6 @@ def _near(n: Node) -> tuple[tuple[str, str, int], ...]:
 
 def _check_term(n: Node, path: str, term: str) -> None:
     """A /regex/ term must compile as the matcher will compile it."""
-    from .rules import compile_regex, is_regex  # rules depends on this module's dataclasses
-
     if is_regex(term):
         try:
             compile_regex(term)
@@ -361,8 +330,6 @@ def _check_term(n: Node, path: str, term: str) -> None:
 
 def _check_examples(n: Node, rule: RuleConfig) -> None:
     """A rule must match its own `match` examples and none of its `no_match` ones."""
-    from .rules import Matcher  # rules depends on this module's dataclasses
-
     matcher = Matcher([replace(rule, sources=None)])
     for key, lines, expected in (("match", rule.examples_match, True), ("no_match", rule.examples_no_match, False)):
         for i, line in enumerate(lines):

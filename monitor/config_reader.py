@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
 import re
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -176,6 +178,12 @@ class Node:
         for key in self.value:
             if key not in self.read:
                 raise self.unknown(key, self.read)
+
+
+def field_defaults(cls: type[Any]) -> Any:
+    """The defaults a dataclass writes for its fields, as attributes: a reader writes none of its own."""
+    fields = dataclasses.fields(cls)
+    return SimpleNamespace(**{f.name: f.default for f in fields if f.default is not dataclasses.MISSING})
 
 
 def did_you_mean(word: str, known: Iterable[str], *, or_list: bool = False) -> str:

@@ -1,5 +1,8 @@
 """The configuration tree: frozen dataclasses that config.py builds and the rest of monitor reads.
 
+One type per section of config.yaml, and one per source or channel kind for its own settings;
+every default is written once, here, and config.py reads each key with it.
+
 A leaf: it imports nothing of the project, so the pure core (rules, rendering, extraction) can name
 these types without loading the YAML reader and the validators that use the core in turn.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Generic, TypeVar
 
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/monitor/monitor)"
@@ -16,53 +20,178 @@ DEFAULT_TEMPLATE = "{text}\n— {source_link} · {time}"
 
 
 @dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """One page to poll."""
+class StateConfig:
+    """state: the SQLite file and how long it remembers."""
+
+    path: Path = Path("state/monitor.db")  # a relative path is relative to the config file
+    retention: float = 30 * 86400.0  # forget lines not seen on their ticker for this long
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultsConfig:
+    """defaults: what a source leaves out, and the HTTP connections of all sources."""
+
+    interval: float = 60.0
+    timeout: float = 20.0
+    user_agent: str = DEFAULT_USER_AGENT
+    connections: int = 32  # HTTP connections open at once, in all
+    per_host: int = 2  # ... and to one host
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """delivery: how queued alerts reach their channels."""
+
+    timeout: float = 60.0  # how long `monitor --once` waits for its deliveries
+    max_age: float = 86400.0  # an alert still undeliverable after this long is dropped
+    per_second_total: float = 30.0  # Telegram's limit for one bot across all chats
+    retry_base: float = 2.0  # the first retry after a transient fault; doubles up to retry_max
+    retry_max: float = 300.0
+    max_attempts: int = 5  # tries of an alert whose send met an unexpected fault (it may have gone out)
+    stall_after: float = 600.0  # /healthz is 503 while a channel's oldest queued alert is older than this
+
+
+@dataclass(frozen=True, slots=True)
+class DedupConfig:
+    """dedup: when two lines are one."""
+
+    same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
+    edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    """http: the optional /healthz and /metrics endpoint."""
+
+    listen: str | None = None  # "127.0.0.1:9464"; None: not served
+
+
+# A kind's own settings: one type per `type:` of a source or channel entry. The registries
+# (monitor.sources.SOURCES, monitor.channels.CHANNELS) are the list of kinds; `type` names each here.
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlSettings:
+    """type: html: a web page whose ticker items are found by a CSS selector, or beside a heading."""
+
+    type: ClassVar[str] = "html"
+    selector: str | None = None  # None: find the ticker by its heading
+    headings: tuple[str, ...] = DEFAULT_HEADINGS
+    split: str | None = None  # cut each item's text at this separator, or "auto" (monitor.split)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """type: feed: RSS or Atom, each entry's title an item; nothing of its own to set."""
+
+    type: ClassVar[str] = "feed"
+
+
+@dataclass(frozen=True, slots=True)
+class JsonSettings:
+    """type: json: a list of items in a JSON document."""
+
+    type: ClassVar[str] = "json"
+    items: str  # dotted path to the list, e.g. data.breaking ("." for the top level)
+    text_field: str = "title"  # field of each item holding its text
+    link_field: str | None = None  # field of each item holding its link
+
+
+SourceSettings = HtmlSettings | FeedSettings | JsonSettings
+_S = TypeVar("_S", bound=SourceSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig(Generic[_S]):
+    """One page to poll: what every kind has, and its kind's own settings.
+
+    interval, timeout, user_agent and alarm_after are the source's own or else the config-wide ones
+    (defaults:, alarm_after:), whose defaults are written there: parse() always hands them in.
+    """
 
     name: str
     url: str
     interval: float
-    selector: str | None = None
-    headings: tuple[str, ...] = DEFAULT_HEADINGS
+    timeout: float
+    user_agent: str
+    alarm_after: int  # failed or empty polls in a row before the admin channel hears of it
+    kind: _S
     backfill: int = 0
-    timeout: float = 20.0
-    user_agent: str = DEFAULT_USER_AGENT
     headers: tuple[tuple[str, str], ...] = ()
-    type: str = "html"  # html, feed or json
-    items: str | None = None  # json: dotted path to the list of items, e.g. data.breaking
-    text_field: str = "title"  # json: field of each item holding its text
-    link_field: str | None = None  # json: field of each item holding its link
     on_edit: str = "ignore"  # an edited line: ignore, edit (the sent message) or send
-    alarm_after: int = 5  # failed or empty polls in a row before the admin channel hears of it
     proxy: str | None = None
     max_bytes: int = 5 * 1024 * 1024
     interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
     allow_private: bool = False  # follow redirects from a public address to a private one
-    split: str | None = None  # html: cut each item's text at this separator, or "auto" (monitor.split)
+
+    @property
+    def type(self) -> str:
+        """The kind's name, as `type:` says it."""
+        return self.kind.type
 
 
 @dataclass(frozen=True, slots=True)
-class ChannelConfig:
-    """One place alerts go."""
+class TelegramSettings:
+    """type: telegram: a chat that a bot posts to."""
+
+    type: ClassVar[str] = "telegram"
+    chat_id: str  # "@name", or a numeric id such as -1001234567890
+    token: str = field(repr=False)
+    api_base_url: str = "https://api.telegram.org/bot"  # or a self-hosted Bot API server's
+    per_second: float = 1.0  # Telegram's own limits: about one message a second and 20 a minute to one chat
+    per_minute: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """type: webhook: a URL that alerts are POSTed to as JSON."""
+
+    type: ClassVar[str] = "webhook"
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """type: console: stdout; nothing of its own to set."""
+
+    type: ClassVar[str] = "console"
+
+
+ChannelSettings = TelegramSettings | WebhookSettings | ConsoleSettings
+_C = TypeVar("_C", bound=ChannelSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelConfig(Generic[_C]):
+    """One place alerts go: what every kind has, and its kind's own settings."""
 
     name: str
-    type: str
-    chat_id: str | None = None
-    token: str | None = field(default=None, repr=False)
-    api_base_url: str | None = None
-    url: str | None = None  # webhook
+    kind: _C
     silent: bool = False
-    per_second: float | None = None  # None: no limit (console)
-    per_minute: float | None = None
     digest_after: int = 5  # more new alerts than this at once go out as one digest
     template: str = DEFAULT_TEMPLATE
     timezone: str = "UTC"
     quiet_hours: tuple[int, int, str] | None = None  # (from, to) in minutes after midnight, time zone
 
     @property
+    def type(self) -> str:
+        """The kind's name, as `type:` says it."""
+        return self.kind.type
+
+    @property
     def chat_key(self) -> str:
         """What Telegram's per-chat limits count: the chat, whichever channel names it."""
-        return f"telegram:{self.chat_id}" if self.chat_id else self.name
+        return f"telegram:{self.kind.chat_id}" if isinstance(self.kind, TelegramSettings) else self.name
+
+    @property
+    def per_second(self) -> float | None:
+        """Messages a second the chat takes; None: no limit (a channel other than Telegram)."""
+        return self.kind.per_second if isinstance(self.kind, TelegramSettings) else None
+
+    @property
+    def per_minute(self) -> float | None:
+        """Messages a minute the chat takes; None: no limit."""
+        return self.kind.per_minute if isinstance(self.kind, TelegramSettings) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,29 +213,21 @@ class RuleConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The whole validated configuration."""
+    """The whole validated configuration: one field per top-level key of config.yaml."""
 
     file: str
-    state_path: Path
-    retention: float
-    sources: tuple[SourceConfig, ...]
-    channels: tuple[ChannelConfig, ...]
+    state: StateConfig
+    defaults: DefaultsConfig
+    delivery: DeliveryConfig
+    dedup: DedupConfig
+    http: HttpConfig
+    sources: tuple[SourceConfig[SourceSettings], ...]
+    channels: tuple[ChannelConfig[ChannelSettings], ...]
     rules: tuple[RuleConfig, ...]
-    delivery_timeout: float = 60.0
-    max_age: float = 86400.0
-    per_second_total: float = 30.0
-    retry_base: float = 2.0
-    retry_max: float = 300.0
     admin_channel: str | None = None  # where health alarms go
-    same_line_window: float = 3600.0  # the same line from two sources reaches a channel once within this
-    edit_window: float = 6 * 3600.0  # a line this close to a recent one of its source is an edit of it
-    connections: int = 32  # HTTP connections open at once, in all
-    per_host: int = 2  # ... and to one host
-    http_listen: str | None = None  # "127.0.0.1:9464": serve /healthz and /metrics
+    alarm_after: int = 5  # a source's bad polls in a row before admin_channel hears of it, unless it sets its own
     stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
-    max_attempts: int = 5  # tries of an alert whose send met an unexpected fault (it may have gone out)
-    stall_after: float = 600.0  # /healthz is 503 while a channel's oldest queued alert is older than this
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
-        return [c.token for c in self.channels if c.token]
+        return [c.kind.token for c in self.channels if isinstance(c.kind, TelegramSettings)]

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
+from .config_types import DefaultsConfig
 from .errors import FetchError
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from aiohttp.tracing import Trace
 
 MAX_BYTES = 5 * 1024 * 1024
+_DEFAULTS = DefaultsConfig()  # connections and per_host, as config.yaml's defaults: section has them
 MAX_REDIRECTS = 5
 _ENCODING = re.compile(r"decode content-encoding: (\w+)", re.IGNORECASE)
 _HINT = " (the site may refuse unknown clients: try user_agent)"
@@ -56,7 +58,8 @@ def _max_age(cache_control: str) -> float | None:
 
 
 def new_session(
-    *, limit: int = 32, limit_per_host: int = 2, resolver: AbstractResolver | None = None
+    *, limit: int = _DEFAULTS.connections, limit_per_host: int = _DEFAULTS.per_host,
+    resolver: AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
     """Return the session all sources share (gzip/deflate accepted; proxies from env_proxy).
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from aiolimiter import AsyncLimiter
 
 from .channels import Channel
-from .config_types import SourceConfig
+from .config_types import DedupConfig, DeliveryConfig, SourceConfig
 from .errors import DeliveryError, MonitorError
 from .models import Alert, Entry, Item, Outgoing, PollResult
 from .normalize import clean, fingerprint, words
@@ -58,9 +58,8 @@ async def poll_once(
     store: Store,
     matcher: Matcher,
     *,
+    dedup: DedupConfig,
     dry_run: bool = False,
-    edit_window: float = 6 * 3600.0,
-    same_line_window: float = 3600.0,
 ) -> PollResult:
     """Poll one source: fetch, extract, normalise, drop seen items, match rules, queue alerts."""
     cfg = source.config
@@ -72,7 +71,7 @@ async def poll_once(
         logger.debug("poll.unchanged source=%s", cfg.name)
         return PollResult(cfg.name, unchanged=True)
     try:
-        return _remember(cfg, to_items(cfg.name, entries), store, matcher, dry_run, edit_window, same_line_window)
+        return _remember(cfg, to_items(cfg.name, entries), store, matcher, dry_run, dedup)
     except Exception as exc:  # the state store failed (locked, disk full): this poll failed, nothing is lost
         # Nothing of this page was recorded, so its lines are new again next poll, which must fetch
         # the page whole: a 304 would be taken for "nothing changed".
@@ -90,13 +89,12 @@ def _failed(source: str, exc: Exception, *, state_fault: bool = False) -> PollRe
 
 
 def _remember(
-    cfg: SourceConfig, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, edit_window: float,
-    same_line_window: float,
+    cfg: SourceConfig, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, dedup: DedupConfig
 ) -> PollResult:
     """Drop seen items, match rules and queue the alerts of the new ones, in one store transaction."""
     new = store.unseen(cfg.name, items)
     baseline = not store.has_baseline(cfg.name)
-    edits = {} if baseline else find_edits(store, cfg.name, new, time.time() - edit_window)
+    edits = {} if baseline else find_edits(store, cfg.name, new, time.time() - dedup.edit_window)
     fresh = [i for i in new if cfg.on_edit == "send" or i.fingerprint not in edits]
     # Tickers list the newest first: the first poll sends only the newest `backfill` items,
     # and everything goes out oldest first.
@@ -114,7 +112,7 @@ def _remember(
             for channel, message_id in store.sent_messages(cfg.name, edits[item.fingerprint])
         ]
     queued = len(alerts) if dry_run else store.record(
-        cfg.name, items, alerts, edits=edits, same_line_window=same_line_window
+        cfg.name, items, alerts, edits=edits, same_line_window=dedup.same_line_window
     )
     logger.log(
         logging.INFO if new or baseline else logging.DEBUG,  # a poll with nothing new is routine
@@ -125,7 +123,7 @@ def _remember(
                       lines=tuple(new))
 
 
-def backoff(attempts: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+def backoff(attempts: int, *, base: float, cap: float) -> float:
     """Seconds to wait after the n-th failed attempt: exponential, capped, jittered to 50-100%."""
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(attempts - 1, 0))
 
@@ -155,11 +153,7 @@ class Deliverer:
 
     store: Store
     channels: Mapping[str, Channel]
-    max_age: float = 86400.0
-    per_second_total: float = 30.0
-    retry_base: float = 2.0
-    retry_max: float = 300.0
-    max_attempts: int = 5  # tries of an alert that meets an unexpected fault (it may have gone out)
+    config: DeliveryConfig
     tally: dict[str, ChannelTally] = field(default_factory=dict)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _wakes: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -171,7 +165,7 @@ class Deliverer:
     on_result: Callable[[str, int, int], None] | None = None  # (channel, sent, failed), for metrics
 
     def __post_init__(self) -> None:
-        total = AsyncLimiter(self.per_second_total, 1)
+        total = AsyncLimiter(self.config.per_second_total, 1)
         for name, channel in self.channels.items():
             self.tally[name] = ChannelTally()
             self._wakes[name] = asyncio.Event()
@@ -225,10 +219,10 @@ class Deliverer:
         channel, tally = self.channels[name], self.tally[name]
         key = channel.config.chat_key
         self._record_sent(name)  # sends the store could not record yet: before anything is sent again
-        if expired := self.store.expire(name, time.time() - self.max_age):
+        if expired := self.store.expire(name, time.time() - self.config.max_age):
             tally.failed += expired
             self._count(name, 0, expired)
-            logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.max_age)
+            logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.config.max_age)
         if time.time() < self._blocked_until.get(name, 0.0):
             return
         while time.time() >= self._resume_at.get(key, 0.0):
@@ -274,7 +268,7 @@ class Deliverer:
         (then False)."""
         self._note_error(name, exc)
         attempts = group[0].attempts + 1
-        if exc.permanent or (exc.unexpected and attempts >= self.max_attempts):
+        if exc.permanent or (exc.unexpected and attempts >= self.config.max_attempts):
             for alert in group:
                 self.store.mark_failed(alert.id, str(exc))
             self.tally[name].failed += len(group)
@@ -282,11 +276,9 @@ class Deliverer:
             return True
         if exc.blocked:  # nothing this channel sends can pass: it stops, its alerts stay queued
             self.tally[name].blocked = exc.blocked
-            self._blocked_until[name] = time.time() + self.retry_max
+            self._blocked_until[name] = time.time() + self.config.retry_max
         else:
-            wait = exc.retry_after if exc.retry_after is not None else backoff(
-                attempts, base=self.retry_base, cap=self.retry_max
-            )
+            wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempts)
             # The whole chat pauses, so its alerts still go out in order.
             self._resume_at[self.channels[name].config.chat_key] = time.time() + wait
         parts = exc.parts_sent if len(group) == 1 else 0
@@ -301,6 +293,9 @@ class Deliverer:
             ids, message_id = pending[0]
             self.store.mark_delivered(ids, message_id)
             pending.pop(0)
+
+    def _backoff(self, attempts: int) -> float:
+        return backoff(attempts, base=self.config.retry_base, cap=self.config.retry_max)
 
     def _count(self, name: str, sent: int, failed: int) -> None:
         if self.on_result is not None:
@@ -348,8 +343,7 @@ class Deliverer:
             except Exception as exc:  # one channel's fault must not cut the others' sends short
                 self._crashed(name, exc)
                 failures += 1
-                await asyncio.sleep(min(backoff(failures, base=self.retry_base, cap=self.retry_max),
-                                        max(0.0, deadline - time.time())))
+                await asyncio.sleep(min(self._backoff(failures), max(0.0, deadline - time.time())))
 
     async def run_forever(self, name: str) -> None:
         """Deliver one channel's alerts as they are queued, until stop().
@@ -367,7 +361,7 @@ class Deliverer:
             except Exception as exc:
                 self._crashed(name, exc)
                 failures += 1
-                wait = backoff(failures, base=self.retry_base, cap=self.retry_max)
+                wait = self._backoff(failures)
             wake.clear()
             woken = asyncio.ensure_future(wake.wait())
             stop = asyncio.ensure_future(self._stopping.wait())

@@ -16,6 +16,8 @@ import aiohttp
 
 from .charset import charset_of, decode
 from .config_edit import entry_lines
+from .config_reader import field_defaults
+from .config_types import DefaultsConfig, JsonSettings
 from .errors import ExtractError, FetchError
 from .extract import DEFAULT_HEADINGS, extract
 from .http import fetch
@@ -43,11 +45,11 @@ async def probe(
     *,
     selector: str | None = None,
     items: str | None = None,
-    text: str = "title",
+    text: str = field_defaults(JsonSettings).text_field,
     link: str | None = None,
     session: aiohttp.ClientSession,
     user_agent: str,
-    timeout: float = 20,
+    timeout: float = DefaultsConfig().timeout,
     name: str | None = None,
 ) -> Report:
     """Fetch url once and report what each kind of source finds there, ending in a suggested source entry."""

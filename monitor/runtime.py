@@ -49,10 +49,7 @@ class Runtime:
     async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
         started = time.monotonic()
-        result = await poll_once(
-            source, self.store, self.matcher, dry_run=self.dry_run,
-            edit_window=self.config.edit_window, same_line_window=self.config.same_line_window,
-        )
+        result = await poll_once(source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run)
         now = time.time()
         self.last_polled[result.source] = now
         message = self.health.observe(result, now, max_age=source.max_age)
@@ -107,9 +104,9 @@ async def open_runtime(
     """Build the session, store, sources and channels; close them all on the way out."""
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
         stack.callback(pool.close)  # parser processes: started again on demand
-        store = open_store(config.state_path, readonly=dry_run)
+        store = open_store(config.state.path, readonly=dry_run)
         stack.callback(store.close)
-        session = new_session(limit=config.connections, limit_per_host=config.per_host)
+        session = new_session(limit=config.defaults.connections, limit_per_host=config.defaults.per_host)
         stack.push_async_callback(session.close)
         channels = {c.name: make_channel(c, session) for c in config.channels}
         for channel in channels.values():
@@ -127,10 +124,7 @@ async def open_runtime(
             health=Health(config.sources, store.health_states()),
             metrics=metrics,
             dry_run=dry_run,
-            deliverer=Deliverer(
-                store, channels, config.max_age, config.per_second_total, config.retry_base, config.retry_max,
-                config.max_attempts, on_result=metrics.delivery if metrics else None,
-            ),
+            deliverer=Deliverer(store, channels, config.delivery, on_result=metrics.delivery if metrics else None),
         )
         stack.callback(rt.cancel_flush)  # store.close() writes what the timer would have
         yield rt
@@ -144,7 +138,7 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
             report.print_poll(r, source.config, rt.matcher, dry_run=dry_run)
         if dry_run:
             return 1 if any(r.error for r in results) else 0
-        await rt.deliverer.run_until_empty(time.time() + config.delivery_timeout)
+        await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
         return _summary(rt, results)
 
 
@@ -170,8 +164,8 @@ def prune(rt: Runtime) -> None:
         # A channel taken out of the config has no delivery loop to expire its queue.
         if not status.queued or status.channel in rt.channels:
             continue
-        if expired := rt.store.expire(status.channel, now - rt.config.max_age):
+        if expired := rt.store.expire(status.channel, now - rt.config.delivery.max_age):
             logger.warning("alert.expired channel=%s count=%d reason=channel-removed", status.channel, expired)
-    removed = rt.store.prune(now - rt.config.retention)
+    removed = rt.store.prune(now - rt.config.state.retention)
     if removed:
         logger.info("store.pruned rows=%d", removed)

@@ -124,7 +124,7 @@ class Running:
         if self.rt.state_problem:
             problems.append(self.rt.state_problem)
         try:
-            problems += self.rt.deliverer.stalled(now, self.rt.config.stall_after)
+            problems += self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
         except MonitorError as exc:
             problems.append(f"state: {exc}")
         for source in self.rt.sources:
@@ -149,7 +149,7 @@ class Running:
 
 async def run_service(path: str, config: Config) -> int:
     """Run until SIGTERM or SIGINT; SIGHUP reloads the config file. Return the exit code."""
-    lock = StateLock(config.state_path)
+    lock = StateLock(config.state.path)
     lock.acquire()
     notifier, metrics = Notifier(), Metrics()
     stop, reload = asyncio.Event(), asyncio.Event()
@@ -159,8 +159,8 @@ async def run_service(path: str, config: Config) -> int:
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     current: list[Running] = []
     web = WebServer(metrics, lambda: current[0].problems(time.time()) if current else ["starting"])
-    if config.http_listen:
-        await web.start(config.http_listen)
+    if config.http.listen:
+        await web.start(config.http.listen)
     watchdog = (
         asyncio.create_task(_watchdog(notifier, lambda: not current or not current[0].dead()))
         if notifier.watchdog_interval else None
@@ -227,7 +227,7 @@ async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: C
         reload.clear()
         try:
             new = await asyncio.to_thread(config_mod.load, path)  # a big config takes seconds to check
-            if new.state_path != config.state_path:
+            if new.state.path != config.state.path:
                 raise MonitorError("state.path cannot change on reload: restart the service instead")
         except (ConfigError, MonitorError) as exc:
             # The same clear error as check-config; the running config stays.

@@ -57,12 +57,12 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_issue_example_loads(tmp_path: Path) -> None:
     config = load(write(tmp_path, GOOD))
     [source] = config.sources
-    assert (source.name, source.interval, source.selector, source.headings) == (
+    assert (source.name, source.interval, source.kind.selector, source.kind.headings) == (
         "almayadeen-en", 30.0, None, ("BREAKING",))
     [channel] = config.channels
-    assert channel.token == TOKEN and channel.chat_id == "@my_alerts"
+    assert channel.kind.token == TOKEN and channel.kind.chat_id == "@my_alerts"
     assert TOKEN not in repr(config)
-    assert config.state_path == tmp_path / "state" / "monitor.db"
+    assert config.state.path == tmp_path / "state" / "monitor.db"
     assert config.rules[0].any == ("Ukraine", "Kyiv", "Kiev")
 
 
@@ -86,7 +86,7 @@ def test_allow_private_must_be_a_boolean(tmp_path: Path) -> None:
 )
 def test_split(tmp_path: Path, line: str, expected: str | None) -> None:
     [source] = load(write(tmp_path, GOOD.replace("interval: 30", f"interval: 30\n    {line}"))).sources
-    assert source.split == expected
+    assert source.kind.split == expected
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,7 @@ def test_newcomer_mistake_gets_one_line_that_says_what_to_do(tmp_path: Path, tex
 
 def test_telegram_names_are_5_to_32_characters(tmp_path: Path) -> None:
     for name in ("@a1_b2", "@" + "a" * 32):
-        assert load(write(tmp_path, edit('"@my_alerts"', f'"{name}"'))).channels[0].chat_id == name
+        assert load(write(tmp_path, edit('"@my_alerts"', f'"{name}"'))).channels[0].kind.chat_id == name
     with pytest.raises(ConfigError, match=f"got '@{'a' * 33}': a Telegram @name is 5-32"):
         load(write(tmp_path, edit('"@my_alerts"', f'"@{"a" * 33}"')))
 
@@ -479,11 +479,12 @@ def test_env_expands_in_chat_id_token_url_and_headers(tmp_path: Path, monkeypatc
             .replace("rules:", "  - {name: hook, type: webhook, url: '${HOOK}'}\nrules:"))
     config = load(write(tmp_path, text))
     alerts, hook = config.channels
-    assert (alerts.chat_id, alerts.token, alerts.api_base_url) == ("-1001234567890", TOKEN, "http://127.0.0.1:8081/bot")
-    assert hook.url == "https://hooks.example/abc"
+    assert (alerts.kind.chat_id, alerts.kind.token, alerts.kind.api_base_url) == (
+        "-1001234567890", TOKEN, "http://127.0.0.1:8081/bot")
+    assert hook.kind.url == "https://hooks.example/abc"
     assert config.sources[0].headers == (("X-Key", "k=sekrit"),)
     bare = load(write(tmp_path, GOOD.replace('chat_id: "@my_alerts"', "chat_id: -1001234567890")))
-    assert bare.channels[0].chat_id == "-1001234567890"
+    assert bare.channels[0].kind.chat_id == "-1001234567890"
 
 
 def test_templates_that_render_are_kept(tmp_path: Path) -> None:

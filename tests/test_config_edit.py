@@ -66,7 +66,7 @@ def test_add_keeps_comments_and_layout_and_passes_check_config(tmp_path: Path, s
     check = run_monitor("check-config", "--config", str(path))
     assert check.returncode == 0, check.stderr
     assert f"  wire: every 60s, selector 'div.news-ticker', split at '|', {site.url('/wire')}" in check.stdout
-    assert [s.split for s in load(path).sources] == [None, "|"]
+    assert [s.kind.split for s in load(path).sources] == [None, "|"]
 
 
 def test_add_a_heading_source(tmp_path: Path, site: Site) -> None:
@@ -75,7 +75,7 @@ def test_add_a_heading_source(tmp_path: Path, site: Site) -> None:
     out = run_monitor("probe", site.url("/"), "--add", "home", "--config", str(path))
     assert out.returncode == 0, out.stdout + out.stderr
     [_, added] = load(path).sources
-    assert (added.name, added.url, added.headings, added.selector) == ("home", site.url("/"), ("BREAKING",), None)
+    assert (added.name, added.url, added.kind.headings, added.kind.selector) == ("home", site.url("/"), ("BREAKING",), None)
 
 
 def test_add_refuses_a_taken_name_before_fetching(tmp_path: Path, site: Site) -> None:

@@ -33,10 +33,10 @@ async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     """Baseline the ticker, then put new lines on it and poll again (queuing their alerts)."""
     site.set("/", ticker_page(["Old line"]))
     for s in rt.sources:
-        await poll_once(s, rt.store, rt.matcher)
+        await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup)
     site.set("/", ticker_page(new + ["Old line"]))
     for s in rt.sources:
-        assert (await poll_once(s, rt.store, rt.matcher)).error is None
+        assert (await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
 
 
 def config(tmp_path: Path, site: Site, tg: FakeTelegram, channels: list[dict[str, Any]], interval: int = 60,
@@ -175,10 +175,10 @@ def _baselined(tmp_path: Path) -> bool:
 @pytest.mark.parametrize("text", ["word " * 2000, "&<>" * 3000, "x" * 9000, "ايران " * 1500])
 def test_long_alert_is_split_between_words_never_inside_entities(text: str) -> None:
     from monitor.channels.render import HTML, Renderer
-    from monitor.config import ChannelConfig
+    from monitor.config_types import ChannelConfig, TelegramSettings
     from monitor.models import Alert
 
-    renderer = Renderer(ChannelConfig("c", "telegram"), HTML, 4096)
+    renderer = Renderer(ChannelConfig("c", TelegramSettings("@chan_c", "1:x")), HTML, 4096)
     messages = renderer.one(Alert(1, "c", "src & co", text, "https://x.example/?a=1&b=2", time.time()))
     assert len(messages) >= 2
     plains = [parse_html(m) for m in messages]  # raises if a split broke an entity or tag
@@ -300,14 +300,14 @@ async def test_queue_of_a_removed_channel_expires(tmp_path: Path, site: Site, te
 @pytest.mark.parametrize(("token", "status"), [("999:WRONG-token-revoked", 401), ("not-a-token", 404)])
 async def test_refused_token_blocks_the_channel_and_names_it(telegram: FakeTelegram, token: str, status: int) -> None:
     from monitor.channels.telegram import TelegramChannel
-    from monitor.config_types import ChannelConfig
+    from monitor.config_types import ChannelConfig, TelegramSettings
     from monitor.errors import DeliveryError
     from monitor.models import Alert
 
     # Telegram answers 401 Unauthorized for a revoked token, 404 Not Found for a malformed one:
     # python-telegram-bot raises InvalidToken for both.
-    channel = TelegramChannel(ChannelConfig("alerts", "telegram", "@alerts", token=token,
-                                            api_base_url=telegram.base_url))
+    channel = TelegramChannel(ChannelConfig("alerts", TelegramSettings("@alerts", token,
+                                                                       api_base_url=telegram.base_url)))
     try:
         with pytest.raises(DeliveryError) as refused:
             await channel.send([Alert(1, "alerts", "en", "Line", None, time.time())])
@@ -333,7 +333,7 @@ async def test_refused_token_holds_alerts_then_a_recheck_after_retry_max_sends_t
             assert problem.startswith("channel alerts: token refused")
             # A new line while blocked is queued, and sends nothing before the recheck.
             site.set("/", ticker_page(["Late line", *new, "Old line"]))
-            assert (await poll_once(rt.sources[0], rt.store, rt.matcher)).queued == 1
+            assert (await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)).queued == 1
             rt.deliverer.wake()
             telegram.token = accepted  # the token works again (a Telegram hiccup): the recheck finds it
             await telegram.await_for(3)

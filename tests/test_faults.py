@@ -49,9 +49,9 @@ def config(tmp_path: Path, site: Site, channels: list[dict[str, Any]], *, state:
 async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     """Baseline the ticker, then put new lines on it and poll again (queuing their alerts)."""
     site.set("/", ticker_page(["Old line"]))
-    await poll_once(rt.sources[0], rt.store, rt.matcher)
+    await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)
     site.set("/", ticker_page([*new, "Old line"]))
-    assert (await poll_once(rt.sources[0], rt.store, rt.matcher)).error is None
+    assert (await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
 
 
 async def until(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
@@ -110,7 +110,7 @@ async def test_locked_state_fails_the_poll_and_loses_nothing(
     async with open_runtime(load(path)) as rt:
         site.set("/", ticker_page(["Old line"]), etag='"v1"')
         assert (await rt.poll(rt.sources[0])).error is None
-        other = sqlite3.connect(rt.config.state_path, timeout=0)  # a sqlite3 shell holding the file
+        other = sqlite3.connect(rt.config.state.path, timeout=0)  # a sqlite3 shell holding the file
         other.execute("BEGIN EXCLUSIVE")
         site.set("/", ticker_page(["Second", "First", "Old line"]), etag='"v2"')
         locked = await rt.poll(rt.sources[0])
@@ -191,7 +191,7 @@ async def test_healthz_problems_name_a_stalled_channel_a_dead_loop_and_a_deleted
             running.workers["alerts"].cancel()
             await until(lambda: running.workers["alerts"].done(), "the loop to end")
             assert "channel alerts: delivery loop ended" in running.problems(time.time())
-            rt.config.state_path.unlink()
+            rt.config.state.path.unlink()
             with caplog.at_level(logging.ERROR):
                 rt.check_state()
             assert any("was deleted while in use" in p for p in running.problems(time.time()))

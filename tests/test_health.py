@@ -12,6 +12,7 @@ from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 
 from monitor.config import SourceConfig, load
+from monitor.config_types import HtmlSettings
 from monitor.health import BACKOFF_MAX, Health
 from monitor.pipeline import PollResult
 from monitor.runtime import Runtime, open_runtime
@@ -95,8 +96,14 @@ async def test_broken_markup_alarms_once_then_recovers_once(tmp_path: Path, site
     assert [m.plain.split("\n")[0] for m in telegram.sent_to("@alerts")] == ["Fresh"]
 
 
+def source(**fields: Any) -> SourceConfig:
+    """Source s, with what parse() hands in when the config leaves it out."""
+    return SourceConfig(**{"name": "s", "url": "http://x.example/", "timeout": 20.0, "user_agent": "test",
+                           "alarm_after": 5, "kind": HtmlSettings(), **fields})
+
+
 def test_failing_source_backs_off_and_returns_after_one_success() -> None:
-    health = Health([SourceConfig("s", "http://x.example/", interval=60, alarm_after=100)])
+    health = Health([source(interval=60, alarm_after=100)])
     now = 1000.0
     delays = []
     for _ in range(8):
@@ -111,7 +118,7 @@ def test_failing_source_backs_off_and_returns_after_one_success() -> None:
 
 
 def test_adaptive_polling_follows_the_pace_of_the_ticker() -> None:
-    cfg = SourceConfig("s", "http://x.example/", interval=10, interval_max=120)
+    cfg = source(interval=10, interval_max=120)
     health = Health([cfg])
 
     def wait_after(result: PollResult, at: float, max_age: float | None = None) -> float:
@@ -132,6 +139,6 @@ def test_adaptive_polling_follows_the_pace_of_the_ticker() -> None:
 
 
 def test_fixed_interval_sources_are_not_adapted() -> None:
-    health = Health([SourceConfig("s", "http://x.example/", interval=10)])
+    health = Health([source(interval=10)])
     health.observe(PollResult("s", found=10), 1000.0, max_age=600)
     assert health.due("s", 1000.0)

@@ -13,6 +13,7 @@ import pytest
 from monitor import logs
 from monitor.channels.telegram import TelegramChannel
 from monitor.config import ChannelConfig
+from monitor.config_types import TelegramSettings
 
 TOKEN = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 NEW_TOKEN = "654321:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsbx"
@@ -82,6 +83,6 @@ def test_secrets_follow_a_reload(root_log: io.StringIO) -> None:
 
 
 def test_telegram_errors_are_redacted_the_same_way() -> None:
-    config = ChannelConfig(name="alerts", type="telegram", chat_id="@alerts", token=TOKEN)
+    config = ChannelConfig(name="alerts", kind=TelegramSettings(chat_id="@alerts", token=TOKEN))
     channel = TelegramChannel(config)
     assert channel._redact(f"Not Found: /bot{TOKEN.lower()}/getMe") == "Not Found: /bot<token>/getMe"

@@ -19,7 +19,8 @@ needs_seeds = pytest.mark.skipif(not seed_names(), reason="../shared/seeds not f
 
 async def poll_and_deliver(rt: Runtime) -> list[str]:
     """Poll every source once and deliver; return the errors of failed polls."""
-    errors = [r.error for s in rt.sources if (r := await poll_once(s, rt.store, rt.matcher)).error]
+    results = [await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup) for s in rt.sources]
+    errors = [r.error for r in results if r.error]
     await rt.deliverer.run_until_empty(time.time() + 15)
     return [e for e in errors if e]
 
@@ -177,7 +178,7 @@ async def test_article_fixed_is_an_edit_not_a_new_line(tmp_path: Path, site: Sit
         await poll_and_deliver(rt)
         [first] = telegram.sent
         site.set("/", ticker_page([fixed, "Old line"]))
-        result = await poll_once(source, rt.store, rt.matcher)
+        result = await poll_once(source, rt.store, rt.matcher, dedup=rt.config.dedup)
         assert (result.new, result.edits) == (1, 1)
         if on_edit == "ignore":
             assert (result.queued, result.alerts) == (0, ())

@@ -13,7 +13,7 @@ import yaml
 from helpers import run_monitor
 from sites import Site, ticker_page
 
-from monitor.config_types import SourceConfig
+from monitor.config_types import DEFAULT_USER_AGENT, HtmlSettings, SourceConfig
 from monitor.extract import extract
 from monitor.http import new_session
 from monitor.probe import probe
@@ -88,7 +88,8 @@ async def test_probe_reports_the_charset_the_html_source_reads(site: Site, decla
     site.set("/", ticker_page(lines).replace('<meta charset="utf-8">', declared).encode(), content_type=content_type)
     report = await run(site.url("/"))
     async with new_session() as session:
-        config = SourceConfig(name="s", url=site.url("/"), interval=60, type="html", timeout=10)
+        config = SourceConfig(name="s", url=site.url("/"), interval=60, timeout=10, user_agent=DEFAULT_USER_AGENT,
+                              alarm_after=5, kind=HtmlSettings())
         entries = await HtmlSource(config, session).entries()
     assert entries is not None and [e.text for e in entries] == lines
     origin = "default" if "utf-7" in declared else "from <meta>"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sites import Site, ticker_page
 
 from monitor.config import SourceConfig
+from monitor.config_types import DEFAULT_USER_AGENT, FeedSettings, HtmlSettings, JsonSettings, SourceSettings
 from monitor.errors import ExtractError, FetchError
 from monitor.http import Page, new_session
 from monitor.markup import CHEAP_TAGS
@@ -307,17 +308,18 @@ def test_parse_json_invalid(body: bytes, message: str) -> None:
 # --- end to end against a local site -------------------------------------------------------------
 
 
-def source_config(url: str, kind: str, **kw: Any) -> SourceConfig:
-    return SourceConfig(name="s", url=url, interval=60, type=kind, timeout=10, **kw)
+def source_config(url: str, kind: SourceSettings, **kw: Any) -> SourceConfig:
+    return SourceConfig(name="s", url=url, interval=60, timeout=10, user_agent=DEFAULT_USER_AGENT, alarm_after=5,
+                        kind=kind, **kw)
 
 
 async def test_feed_source_end_to_end(site: Site) -> None:
     site.set("/rss", data("rss2.xml"), content_type="application/rss+xml; charset=utf-8")
     site.set("/ar.xml", data("arabic_cp1256.xml"), content_type="text/xml")
     async with new_session() as session:
-        rss_source = FeedSource(source_config(site.url("/rss"), "feed"), session)
+        rss_source = FeedSource(source_config(site.url("/rss"), FeedSettings()), session)
         got = await rss_source.entries()
-        ar_got = await FeedSource(source_config(site.url("/ar.xml"), "feed"), session).entries()
+        ar_got = await FeedSource(source_config(site.url("/ar.xml"), FeedSettings()), session).entries()
         again = await rss_source.entries()
     assert pairs(got)[1] == ("URGENT Yemen: Sanaa airport resumes flights after a two-day halt",
                              site.url("/news/5003/yemen-airport"))
@@ -346,7 +348,7 @@ async def test_big_pages_are_parsed_in_a_worker_process(site: Site) -> None:
         site.set(path, page)
     try:
         async with new_session() as session:
-            got = {p: await PidNoting(source_config(site.url(p), "html"), session).entries()
+            got = {p: await PidNoting(source_config(site.url(p), HtmlSettings()), session).entries()
                    for p in ("/small", "/big", "/many")}
     finally:
         pool.close()
@@ -358,7 +360,7 @@ async def test_big_pages_are_parsed_in_a_worker_process(site: Site) -> None:
 
 async def test_json_source_end_to_end(site: Site) -> None:
     site.set("/api/ticker", json.dumps(DOC), content_type="application/json")
-    config = source_config(site.url("/api/ticker"), "json", items="data.breaking", link_field="urls.web")
+    config = source_config(site.url("/api/ticker"), JsonSettings("data.breaking", link_field="urls.web"))
     async with new_session() as session:
         got = await JsonSource(config, session).entries()
     assert pairs(got)[0] == ("Lebanon: Israeli drone strikes a car near Aitaroun", site.url("/news/1"))
@@ -370,26 +372,26 @@ async def test_sources_raise_plain_errors(site: Site) -> None:
     site.set("/api", "<html>maintenance</html>", content_type="text/html")
     async with new_session() as session:
         with pytest.raises(ExtractError, match="looks like an HTML page"):
-            await FeedSource(source_config(site.url("/page.html"), "feed"), session).entries()
+            await FeedSource(source_config(site.url("/page.html"), FeedSettings()), session).entries()
         with pytest.raises(ExtractError, match="invalid JSON"):
-            await JsonSource(source_config(site.url("/api"), "json", items="data"), session).entries()
+            await JsonSource(source_config(site.url("/api"), JsonSettings("data")), session).entries()
         with pytest.raises(FetchError, match="404"):
-            await FeedSource(source_config(site.url("/gone.xml"), "feed"), session).entries()
+            await FeedSource(source_config(site.url("/gone.xml"), FeedSettings()), session).entries()
 
 
 # --- conditional requests against a local site that honours ETags --------------------------------
 
 
 @pytest.mark.parametrize(
-    "kind, path, content_type, extra",
+    "kind, path, content_type, settings",
     [
-        ("feed", "rss2.xml", "application/rss+xml", {}),
-        ("json", None, "application/json", {"items": "d"}),
-        ("html", None, "text/html; charset=utf-8", {}),
+        ("feed", "rss2.xml", "application/rss+xml", FeedSettings()),
+        ("json", None, "application/json", JsonSettings("d")),
+        ("html", None, "text/html; charset=utf-8", HtmlSettings()),
     ],
 )
 async def test_not_modified_page_is_not_parsed(kind: str, path: str | None, content_type: str,
-                                               extra: dict[str, Any]) -> None:
+                                               settings: SourceSettings) -> None:
     bodies = {
         "feed": data(path) if path else b"",
         "json": json.dumps({"d": [{"title": "x"}]}).encode(),
@@ -397,7 +399,7 @@ async def test_not_modified_page_is_not_parsed(kind: str, path: str | None, cont
     }
     with Site() as site:
         site.set("/p", bodies[kind], content_type=content_type, etag='"v1"')
-        config = source_config(site.url("/p"), kind, headers=(("X-Key", "k"),), **extra)
+        config = source_config(site.url("/p"), settings, headers=(("X-Key", "k"),))
         async with new_session() as session:
             source = make_source(config, session)
             first = await source.entries()

@@ -118,7 +118,7 @@ async def test_a_running_service_writes_poll_state_within_seconds(
     async with open_runtime(cfg) as rt:
         for _ in range(3):
             await rt.poll(rt.sources[0])  # the last poll's row is left to the flush timer
-        other = sqlite3.connect(cfg.state_path)
+        other = sqlite3.connect(cfg.state.path)
         wanted = [("en", rt.last_polled["en"])]
         deadline = time.monotonic() + 10
         while other.execute("SELECT source, last_poll FROM source_state").fetchall() != wanted:

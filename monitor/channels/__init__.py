@@ -1,17 +1,20 @@
 """Channel kinds behind one protocol: each takes alerts and delivers them somewhere.
 
-A new kind is one module and one entry in CHANNELS.
+CHANNELS is the one list of kinds: config.py checks `type:` against it and has each kind read its
+own keys. A new kind is one module (its class, and a reader of its keys) and one entry here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import aiohttp
 
-from ..config_types import ChannelConfig
+from ..config_reader import Node
+from ..config_types import ChannelConfig, ChannelSettings, ConsoleSettings
 from ..models import Alert
+from . import telegram, webhook
 from .console import ConsoleChannel, format_plain
 from .telegram import TelegramChannel
 from .webhook import WebhookChannel
@@ -35,13 +38,20 @@ class Channel(Protocol):
     async def close(self) -> None: ...
 
 
-CHANNELS: dict[str, Callable[[ChannelConfig, aiohttp.ClientSession], Channel]] = {
-    "console": lambda config, session: ConsoleChannel(config),
-    "telegram": lambda config, session: TelegramChannel(config),
-    "webhook": WebhookChannel,
+class ChannelKind(NamedTuple):
+    """One kind of channel: how to build it, and how config.py reads its own keys."""
+
+    make: Callable[[ChannelConfig, aiohttp.ClientSession], Channel]
+    read: Callable[[Node], ChannelSettings]  # the kind's settings from its keys in a channel entry
+
+
+CHANNELS: dict[str, ChannelKind] = {
+    "telegram": ChannelKind(lambda config, session: TelegramChannel(config), telegram.read_settings),
+    "webhook": ChannelKind(WebhookChannel, webhook.read_settings),
+    "console": ChannelKind(lambda config, session: ConsoleChannel(config), lambda n: ConsoleSettings()),
 }
 
 
 def make_channel(config: ChannelConfig, session: aiohttp.ClientSession) -> Channel:
     """Build the channel for a config entry."""
-    return CHANNELS[config.type](config, session)
+    return CHANNELS[config.type].make(config, session)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..config_types import TEMPLATE_FIELDS, ChannelConfig
+from ..config_types import TEMPLATE_FIELDS, ChannelConfig, ConsoleSettings
 from ..models import Alert
 
 _TAG = re.compile(r"<[^>]*>")
@@ -144,7 +144,7 @@ def check_template(template: str) -> None:
         raise ValueError(f"more than {MAX_FIELDS} fields")
     if "text" not in {name for name, _ in fields}:
         raise ValueError(f"it must contain {{text}} {known}")
-    config = ChannelConfig(name="check", type="console", template=template)
+    config = ChannelConfig(name="check", kind=ConsoleSettings(), template=template)
     for markup in (HTML, PLAIN):
         renderer = Renderer(config, markup, limit=4096)
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -20,7 +21,8 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from ..config_types import ChannelConfig
+from ..config_reader import Node, field_defaults
+from ..config_types import ChannelConfig, TelegramSettings
 from ..errors import DeliveryError
 from ..logs import redact
 from ..models import Alert
@@ -28,19 +30,47 @@ from .render import HTML, Renderer, rings
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
+_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d+)$")
+_CHAT_RULE = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
+              "a numeric id is an integer (channels and supergroups start with -100)")
+_TELEGRAM = field_defaults(TelegramSettings)
+
+
+def read_settings(n: Node) -> TelegramSettings:
+    """Read a telegram channel's own keys: chat_id and token (in the forms Telegram takes), api_base_url, limits."""
+    raw_chat = n.require("chat_id")
+    if isinstance(raw_chat, str):
+        chat_id = n.string("chat_id").strip()  # ${VAR} is read from the environment
+    elif isinstance(raw_chat, int) and not isinstance(raw_chat, bool):
+        chat_id = str(raw_chat)  # a numeric id written bare
+    else:
+        chat_id = ""
+    if not _CHAT.fullmatch(chat_id):
+        raise n.error(f"expected '@channelname' or a numeric id, got {raw_chat!r}: {_CHAT_RULE}", "chat_id")
+    token = n.string("token", required=True)
+    if not _TOKEN.fullmatch(token):
+        # Never echo the value: it may be a real token with a typo.
+        raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
+    return TelegramSettings(
+        chat_id,
+        token,
+        api_base_url=n.url("api_base_url") or _TELEGRAM.api_base_url,
+        per_second=n.number("per_second", _TELEGRAM.per_second, minimum=0.001),
+        per_minute=n.number("per_minute", _TELEGRAM.per_minute, minimum=0.001),
+    )
 
 
 class TelegramChannel:
     """Sends alerts to one Telegram chat through a bot."""
 
-    def __init__(self, config: ChannelConfig, bot: Bot | None = None) -> None:
-        assert config.token and config.chat_id
-        self.config = config
+    def __init__(self, config: ChannelConfig[TelegramSettings], bot: Bot | None = None) -> None:
+        self.config, kind = config, config.kind
         self.renderer = Renderer(config, HTML, MAX_MESSAGE)
-        self.chat_id: str | int = int(config.chat_id) if config.chat_id.lstrip("-").isdigit() else config.chat_id
+        self.chat_id: str | int = int(kind.chat_id) if kind.chat_id.lstrip("-").isdigit() else kind.chat_id
         self.bot = bot or Bot(
-            config.token,
-            base_url=config.api_base_url or "https://api.telegram.org/bot",
+            kind.token,
+            base_url=kind.api_base_url,
             request=HTTPXRequest(connect_timeout=10, read_timeout=20, write_timeout=20),
         )
         self._ready = False
@@ -98,7 +128,7 @@ class TelegramChannel:
         return error
 
     def _words(self, exc: TelegramError) -> DeliveryError:
-        chat = self.config.chat_id
+        chat = self.config.kind.chat_id
         reason = self._redact(exc.message)
         if isinstance(exc, RetryAfter):
             wait = exc.retry_after
@@ -128,7 +158,7 @@ class TelegramChannel:
         return DeliveryError(f"Telegram error: {reason}")
 
     def _redact(self, text: str) -> str:
-        return redact(text, [self.config.token] if self.config.token else [])
+        return redact(text, [self.config.kind.token])
 
     async def close(self) -> None:
         """Close the bot's HTTP connections (also those opened by an initialize() that failed)."""

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from ..config_types import ChannelConfig
+from ..config_reader import Node
+from ..config_types import ChannelConfig, WebhookSettings
 from ..errors import DeliveryError
 from ..http import env_proxy
 from ..models import Alert
@@ -17,12 +18,17 @@ from .render import PLAIN, Renderer, rings
 BATCH = 50  # alerts in one POST when a burst is sent as a digest
 
 
+def read_settings(n: Node) -> WebhookSettings:
+    """Read a webhook channel's own key: its url."""
+    return WebhookSettings(n.url("url", required=True))
+
+
 class WebhookChannel:
     """POSTs {"channel", "text", "alerts": [{source, text, link, time}]} to a URL."""
 
-    def __init__(self, config: ChannelConfig, session: aiohttp.ClientSession) -> None:
-        assert config.url
+    def __init__(self, config: ChannelConfig[WebhookSettings], session: aiohttp.ClientSession) -> None:
         self.config, self.session = config, session
+        self.url = config.kind.url
         self.renderer = Renderer(config, PLAIN, limit=1_000_000)
 
     def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
@@ -46,18 +52,18 @@ class WebhookChannel:
         }
         try:
             timeout = aiohttp.ClientTimeout(total=20)
-            proxy, proxy_auth = env_proxy(self.config.url or "")
+            proxy, proxy_auth = env_proxy(self.url)
             async with self.session.post(
-                self.config.url or "", json=body, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+                self.url, json=body, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
             ) as resp:
                 if resp.status == 429:
                     retry_after = resp.headers.get("Retry-After", "")
                     wait = float(retry_after) if retry_after.isdigit() else None
-                    raise DeliveryError(f"{self.config.url} answered 429", retry_after=wait)
+                    raise DeliveryError(f"{self.url} answered 429", retry_after=wait)
                 if resp.status >= 400:
-                    raise DeliveryError(f"{self.config.url} answered HTTP {resp.status}", permanent=resp.status < 500)
+                    raise DeliveryError(f"{self.url} answered HTTP {resp.status}", permanent=resp.status < 500)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise DeliveryError(f"cannot reach {self.config.url}: {type(exc).__name__} {exc}".rstrip()) from None
+            raise DeliveryError(f"cannot reach {self.url}: {type(exc).__name__} {exc}".rstrip()) from None
         return None
 
     async def close(self) -> None:

@@ -1,17 +1,20 @@
 """Source kinds behind one protocol: each turns a configured source into ticker entries.
 
-A new kind is one module and one entry in SOURCES.
+SOURCES is the one list of kinds: config.py checks `type:` against it and has each kind read its
+own keys. A new kind is one module (its class, and a reader of its keys) and one entry here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import aiohttp
 
-from ..config_types import SourceConfig
+from ..config_reader import Node
+from ..config_types import FeedSettings, SourceConfig, SourceSettings
 from ..models import Entry
+from . import html, json
 from .feed import FeedSource
 from .fetcher import Validators
 from .html import HtmlSource
@@ -46,13 +49,23 @@ class Source(Protocol):
         ...
 
 
-SOURCES: dict[str, Callable[[SourceConfig, aiohttp.ClientSession], Source]] = {
-    "html": HtmlSource,
-    "feed": FeedSource,
-    "json": JsonSource,
+class SourceKind(NamedTuple):
+    """One kind of source: the class that polls it, and how config.py reads its own keys."""
+
+    make: Callable[[SourceConfig, aiohttp.ClientSession], Source]
+    read: Callable[[Node], SourceSettings]  # the kind's settings from its keys in a source entry
+    keys: tuple[str, ...] = ()  # those keys: an entry of another kind may keep them, unused ...
+    only: tuple[str, ...] = ()  # ... but for these, which it may not set
+
+
+SOURCES: dict[str, SourceKind] = {
+    "html": SourceKind(HtmlSource, html.read_settings, html.KEYS, only=("split",)),
+    "feed": SourceKind(FeedSource, lambda n: FeedSettings()),
+    "json": SourceKind(JsonSource, json.read_settings, json.KEYS),
 }
+DEFAULT_KIND = "html"  # the kind of a source entry without `type:`
 
 
 def make_source(config: SourceConfig, session: aiohttp.ClientSession) -> Source:
     """Build the source for a config entry."""
-    return SOURCES[config.type](config, session)
+    return SOURCES[config.type].make(config, session)

@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
+from selectolax.lexbor import LexborHTMLParser, SelectolaxError
+
 from ..charset import decode
-from ..config_types import SourceConfig
+from ..config_reader import Node
+from ..config_types import HtmlSettings, SourceConfig
 from ..extract import extract_page
 from ..http import Page
 from ..markup import CHEAP_TAGS
 from ..models import Parsed
+from ..split import AUTO
 from .fetcher import OFF_LOOP_BYTES, FetchedSource
 
 HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+KEYS = ("selector", "heading", "split")  # an html source's own keys in its config entry
+_HTML = HtmlSettings()
 
 
-def parse_html(config: SourceConfig, page: Page) -> Parsed:
+def read_settings(n: Node) -> HtmlSettings:
+    """Read an html source's own keys: a valid CSS selector, the heading(s), the separator to split at."""
+    selector = n.string("selector")
+    if selector is not None and (len(selector) > 1000 or not _valid_selector(selector)):
+        raise n.error(f"invalid CSS selector {selector!r}", "selector")
+    return HtmlSettings(selector=selector, headings=n.strings("heading") or _HTML.headings, split=_split(n))
+
+
+def _valid_selector(selector: str) -> bool:
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except SelectolaxError:
+        return False
+    return True
+
+
+def _split(n: Node) -> str | None:
+    """`split: "|"` (a literal separator, its spaces matching any whitespace) or `split: auto`."""
+    value = n.get("split")
+    if value is None:
+        return _HTML.split
+    if value == "":  # `split: |` is YAML for an empty block of text
+        raise n.error('is empty: write the separator in quotes, as in split: "|"', "split")
+    if not isinstance(value, str) or not value.strip() or len(value) > 20 or not value.isprintable():
+        raise n.error(f'expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; '
+                      f"got {value!r}", "split")
+    return AUTO if value.strip().lower() == AUTO else value
+
+
+def parse_html(config: SourceConfig[HtmlSettings], page: Page) -> Parsed:
     """Decode a fetched page and extract its ticker lines."""
     html = decode(page.body, page.content_type)
-    return extract_page(html, page.url, selector=config.selector, headings=config.headings, split=config.split)
+    kind = config.kind
+    return extract_page(html, page.url, selector=kind.selector, headings=kind.headings, split=kind.split)
 
 
 class HtmlSource(FetchedSource):

@@ -13,7 +13,8 @@ import re
 from typing import Any
 
 from ..charset import charset_of
-from ..config_types import SourceConfig
+from ..config_reader import Node, field_defaults
+from ..config_types import JsonSettings, SourceConfig
 from ..entries import Line, build_entries
 from ..errors import ExtractError
 from ..http import Page
@@ -26,11 +27,11 @@ _JSONP = re.compile(r"^\s*[\w$.]+\s*\(")
 _INDEX = re.compile(r"^-?\d+$")
 
 
-def parse_json_page(config: SourceConfig, page: Page) -> Parsed:
+def parse_json_page(config: SourceConfig[JsonSettings], page: Page) -> Parsed:
     """Read the entries of a fetched JSON document."""
-    c = config
+    c = config.kind
     return read_json(
-        page.body, items=c.items or ".", text=c.text_field, link=c.link_field, base_url=page.url,
+        page.body, items=c.items, text=c.text_field, link=c.link_field, base_url=page.url,
         content_type=page.content_type,
     )
 
@@ -40,6 +41,18 @@ class JsonSource(FetchedSource):
 
     accept = JSON_ACCEPT
     parser = staticmethod(parse_json_page)
+
+
+KEYS = ("items", "text", "link")  # a json source's own keys in its config entry
+_JSON = field_defaults(JsonSettings)
+
+
+def read_settings(n: Node) -> JsonSettings:
+    """Read a json source's own keys: items (required), text, link."""
+    items = n.string("items")
+    if not items:
+        raise n.missing("items", "is required for a json source: the dotted path to the list, e.g. data.breaking")
+    return JsonSettings(items, text_field=n.string("text", _JSON.text_field), link_field=n.string("link"))
 
 
 def parse_json(
