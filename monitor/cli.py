@@ -10,9 +10,8 @@ import sys
 
 from . import __version__, logs
 from . import config as config_mod
-from .config import Config
 from .config_reader import field_defaults, parse_duration
-from .config_types import DEFAULT_USER_AGENT, FeedSettings, JsonSettings, SourceSettings, TelegramSettings
+from .config_types import DEFAULT_USER_AGENT, Config, FeedSettings, JsonSettings, SourceSettings, TelegramSettings
 from .errors import ConfigError, MonitorError, StateError
 
 EXIT_CODES = """exit codes:

@@ -234,7 +234,7 @@ def _whole(n: Node, key: str, default: int, *, minimum: int = 0) -> int:
 
 
 def _template(n: Node) -> str:
-    template = n.string("template", _CHANNEL.template)
+    template: str = n.string("template", _CHANNEL.template)
     try:
         check_template(template)
     except ValueError as exc:
@@ -259,7 +259,7 @@ def _quiet_hours(n: Node) -> tuple[int, int, str] | None:
 
 
 def _timezone(n: Node, key: str) -> str:
-    name = n.string(key, _CHANNEL.timezone)  # quiet_hours.tz too: its own, or UTC (not the timezone key)
+    name: str = n.string(key, _CHANNEL.timezone)  # quiet_hours.tz too: its own, or UTC (not the timezone key)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory, a long name too long

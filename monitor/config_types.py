@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/monitor/monitor)"
@@ -231,3 +231,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
         return [c.kind.token for c in self.channels if isinstance(c.kind, TelegramSettings)]
+
+
+AnySource = SourceConfig[Any]  # a source of whichever kind, where its kind does not matter
+AnyChannel = ChannelConfig[Any]  # likewise a channel

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from .config_types import SourceConfig
+from .config_types import AnySource
 from .models import PollResult, SourceHealth
 
 BACKOFF_MAX = 30 * 60.0  # a failing source is polled at least this often
@@ -21,7 +21,7 @@ PACE_WINDOW = 600.0  # seconds: a new line counts towards a ticker's pace for ab
 class Health:
     """Watches poll results; says when to alarm the operator and when a source may be polled."""
 
-    def __init__(self, sources: Sequence[SourceConfig], saved: Mapping[str, SourceHealth] | None = None) -> None:
+    def __init__(self, sources: Sequence[AnySource], saved: Mapping[str, SourceHealth] | None = None) -> None:
         """Watch sources, starting from their saved states (a source not in saved starts healthy)."""
         saved = saved or {}
         self.configs = {s.name: s for s in sources}
@@ -75,7 +75,7 @@ class Health:
         return None
 
     @staticmethod
-    def _adapt(cfg: SourceConfig, old: SourceHealth, new: SourceHealth, result: PollResult, now: float,
+    def _adapt(cfg: AnySource, old: SourceHealth, new: SourceHealth, result: PollResult, now: float,
                max_age: float | None) -> None:
         """Adaptive polling: polls go where new lines are likely.
 

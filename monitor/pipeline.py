@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from aiolimiter import AsyncLimiter
 
 from .channels import Channel
-from .config_types import DedupConfig, DeliveryConfig, SourceConfig
+from .config_types import AnySource, DedupConfig, DeliveryConfig
 from .errors import DeliveryError, MonitorError
 from .models import Alert, Entry, Item, Outgoing, PollResult
 from .normalize import clean, fingerprint, words
@@ -89,7 +89,7 @@ def _failed(source: str, exc: Exception, *, state_fault: bool = False) -> PollRe
 
 
 def _remember(
-    cfg: SourceConfig, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, dedup: DedupConfig
+    cfg: AnySource, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, dedup: DedupConfig
 ) -> PollResult:
     """Drop seen items, match rules and queue the alerts of the new ones, in one store transaction."""
     new = store.unseen(cfg.name, items)
@@ -125,7 +125,7 @@ def _remember(
 
 def backoff(attempts: int, *, base: float, cap: float) -> float:
     """Seconds to wait after the n-th failed attempt: exponential, capped, jittered to 50-100%."""
-    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** max(attempts - 1, 0))
+    return random.uniform(0.5, 1.0) * min(cap, base * 2.0 ** max(attempts - 1, 0))
 
 
 @dataclass(slots=True)

@@ -17,9 +17,9 @@ import aiohttp
 from .charset import charset_of, decode
 from .config_edit import entry_lines
 from .config_reader import field_defaults
-from .config_types import DefaultsConfig, JsonSettings
+from .config_types import DEFAULT_HEADINGS, DefaultsConfig, JsonSettings
 from .errors import ExtractError, FetchError
-from .extract import DEFAULT_HEADINGS, extract
+from .extract import extract
 from .http import fetch
 from .models import Entry
 from .sources.feed import parse_feed

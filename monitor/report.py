@@ -6,7 +6,7 @@ import sys
 import time
 
 from .channels import format_plain
-from .config_types import SourceConfig
+from .config_types import AnySource
 from .models import Alert, PollResult
 from .pipeline import ChannelTally
 from .rules import Matcher
@@ -17,7 +17,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else many or word + 's'}"
 
 
-def source_line(r: PollResult, cfg: SourceConfig, *, dry_run: bool = False) -> str:
+def source_line(r: PollResult, cfg: AnySource, *, dry_run: bool = False) -> str:
     """One line saying what a poll of a source found and did."""
     if r.error:
         return f"{r.source}: FAILED: {r.error}"
@@ -35,7 +35,7 @@ def source_line(r: PollResult, cfg: SourceConfig, *, dry_run: bool = False) -> s
     return f"{r.source}: {found}, {r.new} new{edits}, {queued}"
 
 
-def print_poll(r: PollResult, cfg: SourceConfig, matcher: Matcher, *, dry_run: bool) -> None:
+def print_poll(r: PollResult, cfg: AnySource, matcher: Matcher, *, dry_run: bool) -> None:
     """Print a poll's line; a dry run also shows the alerts, and a first poll where each line would go."""
     if not dry_run:  # stderr: what cron mails; the alerts themselves may go to the console channel's stdout
         print(source_line(r, cfg), file=sys.stderr)

@@ -14,12 +14,13 @@ import aiohttp
 
 from . import report
 from .channels import Channel, make_channel
-from .config import Config
+from .config_types import Config
 from .errors import MonitorError
 from .health import Health
 from .http import new_session
 from .metrics import Metrics
-from .pipeline import Deliverer, PollResult, poll_once
+from .models import PollResult
+from .pipeline import Deliverer, poll_once
 from .rules import Matcher
 from .sources import Source, make_source, pool
 from .store import Store, open_store

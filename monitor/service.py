@@ -15,11 +15,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import config as config_mod
 from . import logs
-from .config import Config
+from .config_types import Config
 from .errors import ConfigError, MonitorError
 from .lock import StateLock
 from .metrics import Metrics
-from .pipeline import PollResult
+from .models import PollResult
 from .runtime import Runtime, open_runtime, prune
 from .sources import Source
 from .systemd import Notifier

@@ -12,7 +12,7 @@ from typing import NamedTuple, Protocol
 import aiohttp
 
 from ..config_reader import Node
-from ..config_types import ChannelConfig, ChannelSettings, ConsoleSettings
+from ..config_types import AnyChannel, ChannelSettings, ConsoleSettings
 from ..models import Alert
 from . import telegram, webhook
 from .console import ConsoleChannel, format_plain
@@ -25,7 +25,7 @@ __all__ = ["CHANNELS", "Channel", "format_plain", "make_channel"]
 class Channel(Protocol):
     """Where alerts go. send() raises DeliveryError; permanent=True means retrying cannot help."""
 
-    config: ChannelConfig
+    config: AnyChannel
 
     def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:
         """Group alerts into digests that each go out as one message."""
@@ -41,7 +41,7 @@ class Channel(Protocol):
 class ChannelKind(NamedTuple):
     """One kind of channel: how to build it, and how config.py reads its own keys."""
 
-    make: Callable[[ChannelConfig, aiohttp.ClientSession], Channel]
+    make: Callable[[AnyChannel, aiohttp.ClientSession], Channel]
     read: Callable[[Node], ChannelSettings]  # the kind's settings from its keys in a channel entry
 
 
@@ -52,6 +52,6 @@ CHANNELS: dict[str, ChannelKind] = {
 }
 
 
-def make_channel(config: ChannelConfig, session: aiohttp.ClientSession) -> Channel:
+def make_channel(config: AnyChannel, session: aiohttp.ClientSession) -> Channel:
     """Build the channel for a config entry."""
     return CHANNELS[config.type].make(config, session)

@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..config_types import ChannelConfig
+from ..config_types import AnyChannel
 from ..models import Alert
 from .render import URGENT
 
@@ -23,7 +23,7 @@ def format_plain(alert: Alert) -> str:
 class ConsoleChannel:
     """Prints each alert to stdout; a terminal needs no digests."""
 
-    def __init__(self, config: ChannelConfig) -> None:
+    def __init__(self, config: AnyChannel) -> None:
         self.config = config
 
     def pack(self, alerts: Sequence[Alert]) -> list[list[Alert]]:

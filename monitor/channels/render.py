@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from ..config_types import TEMPLATE_FIELDS, ChannelConfig, ConsoleSettings
+from ..config_types import TEMPLATE_FIELDS, AnyChannel, ChannelConfig, ConsoleSettings
 from ..models import Alert
 
 _TAG = re.compile(r"<[^>]*>")
@@ -46,7 +46,7 @@ PLAIN = Markup(
 URGENT = "🔴 URGENT"
 
 
-def quiet(config: ChannelConfig, at: float) -> bool:
+def quiet(config: AnyChannel, at: float) -> bool:
     """Whether a time falls in the channel's quiet hours (a window may wrap past midnight)."""
     if config.quiet_hours is None:
         return False
@@ -56,7 +56,7 @@ def quiet(config: ChannelConfig, at: float) -> bool:
     return start <= minute < end if start <= end else minute >= start or minute < end
 
 
-def rings(config: ChannelConfig, alerts: Sequence[Alert], at: float) -> bool:
+def rings(config: AnyChannel, alerts: Sequence[Alert], at: float) -> bool:
     """Whether a message should ring: urgent always; otherwise not silent and not in quiet hours."""
     if any(a.urgent for a in alerts):
         return True
@@ -71,7 +71,7 @@ def size(text: str) -> int:
 class Renderer:
     """Renders one channel's alerts, one by one or as digests, each message at most `limit` long."""
 
-    def __init__(self, config: ChannelConfig, markup: Markup, limit: int) -> None:
+    def __init__(self, config: AnyChannel, markup: Markup, limit: int) -> None:
         self.template, self.markup, self.limit = config.template, markup, limit
         self.tz = ZoneInfo(config.timezone)
 

@@ -12,7 +12,7 @@ from typing import NamedTuple, Protocol
 import aiohttp
 
 from ..config_reader import Node
-from ..config_types import FeedSettings, SourceConfig, SourceSettings
+from ..config_types import AnySource, FeedSettings, SourceSettings
 from ..models import Entry
 from . import html, json
 from .feed import FeedSource
@@ -24,7 +24,7 @@ from .json import JsonSource
 class Source(Protocol):
     """Something that can be asked for its current ticker entries, newest first."""
 
-    config: SourceConfig
+    config: AnySource
 
     async def entries(self) -> list[Entry] | None:
         """Return the entries in page order, or None when the page has not changed (HTTP 304)."""
@@ -52,7 +52,7 @@ class Source(Protocol):
 class SourceKind(NamedTuple):
     """One kind of source: the class that polls it, and how config.py reads its own keys."""
 
-    make: Callable[[SourceConfig, aiohttp.ClientSession], Source]
+    make: Callable[[AnySource, aiohttp.ClientSession], Source]
     read: Callable[[Node], SourceSettings]  # the kind's settings from its keys in a source entry
     keys: tuple[str, ...] = ()  # those keys: an entry of another kind may keep them, unused ...
     only: tuple[str, ...] = ()  # ... but for these, which it may not set
@@ -66,6 +66,6 @@ SOURCES: dict[str, SourceKind] = {
 DEFAULT_KIND = "html"  # the kind of a source entry without `type:`
 
 
-def make_source(config: SourceConfig, session: aiohttp.ClientSession) -> Source:
+def make_source(config: AnySource, session: aiohttp.ClientSession) -> Source:
     """Build the source for a config entry."""
     return SOURCES[config.type].make(config, session)

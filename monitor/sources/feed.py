@@ -16,7 +16,7 @@ import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from ..charset import decode
-from ..config_types import SourceConfig
+from ..config_types import AnySource
 from ..entries import Line, build_entries
 from ..errors import ExtractError
 from ..http import Page
@@ -34,7 +34,7 @@ _HTML_LIKE = re.compile(rb"<!doctype\s+html|<html[\s>]", re.IGNORECASE)
 _BREAKS = "br, p, div, li, h1, h2, h3, h4, h5, h6, tr, td"
 
 
-def parse_feed_page(config: SourceConfig, page: Page) -> Parsed:
+def parse_feed_page(config: AnySource, page: Page) -> Parsed:
     """Read a fetched feed's entries."""
     return read_feed(page.body, page.url, page.content_type)
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import aiohttp
 
-from ..config_types import SourceConfig
+from ..config_types import AnySource
 from ..http import Page, fetch
 from ..models import Entry, Parsed
 from .pool import parse_in_worker
@@ -20,14 +20,14 @@ logger = logging.getLogger(__name__)
 # costs lexbor about 10 ms; smaller ones stay on the loop (HtmlSource also sends pages with many tags).
 OFF_LOOP_BYTES = 1024 * 1024
 
-Parser = Callable[[SourceConfig, Page], Parsed]  # a module-level function: it is sent to a worker
+Parser = Callable[[AnySource, Page], Parsed]  # a module-level function: it is sent to a worker
 Validators = tuple[str | None, str | None]  # ETag, Last-Modified
 
 
 class Fetcher:
     """GETs a source's URL for it, asking conditionally with the validators of the last response."""
 
-    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession, accept: str) -> None:
+    def __init__(self, config: AnySource, session: aiohttp.ClientSession, accept: str) -> None:
         self.config = config
         self.session = session
         self.headers = {"User-Agent": config.user_agent, "Accept": accept, **dict(config.headers)}
@@ -70,7 +70,7 @@ class FetchedSource:
 
     accept: ClassVar[str]
 
-    def __init__(self, config: SourceConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(self, config: AnySource, session: aiohttp.ClientSession) -> None:
         self.config = config
         self.fetcher = Fetcher(config, session, self.accept)
 
@@ -97,7 +97,7 @@ class FetchedSource:
         return self.fetcher.max_age
 
     @staticmethod
-    def parser(config: SourceConfig, page: Page) -> Parsed:
+    def parser(config: AnySource, page: Page) -> Parsed:
         """Turn a fetched page into entries, ExtractError if it holds none (a module-level function: it
         may run in a worker process)."""
         raise NotImplementedError
