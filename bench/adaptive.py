@@ -140,8 +140,20 @@ def simulate_adaptive(changes: Sequence[float], lo: float, hi: float, rng: rando
     random phase (the service spreads first polls over the interval; no jitter). Each firing polls
     only if health.due(); the adaptive rule itself is Health's.
     """
-    health = Health([SourceConfig(NAME, "http://x.example/", interval=lo, timeout=20.0, user_agent="bench",
-                                       alarm_after=5, kind=HtmlSettings(), interval_max=hi)])
+    health = Health(
+        [
+            SourceConfig(
+                NAME,
+                "http://x.example/",
+                interval=lo,
+                timeout=20.0,
+                user_agent="bench",
+                alarm_after=5,
+                kind=HtmlSettings(),
+                interval_max=hi,
+            )
+        ]
+    )
     t = rng.uniform(0.0, lo)
     polls: list[float] = []
     seen = 0  # changes at or before the last poll
@@ -189,8 +201,9 @@ def simulate(seed: int, days: int) -> tuple[list[Row], int]:
 
     rows: list[Row] = []
     for lo, hi in ADAPTIVE:
-        adaptive = run(f"adaptive {{{label(lo)}..{label(hi)}}}",
-                       lambda c, r, lo=lo, hi=hi: simulate_adaptive(c, lo, hi, r))
+        adaptive = run(
+            f"adaptive {{{label(lo)}..{label(hi)}}}", lambda c, r, lo=lo, hi=hi: simulate_adaptive(c, lo, hi, r)
+        )
         every = DAY * days / adaptive.requests
         rows += [adaptive, run(f"fixed {label(every)} (same req/h)", lambda c, r, e=every: simulate_fixed(c, e, r))]
     for every in FIXED:
@@ -202,9 +215,11 @@ def summary(adaptive: Row, fixed: Row) -> str:
     """One line: the adaptive policy against fixed polling at the same request budget."""
     ratio = fixed.mean / adaptive.mean
     verdict = f"{ratio:.2f}× lower for adaptive" if ratio >= 1 else f"{1 / ratio:.2f}× HIGHER for adaptive"
-    return (f"{adaptive.policy}: mean {adaptive.mean:.1f} s at {adaptive.per_hour:.1f} req/h; "
-            f"fixed at the same {adaptive.per_hour:.1f} req/h ({fixed.policy.split()[1]}): mean {fixed.mean:.1f} s "
-            f"(mean latency {verdict})")
+    return (
+        f"{adaptive.policy}: mean {adaptive.mean:.1f} s at {adaptive.per_hour:.1f} req/h; "
+        f"fixed at the same {adaptive.per_hour:.1f} req/h ({fixed.policy.split()[1]}): mean {fixed.mean:.1f} s "
+        f"(mean latency {verdict})"
+    )
 
 
 def report(seed: int = DEFAULT_SEED, days: int = 1) -> list[str]:
@@ -218,8 +233,10 @@ def report(seed: int = DEFAULT_SEED, days: int = 1) -> list[str]:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        lines.append(f"| {row.policy} | {row.per_hour:.1f} | {row.mean:.1f} | {row.quantile(0.5):.1f} | "
-                     f"{row.quantile(0.95):.1f} | {len(row.latencies)} |")
+        lines.append(
+            f"| {row.policy} | {row.per_hour:.1f} | {row.mean:.1f} | {row.quantile(0.5):.1f} | "
+            f"{row.quantile(0.95):.1f} | {len(row.latencies)} |"
+        )
     lines.append("")
     lines += [summary(rows[i], rows[i + 1]) for i in range(0, 2 * len(ADAPTIVE), 2)]
     return lines

@@ -68,12 +68,17 @@ def pages() -> dict[str, str | None]:
     """Scenario name -> hostile page (None: the baseline, the healthy source alone)."""
     built: dict[str, str | None] = {"baseline": None}
     for name, page in [
-        ("ul", nested("ul", 100_000)), ("ul", nested("ul", 200_000)),
-        ("section", nested("section", 50_000)), ("section", nested("section", 100_000)),
-        ("blockquote", nested("blockquote", 38_000)), ("blockquote", nested("blockquote", 160_000)),
-        ("dl-dd", dl_dd(100_000)), ("dl-dd", dl_dd(200_000)),
+        ("ul", nested("ul", 100_000)),
+        ("ul", nested("ul", 200_000)),
+        ("section", nested("section", 50_000)),
+        ("section", nested("section", 100_000)),
+        ("blockquote", nested("blockquote", 38_000)),
+        ("blockquote", nested("blockquote", 160_000)),
+        ("dl-dd", dl_dd(100_000)),
+        ("dl-dd", dl_dd(200_000)),
         ("div-12k-parsed", nested("div", 12_000)),  # under the guard: lexbor really parses it (~0.3 s)
-        ("80k-items", HOSTILE["80k-items"][0]), ("360k-tiny-items", HOSTILE["360k-tiny-items"][0]),
+        ("80k-items", HOSTILE["80k-items"][0]),
+        ("360k-tiny-items", HOSTILE["360k-tiny-items"][0]),
     ]:
         built[f"{name}-{len(page.encode()) / 1e6:.2f}MB"] = page
     return built
@@ -98,8 +103,9 @@ def ask_healthz(port: int, answers: list[float], stop: threading.Event) -> None:
         stop.wait(0.2)
 
 
-def one_run(name: str, page: str | None, seconds: float, stop_timeout: float, logs: Path | None,
-            run: int) -> dict[str, float]:
+def one_run(
+    name: str, page: str | None, seconds: float, stop_timeout: float, logs: Path | None, run: int
+) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp, Site() as site, FakeTelegram(token=TOKEN, chats=["@alerts"]) as tg:
         work = Path(tmp)
         lines = ["Old line"]
@@ -116,14 +122,28 @@ def one_run(name: str, page: str | None, seconds: float, stop_timeout: float, lo
             "stop_timeout": stop_timeout,
             "delivery": {"retry_base": 0.1, "retry_max": 1},
             "sources": sources,
-            "channels": [{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": TOKEN,
-                          "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000}],
+            "channels": [
+                {
+                    "name": "alerts",
+                    "type": "telegram",
+                    "chat_id": "@alerts",
+                    "token": TOKEN,
+                    "api_base_url": tg.base_url,
+                    "per_second": 1000,
+                    "per_minute": 100000,
+                }
+            ],
             "rules": [{"name": "all", "channels": ["alerts"]}],
         }
         (work / "config.yaml").write_text(yaml.safe_dump(config))
         log = open(work / "service.log", "w+")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(work / "config.yaml")],
-                                stdout=subprocess.DEVNULL, stderr=log, env={**os.environ}, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(work / "config.yaml")],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ},
+            cwd=ROOT,
+        )
         stop_asking = threading.Event()
         asker: threading.Thread | None = None
         exit_s, code = math.inf, -1
@@ -200,10 +220,16 @@ def one_run(name: str, page: str | None, seconds: float, stop_timeout: float, lo
 
 
 COLUMNS = [  # key, header, format
-    ("latency_p50_s", "latency p50 s", "{:.2f}"), ("latency_max_s", "latency max s", "{:.2f}"),
-    ("healthz_p50_ms", "healthz p50 ms", "{:.1f}"), ("healthz_max_ms", "healthz max ms", "{:.1f}"),
-    ("sent", "sent", "{:.0f}"), ("set", "set", "{:.0f}"), ("sigterm_s", "sigterm s", "{:.2f}"),
-    ("hostile_polls", "hostile polls", "{:.0f}"), ("refused", "refused", "{:.0f}"), ("capped", "capped", "{:.0f}"),
+    ("latency_p50_s", "latency p50 s", "{:.2f}"),
+    ("latency_max_s", "latency max s", "{:.2f}"),
+    ("healthz_p50_ms", "healthz p50 ms", "{:.1f}"),
+    ("healthz_max_ms", "healthz max ms", "{:.1f}"),
+    ("sent", "sent", "{:.0f}"),
+    ("set", "set", "{:.0f}"),
+    ("sigterm_s", "sigterm s", "{:.2f}"),
+    ("hostile_polls", "hostile polls", "{:.0f}"),
+    ("refused", "refused", "{:.0f}"),
+    ("capped", "capped", "{:.0f}"),
 ]
 
 
@@ -221,15 +247,18 @@ def main() -> int:
         scenarios = {k: v for k, v in scenarios.items() if k == "baseline" or any(k.startswith(w) for w in wanted)}
     results: dict[str, list[dict[str, float]]] = {}
     for name, page in scenarios.items():
-        results[name] = [one_run(name, page, args.seconds, args.stop_timeout, args.logs, i)
-                         for i in range(1, args.runs + 1)]
+        results[name] = [
+            one_run(name, page, args.seconds, args.stop_timeout, args.logs, i) for i in range(1, args.runs + 1)
+        ]
         print(f"  {name}: done", file=sys.stderr, flush=True)
 
     def med(name: str, key: str) -> float:
         return statistics.median(r[key] for r in results[name])
 
-    print(f"healthy source beside two hostile sources, all polled every 1 s; new healthy line every 1.5-2.5 s for "
-          f"{args.seconds:g} s; stop_timeout {args.stop_timeout:g} s; medians of {args.runs} runs on 127.0.0.1\n")
+    print(
+        f"healthy source beside two hostile sources, all polled every 1 s; new healthy line every 1.5-2.5 s for "
+        f"{args.seconds:g} s; stop_timeout {args.stop_timeout:g} s; medians of {args.runs} runs on 127.0.0.1\n"
+    )
     print("| scenario | " + " | ".join(h for _, h, _ in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for name in results:
@@ -237,21 +266,37 @@ def main() -> int:
 
     limit = 2 * med("baseline", "latency_p50_s")
     slow = [f"{n} ({med(n, 'latency_p50_s'):.2f} s)" for n in results if med(n, "latency_p50_s") > limit]
-    late = [f"{n} ({max(r['healthz_max_ms'] for r in results[n]):.0f} ms)" for n in results
-            if max(r["healthz_max_ms"] for r in results[n]) >= 1000]
-    stuck = [f"{n} ({max(r['sigterm_s'] for r in results[n]):.2f} s)" for n in results
-             if max(r["sigterm_s"] for r in results[n]) >= args.stop_timeout]
-    lost = [f"{n} ({sum(r['sent'] for r in results[n]):.0f}/{sum(r['set'] for r in results[n]):.0f})"
-            for n in results if any(r["sent"] < r["set"] for r in results[n])]
+    late = [
+        f"{n} ({max(r['healthz_max_ms'] for r in results[n]):.0f} ms)"
+        for n in results
+        if max(r["healthz_max_ms"] for r in results[n]) >= 1000
+    ]
+    stuck = [
+        f"{n} ({max(r['sigterm_s'] for r in results[n]):.2f} s)"
+        for n in results
+        if max(r["sigterm_s"] for r in results[n]) >= args.stop_timeout
+    ]
+    lost = [
+        f"{n} ({sum(r['sent'] for r in results[n]):.0f}/{sum(r['set'] for r in results[n]):.0f})"
+        for n in results
+        if any(r["sent"] < r["set"] for r in results[n])
+    ]
     bad_exit = [n for n in results if any(r["exit_code"] != 0 or r["crashed"] for r in results[n])]
-    traced = [f"{n} ({sum(r['tracebacks'] for r in results[n]):.0f})" for n in results
-              if any(r["tracebacks"] for r in results[n])]
+    traced = [
+        f"{n} ({sum(r['tracebacks'] for r in results[n]):.0f})"
+        for n in results
+        if any(r["tracebacks"] for r in results[n])
+    ]
     print()
-    print(f"- latency p50 within 2x baseline ({limit:.2f} s), median over runs: "
-          + ("met" if not slow else "NOT met: " + ", ".join(slow)))
+    print(
+        f"- latency p50 within 2x baseline ({limit:.2f} s), median over runs: "
+        + ("met" if not slow else "NOT met: " + ", ".join(slow))
+    )
     print("- /healthz under 1 s, every answer of every run: " + ("met" if not late else "NOT met: " + ", ".join(late)))
-    print(f"- SIGTERM exit under stop_timeout ({args.stop_timeout:g} s), every run: "
-          + ("met" if not stuck else "NOT met: " + ", ".join(stuck)))
+    print(
+        f"- SIGTERM exit under stop_timeout ({args.stop_timeout:g} s), every run: "
+        + ("met" if not stuck else "NOT met: " + ", ".join(stuck))
+    )
     print("- every healthy line sent: " + ("yes" if not lost else "no: " + ", ".join(lost)))
     print("- exit code 0 and no poll.crashed in the log: " + ("yes" if not bad_exit else "no: " + ", ".join(bad_exit)))
     print("- no Traceback in the service log: " + ("yes" if not traced else "no, tracebacks in: " + ", ".join(traced)))

@@ -60,15 +60,28 @@ def one_run(hold: float) -> dict[str, float]:
             "http": {"listen": f"127.0.0.1:{port}"},
             "delivery": {"retry_base": 0.1, "retry_max": 1},
             "sources": [{"name": name, "url": site.url(f"/{name}"), "interval": 1} for name in ticker],
-            "channels": [{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": TOKEN,
-                          "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000,
-                          "digest_after": 1000}],  # one message a line, to count them
+            "channels": [
+                {
+                    "name": "alerts",
+                    "type": "telegram",
+                    "chat_id": "@alerts",
+                    "token": TOKEN,
+                    "api_base_url": tg.base_url,
+                    "per_second": 1000,
+                    "per_minute": 100000,
+                    "digest_after": 1000,
+                }
+            ],  # one message a line, to count them
             "rules": [{"name": "all", "channels": ["alerts"]}],
         }
         (work / "config.yaml").write_text(yaml.safe_dump(config))
         log = open(work / "service.log", "w+")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(work / "config.yaml")],
-                                stdout=subprocess.DEVNULL, stderr=log, env={**os.environ})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(work / "config.yaml")],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ},
+        )
         try:
             deadline = time.monotonic() + 30
             while site.hits["/a"] < 2 or site.hits["/b"] < 2:

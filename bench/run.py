@@ -25,6 +25,7 @@ Medians of --runs runs. The defaults take about 10 minutes on a 2-core machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import json
 import os
@@ -56,13 +57,107 @@ SELECTOR = "div.breaking li"  # the ticker items; urlwatch gets the same css fil
 
 # ---------------------------------------------------------------- the fixture pages
 
-WORDS = ("the of in on at to and a for with from by says said after over near new two three officials "
-         "sources report reports killed wounded strike strikes attack drone missile army minister president "
-         "talks ceasefire border town city north south east west government parliament vote market oil "
-         "prices security council meeting agreement statement spokesman military forces region villages "
-         "residents hospital ministry health aid convoy crossing negotiations delegation capital").split()
-PLACES = ("Gaza Beirut Tehran Kyiv Moscow Washington Sanaa Damascus Baghdad Cairo Amman Riyadh Doha Ankara "
-          "Paris Berlin London Beijing Tokyo Khartoum Tripoli Tunis Rabat Houla Blida Tyre Sidon Nabatieh").split()
+WORDS = [
+    "the",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "and",
+    "a",
+    "for",
+    "with",
+    "from",
+    "by",
+    "says",
+    "said",
+    "after",
+    "over",
+    "near",
+    "new",
+    "two",
+    "three",
+    "officials",
+    "sources",
+    "report",
+    "reports",
+    "killed",
+    "wounded",
+    "strike",
+    "strikes",
+    "attack",
+    "drone",
+    "missile",
+    "army",
+    "minister",
+    "president",
+    "talks",
+    "ceasefire",
+    "border",
+    "town",
+    "city",
+    "north",
+    "south",
+    "east",
+    "west",
+    "government",
+    "parliament",
+    "vote",
+    "market",
+    "oil",
+    "prices",
+    "security",
+    "council",
+    "meeting",
+    "agreement",
+    "statement",
+    "spokesman",
+    "military",
+    "forces",
+    "region",
+    "villages",
+    "residents",
+    "hospital",
+    "ministry",
+    "health",
+    "aid",
+    "convoy",
+    "crossing",
+    "negotiations",
+    "delegation",
+    "capital",
+]
+PLACES = [
+    "Gaza",
+    "Beirut",
+    "Tehran",
+    "Kyiv",
+    "Moscow",
+    "Washington",
+    "Sanaa",
+    "Damascus",
+    "Baghdad",
+    "Cairo",
+    "Amman",
+    "Riyadh",
+    "Doha",
+    "Ankara",
+    "Paris",
+    "Berlin",
+    "London",
+    "Beijing",
+    "Tokyo",
+    "Khartoum",
+    "Tripoli",
+    "Tunis",
+    "Rabat",
+    "Houla",
+    "Blida",
+    "Tyre",
+    "Sidon",
+    "Nabatieh",
+]
 
 
 def _sentence(rng: random.Random, n: int) -> str:
@@ -72,20 +167,28 @@ def _sentence(rng: random.Random, n: int) -> str:
 def _static_parts() -> tuple[bytes, bytes, bytes]:
     """Shared head+nav (before the title is filled in), nav rest, and article+sidebar+footer: ~100 KB."""
     rng = random.Random(7)
-    head = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            + "".join(f'<link rel="stylesheet" href="/static/css/part{k}.css">' for k in range(8))
-            + "".join(f'<script src="/static/js/chunk{k}.js" defer></script>' for k in range(12))
-            + '<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}'
-            + "var cfg=" + json.dumps({f"k{k}": _sentence(rng, 6) for k in range(40)}) + ";</script>"
-            + "<title>")
-    nav = ["</title></head><body><header><div class=\"logo\"><a href=\"/\">News</a></div><nav class=\"menu\"><ul>"]
+    head = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        + "".join(f'<link rel="stylesheet" href="/static/css/part{k}.css">' for k in range(8))
+        + "".join(f'<script src="/static/js/chunk{k}.js" defer></script>' for k in range(12))
+        + "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments)}"
+        + "var cfg="
+        + json.dumps({f"k{k}": _sentence(rng, 6) for k in range(40)})
+        + ";</script>"
+        + "<title>"
+    )
+    nav = ['</title></head><body><header><div class="logo"><a href="/">News</a></div><nav class="menu"><ul>']
     for k in range(320):
-        nav.append(f'<li class="menu-item"><a href="/section/{k}/{rng.choice(WORDS)}">{rng.choice(PLACES)} '
-                   f"{rng.choice(WORDS)}</a></li>")
+        nav.append(
+            f'<li class="menu-item"><a href="/section/{k}/{rng.choice(WORDS)}">{rng.choice(PLACES)} '
+            f"{rng.choice(WORDS)}</a></li>"
+        )
     nav.append("</ul></nav></header>")
-    body = ['<main><article class="story"><h1>' + _sentence(rng, 10) + "</h1>"
-            '<div class="byline">By <a href="/authors/1">Staff</a> · <time>12:00</time></div>']
+    body = [
+        '<main><article class="story"><h1>' + _sentence(rng, 10) + "</h1>"
+        '<div class="byline">By <a href="/authors/1">Staff</a> · <time>12:00</time></div>'
+    ]
     for _ in range(72):
         body.append("<p>" + " ".join(_sentence(rng, rng.randint(12, 24)) for _ in range(6)) + "</p>")
     body.append('</article><aside class="most-read"><h2>Most read</h2><ol>')
@@ -101,8 +204,7 @@ def _static_parts() -> tuple[bytes, bytes, bytes]:
 def ticker_line(i: int, g: int) -> str:
     """Line g of source i: distinct across sources and generations; ref{i}x{g} identifies it."""
     rng = random.Random(i * 1_000_003 + g)
-    return (f"{rng.choice(PLACES)}: {_sentence(rng, rng.randint(8, 14))[:-1]} "
-            f"{rng.choice(PLACES)} ref{i}x{g}")
+    return f"{rng.choice(PLACES)}: {_sentence(rng, rng.randint(8, 14))[:-1]} {rng.choice(PLACES)} ref{i}x{g}"
 
 
 class Fixture(BackgroundServer):
@@ -153,8 +255,9 @@ class Fixture(BackgroundServer):
         if cached and cached[0] == g:
             ticker = cached[1]
         else:
-            items = "".join(f'<li><a href="/news/{i}-{k}">{html.escape(ticker_line(i, k))}</a></li>'
-                            for k in range(g, g - 10, -1))
+            items = "".join(
+                f'<li><a href="/news/{i}-{k}">{html.escape(ticker_line(i, k))}</a></li>' for k in range(g, g - 10, -1)
+            )
             ticker = f'<div class="breaking"><h3>BREAKING</h3><ul>{items}</ul></div>'.encode()
             self._cache[i] = (g, ticker)
         return b"".join([self._head, f"Source {i} - News".encode(), self._nav, ticker, self._tail])
@@ -173,9 +276,12 @@ class Fixture(BackgroundServer):
 
 # ---------------------------------------------------------------- running and measuring
 
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, PTB_TIMEDELTA="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN, PTB_TIMEDELTA="1", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
+    )
     return env
 
 
@@ -217,18 +323,41 @@ def median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {k: statistics.median(r[k] for r in runs) for k in keys} | {"rc": max(r["rc"] for r in runs), "n": len(runs)}
 
 
-def monitor_config(path: Path, fx: Fixture, tg: FakeTelegram, n: int, *, spread: bool, interval: float = 60,
-                   match_all: bool = False, selector: str | None = SELECTOR) -> Path:
-    channel = {"name": "alerts", "type": "telegram", "chat_id": CHAT, "token": "${TELEGRAM_BOT_TOKEN}",
-               "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000}
-    rule = {"name": "all", "channels": ["alerts"]} if match_all else \
-        {"name": "nothing", "any": ["zzqxnomatchterm"], "channels": ["alerts"]}
-    data = {"state": {"path": str(path / "state" / "monitor.db")},
-            "defaults": {"timeout": "600s", "interval": interval},
-            "delivery": {"timeout": 60, "per_second_total": 1000},
-            "sources": [{"name": f"s{i}", "url": fx.url(i, spread)} | ({"selector": selector} if selector else {})
-                        for i in range(n)],
-            "channels": [channel], "rules": [rule]}
+def monitor_config(
+    path: Path,
+    fx: Fixture,
+    tg: FakeTelegram,
+    n: int,
+    *,
+    spread: bool,
+    interval: float = 60,
+    match_all: bool = False,
+    selector: str | None = SELECTOR,
+) -> Path:
+    channel = {
+        "name": "alerts",
+        "type": "telegram",
+        "chat_id": CHAT,
+        "token": "${TELEGRAM_BOT_TOKEN}",
+        "api_base_url": tg.base_url,
+        "per_second": 1000,
+        "per_minute": 100000,
+    }
+    rule = (
+        {"name": "all", "channels": ["alerts"]}
+        if match_all
+        else {"name": "nothing", "any": ["zzqxnomatchterm"], "channels": ["alerts"]}
+    )
+    data = {
+        "state": {"path": str(path / "state" / "monitor.db")},
+        "defaults": {"timeout": "600s", "interval": interval},
+        "delivery": {"timeout": 60, "per_second_total": 1000},
+        "sources": [
+            {"name": f"s{i}", "url": fx.url(i, spread)} | ({"selector": selector} if selector else {}) for i in range(n)
+        ],
+        "channels": [channel],
+        "rules": [rule],
+    }
     path.mkdir(parents=True, exist_ok=True)
     cfg = path / "config.yaml"
     cfg.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -276,22 +405,47 @@ def driver(cfg_path: str) -> int:
                 c0, t0 = time.process_time(), time.perf_counter()
                 results = await asyncio.gather(*(rt.poll(s) for s in rt.sources))
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-                print(json.dumps({"wall": wall, "cpu": cpu, "rss": vmhwm(),
-                                  "rss_now": vmrss(os.getpid()), "rc": sum(1 for r in results if r.error),
-                                  "new": sum(r.new for r in results)}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "wall": wall,
+                            "cpu": cpu,
+                            "rss": vmhwm(),
+                            "rss_now": vmrss(os.getpid()),
+                            "rc": sum(1 for r in results if r.error),
+                            "new": sum(r.new for r in results),
+                        }
+                    ),
+                    flush=True,
+                )
 
     asyncio.run(go())
     return 0
 
 
-def inprocess_cycles(fx: Fixture, tg: FakeTelegram, work: Path, n: int, runs: int, spread: bool,
-                     changed_runs: int, selector: str | None = SELECTOR) -> dict[str, dict]:
+def inprocess_cycles(
+    fx: Fixture,
+    tg: FakeTelegram,
+    work: Path,
+    n: int,
+    runs: int,
+    spread: bool,
+    changed_runs: int,
+    selector: str | None = SELECTOR,
+) -> dict[str, dict]:
     """Poll cycles inside one long-lived process (as the service does): changed pages, then 304s."""
     d = work / f"inproc-{n}-{'spread' if spread else 'onehost'}-{'css' if selector else 'heading'}"
     cfg = monitor_config(d, fx, tg, n, spread=spread, selector=selector)
     with open(d / "driver.log", "wb") as err:
-        p = subprocess.Popen([sys.executable, __file__, "--driver", str(cfg)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=err, env=child_env(), cwd=d, text=True)
+        p = subprocess.Popen(
+            [sys.executable, __file__, "--driver", str(cfg)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            env=child_env(),
+            cwd=d,
+            text=True,
+        )
     assert p.stdin is not None and p.stdout is not None
 
     def cycle() -> dict[str, float]:
@@ -335,19 +489,25 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
-def soak(fx: Fixture, tg: FakeTelegram, work: Path, seconds: float, n: int = 50, every: float = 0.5,
-         label: str = "soak") -> dict:
+def soak(
+    fx: Fixture, tg: FakeTelegram, work: Path, seconds: float, n: int = 50, every: float = 0.5, label: str = "soak"
+) -> dict:
     """The service at a 1 s interval: change -> sendMessage latency and RSS over `seconds`."""
     d = work / label
     cfg = monitor_config(d, fx, tg, n, spread=False, interval=1, match_all=True)
     log = d / "service.log"
     offset = time.time() - time.monotonic()  # wall - monotonic, to place log times on Sent.at's clock
     with open(log, "wb") as out:
-        p = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(cfg), "--log-format", "json"],
-                             stdout=out, stderr=out, env=child_env(), cwd=d)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(cfg), "--log-format", "json"],
+            stdout=out,
+            stderr=out,
+            env=child_env(),
+            cwd=d,
+        )
     try:
         deadline = time.monotonic() + 30
         while b"service.started" not in log.read_bytes():
@@ -366,10 +526,8 @@ def soak(fx: Fixture, tg: FakeTelegram, work: Path, seconds: float, n: int = 50,
             changes[(i, g)] = time.monotonic()
             rss.append((now - t0, vmrss(p.pid)))
             time.sleep(max(0.0, t0 + len(changes) * every - time.monotonic()))
-        try:
+        with contextlib.suppress(AssertionError):  # counted below, whatever arrived
             tg.wait_for(lambda s: len(s) - sent_before >= len(changes), timeout=10)
-        except AssertionError:
-            pass
         cpu = proc_cpu(p.pid) - cpu0
         elapsed = time.monotonic() - t0
         rss.append((elapsed, vmrss(p.pid)))
@@ -403,10 +561,24 @@ def soak(fx: Fixture, tg: FakeTelegram, work: Path, seconds: float, n: int = 50,
     first = next((r for t, r in rss if t >= mark), rss[0][1])
     mid = next((r for t, r in rss if t >= seconds / 2), rss[-1][1])
     every_30s = [next(r for t, r in rss if t >= k) for k in range(0, int(rss[-1][0]) + 1, 30)]
-    return {"changes": len(changes), "delivered": len(latency), "p50": pct(latency, 50), "p99": pct(latency, 99),
-            "max": max(latency, default=float("nan")), "poll_p50": pct(after_poll, 50),
-            "poll_p99": pct(after_poll, 99), "rss_mark": mark, "rss_first": first, "rss_mid": mid, "rss_end": rss[-1][1], "rss_30s": every_30s,
-            "rss_max": max(r for _, r in rss), "cpu_pct": 100 * cpu / elapsed, "rc": rc, "seconds": seconds}
+    return {
+        "changes": len(changes),
+        "delivered": len(latency),
+        "p50": pct(latency, 50),
+        "p99": pct(latency, 99),
+        "max": max(latency, default=float("nan")),
+        "poll_p50": pct(after_poll, 50),
+        "poll_p99": pct(after_poll, 99),
+        "rss_mark": mark,
+        "rss_first": first,
+        "rss_mid": mid,
+        "rss_end": rss[-1][1],
+        "rss_30s": every_30s,
+        "rss_max": max(r for _, r in rss),
+        "cpu_pct": 100 * cpu / elapsed,
+        "rc": rc,
+        "seconds": seconds,
+    }
 
 
 def urlwatch_cycles(fx: Fixture, sizes: list[int], runs: int) -> tuple[str, dict[int, dict]]:
@@ -427,13 +599,39 @@ def urlwatch_cycles(fx: Fixture, sizes: list[int], runs: int) -> tuple[str, dict
             d.mkdir()
             jobs = [{"name": f"s{i}", "url": fx.url(i, False), "filter": [{"css": SELECTOR}]} for i in range(n)]
             (d / "urls.yaml").write_text(yaml.safe_dump_all(jobs), encoding="utf-8")
-            reporters = ("stdout email pushover pushbullet telegram slack mattermost discord gotify matrix "
-                         "mailgun ifttt xmpp prowl shell").split()
-            conf = {"display": {"new": False, "error": True, "unchanged": False, "empty-diff": False},
-                    "report": {r: {"enabled": False} for r in reporters}}
+            reporters = [
+                "stdout",
+                "email",
+                "pushover",
+                "pushbullet",
+                "telegram",
+                "slack",
+                "mattermost",
+                "discord",
+                "gotify",
+                "matrix",
+                "mailgun",
+                "ifttt",
+                "xmpp",
+                "prowl",
+                "shell",
+            ]
+            conf = {
+                "display": {"new": False, "error": True, "unchanged": False, "empty-diff": False},
+                "report": {r: {"enabled": False} for r in reporters},
+            }
             (d / "urlwatch.yaml").write_text(yaml.safe_dump(conf), encoding="utf-8")
-            cmd = [exe, "--urls", str(d / "urls.yaml"), "--config", str(d / "urlwatch.yaml"),
-                   "--hooks", str(d / "hooks.py"), "--cache", str(d / "cache.db")]
+            cmd = [
+                exe,
+                "--urls",
+                str(d / "urls.yaml"),
+                "--config",
+                str(d / "urlwatch.yaml"),
+                "--hooks",
+                str(d / "hooks.py"),
+                "--cache",
+                str(d / "cache.db"),
+            ]
             log = d / "urlwatch.log"
             env = child_env() | {"HOME": str(d), "XDG_CONFIG_HOME": str(d), "XDG_CACHE_HOME": str(d)}
             base = measured(cmd, log, env)
@@ -448,13 +646,16 @@ def urlwatch_cycles(fx: Fixture, sizes: list[int], runs: int) -> tuple[str, dict
                 fx.status.clear()
                 same.append(measured(cmd, log, env) | {"s200": fx.status[200], "s304": fx.status[304]})
                 if ok200 != n or fx.status[304] != n:
-                    print(f"note: urlwatch N={n}: {ok200} pages fetched with 200, {fx.status[304]} with 304",
-                          file=sys.stderr)
+                    print(
+                        f"note: urlwatch N={n}: {ok200} pages fetched with 200, {fx.status[304]} with 304",
+                        file=sys.stderr,
+                    )
             results[n] = {"changed": median(changed), "304": median(same)}
     return version, results
 
 
 # ---------------------------------------------------------------- the report
+
 
 def fmt(x: float, digits: int = 2) -> str:
     return "n/a" if x != x else f"{x:,.{digits}f}"
@@ -465,36 +666,58 @@ def main() -> int:
     ap.add_argument("--sizes", default="50,500,5000", help="source counts (default 50,500,5000)")
     ap.add_argument("--runs", type=int, default=3, help="runs per measurement; medians are reported")
     ap.add_argument("--soak", type=float, default=60, help="service soak seconds (the issue's is 600); 0 skips")
-    ap.add_argument("--ports", type=int, default=50,
-                    help="also measure with sources spread over this many ports (0 or 1: one host only)")
-    ap.add_argument("--flood", type=float, default=360,
-                    help="seconds of the service at 20 changes/s, to show RSS levels off once warm; 0 skips")
+    ap.add_argument(
+        "--ports",
+        type=int,
+        default=50,
+        help="also measure with sources spread over this many ports (0 or 1: one host only)",
+    )
+    ap.add_argument(
+        "--flood",
+        type=float,
+        default=360,
+        help="seconds of the service at 20 changes/s, to show RSS levels off once warm; 0 skips",
+    )
     ap.add_argument("--no-urlwatch", action="store_true", help="skip the urlwatch comparison")
-    ap.add_argument("--once-max", type=int, default=500,
-                    help="measure `monitor --once` processes only up to this N (default 500; in-process cycles always)")
-    ap.add_argument("--big-runs", type=int, default=1,
-                    help="runs of changed-page cycles for N > 500 (default 1: each takes minutes at 5,000)")
-    ap.add_argument("--no-adaptive", dest="adaptive", action="store_false",
-                    help="skip the adaptive-polling replay (section 5)")
+    ap.add_argument(
+        "--once-max",
+        type=int,
+        default=500,
+        help="measure `monitor --once` processes only up to this N (default 500; in-process cycles always)",
+    )
+    ap.add_argument(
+        "--big-runs",
+        type=int,
+        default=1,
+        help="runs of changed-page cycles for N > 500 (default 1: each takes minutes at 5,000)",
+    )
+    ap.add_argument(
+        "--no-adaptive", dest="adaptive", action="store_false", help="skip the adaptive-polling replay (section 5)"
+    )
     ap.add_argument("--driver", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.driver:
         return driver(args.driver)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.monotonic()
-    header = [f"# monitor benchmark — {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-              f"machine: {platform.node()} {platform.machine()}, nproc {os.cpu_count()}, "
-              f"Python {platform.python_version()} ({sys.executable})",
-              "command: " + " ".join(["python", *sys.argv]),
-              f"pages: {len(b''.join(_static_parts())) / 1024:.0f} KB each + a 10-line ticker; "
-              f"medians of {args.runs} runs ({args.big_runs} for changed pages at N > 500); CPU = user+sys of the child process (os.wait4), "
-              "peak RSS = the child's VmHWM"]
+    header = [
+        f"# monitor benchmark — {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"machine: {platform.node()} {platform.machine()}, nproc {os.cpu_count()}, "
+        f"Python {platform.python_version()} ({sys.executable})",
+        "command: " + " ".join(["python", *sys.argv]),
+        f"pages: {len(b''.join(_static_parts())) / 1024:.0f} KB each + a 10-line ticker; "
+        f"medians of {args.runs} runs ({args.big_runs} for changed pages at N > 500); CPU = user+sys of the child process (os.wait4), "
+        "peak RSS = the child's VmHWM",
+    ]
     print("\n".join(header), flush=True)
     layouts = [False] + ([True] if args.ports > 1 else [])
     modes = ("once", "inproc", "heading")
     cycles: dict[tuple[str, int, bool], dict] = {}
-    with Fixture(ports=max(1, args.ports)) as fx, FakeTelegram(token=TOKEN, chats=[CHAT]) as tg, \
-            tempfile.TemporaryDirectory(prefix="monbench-") as tmp:
+    with (
+        Fixture(ports=max(1, args.ports)) as fx,
+        FakeTelegram(token=TOKEN, chats=[CHAT]) as tg,
+        tempfile.TemporaryDirectory(prefix="monbench-") as tmp,
+    ):
         work = Path(tmp)
         for n in sizes:
             changed_runs = args.runs if n <= 500 else args.big_runs
@@ -505,13 +728,15 @@ def main() -> int:
             cycles[("inproc", n, False)] = inprocess_cycles(fx, tg, work, n, args.runs, False, changed_runs)
             if n <= 500:
                 print(f"... N={n}, one host: in-process cycles, ticker found by heading", file=sys.stderr, flush=True)
-                cycles[("heading", n, False)] = inprocess_cycles(fx, tg, work, n, args.runs, False, changed_runs,
-                                                                 selector=None)
+                cycles[("heading", n, False)] = inprocess_cycles(
+                    fx, tg, work, n, args.runs, False, changed_runs, selector=None
+                )
         if len(layouts) > 1:  # spreading hosts changes wall time, not CPU: measured at the largest N only
             n = max(sizes)
             print(f"... N={n}, {args.ports} ports: in-process cycles", file=sys.stderr, flush=True)
-            cycles[("inproc", n, True)] = inprocess_cycles(fx, tg, work, n, args.runs, True,
-                                                           args.runs if n <= 500 else 0)
+            cycles[("inproc", n, True)] = inprocess_cycles(
+                fx, tg, work, n, args.runs, True, args.runs if n <= 500 else 0
+            )
         soaked = None
         if args.soak > 0:
             print(f"... service soak {args.soak:g}s", file=sys.stderr, flush=True)
@@ -529,8 +754,11 @@ def main() -> int:
     out: list[str] = []
     w = out.append
     port_label = {False: "1 host:port", True: f"{args.ports} ports"}
-    mode_label = {"once": "`monitor --once` process", "inproc": "in-process cycle",
-                  "heading": "in-process cycle, ticker found by heading"}
+    mode_label = {
+        "once": "`monitor --once` process",
+        "inproc": "in-process cycle",
+        "heading": "in-process cycle, ticker found by heading",
+    }
     w("")
     w("## 1. poll cycles of N sources")
     w("`monitor --once` process: one whole run after a baseline run (start-up, imports, cycle, delivery wait, exit).")
@@ -546,14 +774,18 @@ def main() -> int:
                     r = cycles.get((mode, n, spread), {}).get(case)
                     if r is None:
                         continue
-                    w(f"| {n:,} | {mode_label[mode]} | {port_label[spread]} | {label} | {int(r['s200'])}/{int(r['s304'])} | "
-                      f"{fmt(r['wall'])} | {fmt(r['cpu'])} | {fmt(1000 * r['cpu'] / n, 3)} | {fmt(r['rss'], 1)} | "
-                      f"{int(r['rc'])} |")
+                    w(
+                        f"| {n:,} | {mode_label[mode]} | {port_label[spread]} | {label} | {int(r['s200'])}/{int(r['s304'])} | "
+                        f"{fmt(r['wall'])} | {fmt(r['cpu'])} | {fmt(1000 * r['cpu'] / n, 3)} | {fmt(r['rss'], 1)} | "
+                        f"{int(r['rc'])} |"
+                    )
     marg: dict[tuple[str, bool | str, str], float] = {}
     if 50 in sizes and 500 in sizes:
         w("")
         w("## 2. marginal cost per check = (X(N=500) - X(N=50)) / 450")
-        w("| mode | sources on | pages | marginal CPU ms/check | marginal wall ms/check | marginal peak RSS KB/source |")
+        w(
+            "| mode | sources on | pages | marginal CPU ms/check | marginal wall ms/check | marginal peak RSS KB/source |"
+        )
         w("|---|---|---|---|---|---|")
         for mode in modes:
             for spread in layouts:
@@ -563,53 +795,75 @@ def main() -> int:
                     if a is None or b is None:
                         continue
                     marg[(mode, spread, case)] = 1000 * (b["cpu"] - a["cpu"]) / 450
-                    w(f"| {mode_label[mode]} | {port_label[spread]} | {case} | {fmt(marg[(mode, spread, case)], 3)} | "
-                      f"{fmt(1000 * (b['wall'] - a['wall']) / 450, 3)} | {fmt(1024 * (b['rss'] - a['rss']) / 450, 1)} |")
+                    w(
+                        f"| {mode_label[mode]} | {port_label[spread]} | {case} | {fmt(marg[(mode, spread, case)], 3)} | "
+                        f"{fmt(1000 * (b['wall'] - a['wall']) / 450, 3)} | {fmt(1024 * (b['rss'] - a['rss']) / 450, 1)} |"
+                    )
     if soaked:
         s = soaked
         w("")
-        w(f"## 3. service (`python -m monitor.cli`), N=50, interval 1 s, one change every 0.5 s, {s['seconds']:g} s soak")
-        w("| changes | delivered | change→Telegram p50 / p99 / max s | poll.done→Telegram p50 / p99 s | "
-          f"RSS MB at {s['rss_mark']:g} s / {s['seconds'] / 2:g} s / end / max | service CPU % of a core | exit |")
+        w(
+            f"## 3. service (`python -m monitor.cli`), N=50, interval 1 s, one change every 0.5 s, {s['seconds']:g} s soak"
+        )
+        w(
+            "| changes | delivered | change→Telegram p50 / p99 / max s | poll.done→Telegram p50 / p99 s | "
+            f"RSS MB at {s['rss_mark']:g} s / {s['seconds'] / 2:g} s / end / max | service CPU % of a core | exit |"
+        )
         w("|---|---|---|---|---|---|---|")
-        w(f"| {s['changes']} | {s['delivered']} | {fmt(s['p50'], 3)} / {fmt(s['p99'], 3)} / {fmt(s['max'], 3)} | "
-          f"{fmt(s['poll_p50'], 3)} / {fmt(s['poll_p99'], 3)} | {fmt(s['rss_first'], 1)} / {fmt(s['rss_mid'], 1)} / "
-          f"{fmt(s['rss_end'], 1)} / "
-          f"{fmt(s['rss_max'], 1)} | {fmt(s['cpu_pct'], 1)} | {s['rc']} |")
+        w(
+            f"| {s['changes']} | {s['delivered']} | {fmt(s['p50'], 3)} / {fmt(s['p99'], 3)} / {fmt(s['max'], 3)} | "
+            f"{fmt(s['poll_p50'], 3)} / {fmt(s['poll_p99'], 3)} | {fmt(s['rss_first'], 1)} / {fmt(s['rss_mid'], 1)} / "
+            f"{fmt(s['rss_end'], 1)} / "
+            f"{fmt(s['rss_max'], 1)} | {fmt(s['cpu_pct'], 1)} | {s['rc']} |"
+        )
     if flooded:
         f = flooded
         w("")
         w(f"## 3b. the same service at 20 changes/s for {f['seconds']:g} s: does RSS level off once warm?")
         w("The state file grows by every line and alert, and SQLite's page cache (2 MB) and the typo-pair cache")
         w("(4,096 pairs) fill as it does, so a soak at 2 changes/s can still be warming up after 10 minutes.")
-        w(f"| changes | delivered | RSS MB at {f['rss_mark']:g} s / {f['seconds'] / 2:g} s / end / max | "
-          "poll.done→Telegram p99 s | exit |")
+        w(
+            f"| changes | delivered | RSS MB at {f['rss_mark']:g} s / {f['seconds'] / 2:g} s / end / max | "
+            "poll.done→Telegram p99 s | exit |"
+        )
         w("|---|---|---|---|---|")
-        w(f"| {f['changes']} | {f['delivered']} | {fmt(f['rss_first'], 1)} / {fmt(f['rss_mid'], 1)} / "
-          f"{fmt(f['rss_end'], 1)} / {fmt(f['rss_max'], 1)} | {fmt(f['poll_p99'], 3)} | {f['rc']} |")
+        w(
+            f"| {f['changes']} | {f['delivered']} | {fmt(f['rss_first'], 1)} / {fmt(f['rss_mid'], 1)} / "
+            f"{fmt(f['rss_end'], 1)} / {fmt(f['rss_max'], 1)} | {fmt(f['poll_p99'], 3)} | {f['rc']} |"
+        )
         w("RSS MB every 30 s: " + ", ".join(fmt(r, 1) for r in f["rss_30s"]))
     if uw:
         w("")
         w(f"## 4. {uw_version} on the same fixture (css: div.breaking li, no reporters), one process per run")
-        w("ratios: monitor --once process (1 host:port; the in-process cycle where N > --once-max) / urlwatch "
-          "process, same N and pages")
-        w("| N | pages | urlwatch HTTP 200/304 | urlwatch wall s | CPU s | peak RSS MB | monitor/urlwatch wall | CPU | RSS |")
+        w(
+            "ratios: monitor --once process (1 host:port; the in-process cycle where N > --once-max) / urlwatch "
+            "process, same N and pages"
+        )
+        w(
+            "| N | pages | urlwatch HTTP 200/304 | urlwatch wall s | CPU s | peak RSS MB | monitor/urlwatch wall | CPU | RSS |"
+        )
         w("|---|---|---|---|---|---|---|---|---|")
         for n, r in uw.items():
             for case in ("changed", "304"):
                 u, m = r[case], cycles.get(("once", n, False), cycles[("inproc", n, False)]).get(case)
-                w(f"| {n:,} | {case} | {int(u['s200'])}/{int(u['s304'])} | {fmt(u['wall'])} | {fmt(u['cpu'])} | "
-                  f"{fmt(u['rss'], 1)} | {fmt(m['wall'] / u['wall']) if m else 'n/a'} | {fmt(m['cpu'] / u['cpu']) if m else 'n/a'} | "
-                  f"{fmt(m['rss'] / u['rss']) if m else 'n/a'} |")
+                w(
+                    f"| {n:,} | {case} | {int(u['s200'])}/{int(u['s304'])} | {fmt(u['wall'])} | {fmt(u['cpu'])} | "
+                    f"{fmt(u['rss'], 1)} | {fmt(m['wall'] / u['wall']) if m else 'n/a'} | {fmt(m['cpu'] / u['cpu']) if m else 'n/a'} | "
+                    f"{fmt(m['rss'] / u['rss']) if m else 'n/a'} |"
+                )
         if 50 in uw and 500 in uw:
             w("")
-            w("| marginal CPU ms/check | urlwatch | monitor --once | monitor in-process | urlwatch / monitor in-process |")
+            w(
+                "| marginal CPU ms/check | urlwatch | monitor --once | monitor in-process | urlwatch / monitor in-process |"
+            )
             w("|---|---|---|---|---|")
             for case in ("changed", "304"):
                 um = 1000 * (uw[500][case]["cpu"] - uw[50][case]["cpu"]) / 450
                 marg[("urlwatch", "", case)] = um
                 mo, mi = marg.get(("once", False, case), float("nan")), marg.get(("inproc", False, case), float("nan"))
-                w(f"| {case} | {fmt(um, 3)} | {fmt(mo, 3)} | {fmt(mi, 3)} | {fmt(um / mi if mi > 0 else float('nan'), 1)}x |")
+                w(
+                    f"| {case} | {fmt(um, 3)} | {fmt(mo, 3)} | {fmt(mi, 3)} | {fmt(um / mi if mi > 0 else float('nan'), 1)}x |"
+                )
 
     w("")
     w("## targets (per-check CPU: marginal, in-process cycles = the service's steady state)")
@@ -631,22 +885,40 @@ def main() -> int:
             for case in ("changed", "304"):
                 r = cycles.get((mode, big, spread), {}).get(case)
                 if r is not None:
-                    target(f"{big:,}-source cycle < 10 s wall ({mode_label[mode]}, {port_label[spread]}, {case})",
-                           r["wall"], r["wall"] < 10, " s")
+                    target(
+                        f"{big:,}-source cycle < 10 s wall ({mode_label[mode]}, {port_label[spread]}, {case})",
+                        r["wall"],
+                        r["wall"] < 10,
+                        " s",
+                    )
     for mode in modes:
         for spread in layouts:
             rs = [r["rss"] for r in cycles.get((mode, big, spread), {}).values() if "rss" in r]
             if rs:
-                target(f"peak RSS ≤ 150 MB at {big:,} sources ({mode_label[mode]}, {port_label[spread]})",
-                       max(rs), max(rs) <= 150, " MB")
+                target(
+                    f"peak RSS ≤ 150 MB at {big:,} sources ({mode_label[mode]}, {port_label[spread]})",
+                    max(rs),
+                    max(rs) <= 150,
+                    " MB",
+                )
     if soaked:
         growth = soaked["rss_end"] - soaked["rss_first"]
-        target(f"no RSS growth over the soak (end − at {soaked['rss_mark']:g} s, {soaked['seconds']:g} s soak; "
-               "≤ 2 MB counts as none)", growth, growth <= 2.0, " MB")
+        target(
+            f"no RSS growth over the soak (end − at {soaked['rss_mark']:g} s, {soaked['seconds']:g} s soak; "
+            "≤ 2 MB counts as none)",
+            growth,
+            growth <= 2.0,
+            " MB",
+        )
     if flooded:
         growth = flooded["rss_end"] - flooded["rss_mid"]
-        target(f"no RSS growth once warm (flood: end − at {flooded['seconds'] / 2:g} s, "
-               f"{flooded['changes']} changes; ≤ 2 MB counts as none)", growth, growth <= 2.0, " MB")
+        target(
+            f"no RSS growth once warm (flood: end − at {flooded['seconds'] / 2:g} s, "
+            f"{flooded['changes']} changes; ≤ 2 MB counts as none)",
+            growth,
+            growth <= 2.0,
+            " MB",
+        )
     for case in ("changed", "304"):
         if ("urlwatch", "", case) in marg and ("inproc", False, case) in marg:
             mi = marg[("inproc", False, case)]
@@ -654,8 +926,12 @@ def main() -> int:
             target(f"≥ 10x less marginal CPU per check than urlwatch ({case}, in-process)", ratio, ratio >= 10, "x")
     if soaked:
         p99 = soaked["poll_p99"]
-        target("alert out ≤ 100 ms after the poll that saw the line (poll.done → sendMessage, p99)", 1000 * p99,
-               1000 * p99 <= 100, " ms")
+        target(
+            "alert out ≤ 100 ms after the poll that saw the line (poll.done → sendMessage, p99)",
+            1000 * p99,
+            1000 * p99 <= 100,
+            " ms",
+        )
     if args.adaptive:
         w("")
         w("## 5. adaptive polling on 7 replayed days of ticker changes (bench/adaptive.py)")

@@ -25,14 +25,32 @@ EXIT_CODES = """exit codes:
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: an option given before the command must not be reset by the command's parser.
-    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
-                        help="config file (default: $MONITOR_CONFIG, then ./config.yaml)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log debug detail (same as --log-level debug)")
-    common.add_argument("--log-level", type=str.lower, choices=["debug", "info", "warning", "error"],
-                        default=argparse.SUPPRESS, help="default: info (any case: INFO works too)")
-    common.add_argument("--log-format", choices=["text", "json"], default=argparse.SUPPRESS,
-                        help="json: one object per line, for log shippers")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="config file (default: $MONITOR_CONFIG, then ./config.yaml)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="log debug detail (same as --log-level debug)",
+    )
+    common.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=["debug", "info", "warning", "error"],
+        default=argparse.SUPPRESS,
+        help="default: info (any case: INFO works too)",
+    )
+    common.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=argparse.SUPPRESS,
+        help="json: one object per line, for log shippers",
+    )
     parser = argparse.ArgumentParser(
         prog="monitor",
         parents=[common],
@@ -42,53 +60,80 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
     parser.add_argument("--once", action="store_true", help="poll every source once, deliver, exit")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="do everything but send and write state; print the alerts instead")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="do everything but send and write state; print the alerts instead"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("check-config", parents=[common], help="validate the config and summarise it",
-                   description="Validate the config file and print a summary of its sources, channels and rules; "
-                               "on a fault, name the file, the key and what is wrong, and exit 2.")
-    sub.add_parser("status", parents=[common], help="outbox counts per channel",
-                   description="Show each source's last poll, failures and alarms, and each channel's queued, "
-                               "delivered and failed counts, from the state file (safe while the service runs).")
-    sub.add_parser("demo", parents=[common],
-                   help="replay bundled ticker pages through the pipeline to the console (no network)",
-                   description="Replay bundled ticker pages through the whole pipeline to the console: no config, "
-                               "no network, nothing sent. A first look at what monitor does.")
-    probe = sub.add_parser("probe", parents=[common],
-                           help="fetch a page once and show what each source kind extracts, or candidate tickers",
-                           description="Fetch a page once and show what each source kind (html, feed, json) would "
-                                       "extract from it, to choose a source's type and selector; for a ticker "
-                                       "without a heading, candidate selectors with their first lines. Ends in a "
-                                       "source entry (--add NAME appends it to the config); exit 1 when the fetch "
-                                       "fails or nothing is found.")
+    sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate the config and summarise it",
+        description="Validate the config file and print a summary of its sources, channels and rules; "
+        "on a fault, name the file, the key and what is wrong, and exit 2.",
+    )
+    sub.add_parser(
+        "status",
+        parents=[common],
+        help="outbox counts per channel",
+        description="Show each source's last poll, failures and alarms, and each channel's queued, "
+        "delivered and failed counts, from the state file (safe while the service runs).",
+    )
+    sub.add_parser(
+        "demo",
+        parents=[common],
+        help="replay bundled ticker pages through the pipeline to the console (no network)",
+        description="Replay bundled ticker pages through the whole pipeline to the console: no config, "
+        "no network, nothing sent. A first look at what monitor does.",
+    )
+    probe = sub.add_parser(
+        "probe",
+        parents=[common],
+        help="fetch a page once and show what each source kind extracts, or candidate tickers",
+        description="Fetch a page once and show what each source kind (html, feed, json) would "
+        "extract from it, to choose a source's type and selector; for a ticker "
+        "without a heading, candidate selectors with their first lines. Ends in a "
+        "source entry (--add NAME appends it to the config); exit 1 when the fetch "
+        "fails or nothing is found.",
+    )
     probe.add_argument("url")
     probe.add_argument("--selector", help="CSS selector of the items (html)")
     probe.add_argument("--items", help="dotted path to the list of items (json)")
-    probe.add_argument("--text", default=field_defaults(JsonSettings).text_field,
-                       help="field of each item holding its text (json)")
+    probe.add_argument(
+        "--text", default=field_defaults(JsonSettings).text_field, help="field of each item holding its text (json)"
+    )
     probe.add_argument("--link", help="field of each item holding its link (json)")
     probe.add_argument("--user-agent", default=DEFAULT_USER_AGENT)
     probe.add_argument("--add", metavar="NAME", help="append the suggested entry, named NAME, to the config's sources")
-    match = sub.add_parser("match", parents=[common], help="show which rules match a line, and the term that fired",
-                           description="Show which rules match a line, the term that fired and the channels it "
-                                       "would go to; exit 1 when no rule matches.")
+    match = sub.add_parser(
+        "match",
+        parents=[common],
+        help="show which rules match a line, and the term that fired",
+        description="Show which rules match a line, the term that fired and the channels it "
+        "would go to; exit 1 when no rule matches.",
+    )
     match.add_argument("line")
     match.add_argument("--source", default="", help="match as an item of this source")
-    history = sub.add_parser("history", aliases=["log"], parents=[common],
-                             help="list recent alerts: when, where, which rule, sent / queued / failed and why",
-                             description="List the alerts queued since --since, oldest first: the time, sent / "
-                                         "queued / FAILED, the channel, the source, the rules that sent it and "
-                                         "the text; under a failed alert, its error. Read-only.")
+    history = sub.add_parser(
+        "history",
+        aliases=["log"],
+        parents=[common],
+        help="list recent alerts: when, where, which rule, sent / queued / failed and why",
+        description="List the alerts queued since --since, oldest first: the time, sent / "
+        "queued / FAILED, the channel, the source, the rules that sent it and "
+        "the text; under a failed alert, its error. Read-only.",
+    )
     history.add_argument("--since", default="24h", help="how far back: 30m, 6h, 2d, or a date (default 24h)")
     history.add_argument("--channel", help="only this channel")
     history.add_argument("--source", help="only this source ('monitor' for health alarms)")
     history.add_argument("--limit", type=int, default=100, help="at most this many, the newest (default 100)")
     history.add_argument("--json", action="store_true", help="one JSON object per line")
-    replay = sub.add_parser("replay", parents=[common],
-                            help="run the current rules over stored items; print what would go where",
-                            description="Run the current rules over the items stored in the last --since; print "
-                                        "what would go where. Nothing is sent.")
+    replay = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="run the current rules over stored items; print what would go where",
+        description="Run the current rules over the items stored in the last --since; print "
+        "what would go where. Nothing is sent.",
+    )
     replay.add_argument("--since", default="24h", help="how far back, e.g. 6h, 2d (default 24h)")
     return parser
 
@@ -127,8 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("history", "log"):
             from .history import show_history
 
-            return show_history(config.state.path, args.since, channel=args.channel, source=args.source,
-                                limit=args.limit, as_json=args.json)
+            return show_history(
+                config.state.path,
+                args.since,
+                channel=args.channel,
+                source=args.source,
+                limit=args.limit,
+                as_json=args.json,
+            )
         if args.command == "replay":
             return replay(config, args.since)
         from .runtime import run_once
@@ -182,9 +233,13 @@ def _config_path(args: argparse.Namespace) -> tuple[str, str]:
 def _load(path: str, origin: str) -> Config:
     """Load the config; a missing file says how to name another and how to start without one."""
     if not os.path.exists(path):
-        raise ConfigError(path, "", f"file not found ({origin}); name the config file with --config PATH or "
-                                    "$MONITOR_CONFIG, or to start: run `monitor demo`, or copy config.yaml from "
-                                    "the repository and edit it")
+        raise ConfigError(
+            path,
+            "",
+            f"file not found ({origin}); name the config file with --config PATH or "
+            "$MONITOR_CONFIG, or to start: run `monitor demo`, or copy config.yaml from "
+            "the repository and edit it",
+        )
     return config_mod.load(path)
 
 
@@ -193,8 +248,11 @@ def describe(config: Config, state: str) -> str:
     lines = [f"{config.file}: OK", f"state: {config.state.path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = _finds(s.kind)
-        every = (f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
-                 if s.interval_max else f"every {s.interval:g}s")
+        every = (
+            f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
+            if s.interval_max
+            else f"every {s.interval:g}s"
+        )
         lines.append(f"  {s.name}: {every}, {how}, {s.url}")
     lines.append(f"channels ({len(config.channels)}):")
     for c in config.channels:
@@ -209,8 +267,11 @@ def describe(config: Config, state: str) -> str:
         terms = [f"{k}: {', '.join(v)}" for k, v in (("any", r.any), ("all", r.all), ("none", r.none)) if v]
         terms += [f"near: {a} and {b} within {n} words" for a, b, n in r.near]
         only = f" (only {', '.join(r.sources)})" if r.sources else ""
-        flags = "".join(f", {f}" for f, on in (("urgent: rings even in quiet hours", r.priority == "urgent"),
-                                                ("silent", r.silent)) if on)
+        flags = "".join(
+            f", {f}"
+            for f, on in (("urgent: rings even in quiet hours", r.priority == "urgent"), ("silent", r.silent))
+            if on
+        )
         lines.append(f"  {r.name}: {'; '.join(terms) or 'every item'}{only} -> {', '.join(r.channels)}{flags}")
     return "\n".join(lines)
 
@@ -249,8 +310,11 @@ def show_status(config: Config) -> int:
     finally:
         store.close()
     pid = holder(config.state.path)
-    print(f"monitor is running (PID {pid})" if pid is not None else
-          "no monitor is running on this state (next polls are shown while one runs)")
+    print(
+        f"monitor is running (PID {pid})"
+        if pid is not None
+        else "no monitor is running on this state (next polls are shown while one runs)"
+    )
     source_names, channel_names = [s.name for s in config.sources], [c.name for c in config.channels]
     polled = {s.source: s for s in sources}
     print(f"\n{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
@@ -296,15 +360,25 @@ async def run_probe(args: argparse.Namespace, path: str) -> int:
     if args.add:
         check_addable(path, args.add, args.url)  # before the fetch: a taken name is refused at once
     async with new_session() as session:
-        report = await probe(args.url, selector=args.selector, items=args.items, text=args.text, link=args.link,
-                             session=session, user_agent=args.user_agent, name=args.add)
+        report = await probe(
+            args.url,
+            selector=args.selector,
+            items=args.items,
+            text=args.text,
+            link=args.link,
+            session=session,
+            user_agent=args.user_agent,
+            name=args.add,
+        )
     print(report.text)
     if report.entry is None:
         return 1
     if args.add:
         line = add_source(path, report.entry)
-        print(f"\nAdded source {args.add!r} to {path} at line {line}. Next: monitor check-config, "
-              "then monitor --once --dry-run")
+        print(
+            f"\nAdded source {args.add!r} to {path} at line {line}. Next: monitor check-config, "
+            "then monitor --once --dry-run"
+        )
     return 0
 
 

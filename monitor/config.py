@@ -31,8 +31,19 @@ from .sources import DEFAULT_KIND, SOURCES
 
 # Every key parse() reads at the top level: checked first, as a misspelt one (chanels:) leaves
 # something missing that would otherwise be reported instead of the typo.
-TOP_KEYS = ("state", "defaults", "delivery", "alarm_after", "dedup", "sources", "channels", "rules", "http",
-            "stop_timeout", "admin_channel")
+TOP_KEYS = (
+    "state",
+    "defaults",
+    "delivery",
+    "alarm_after",
+    "dedup",
+    "sources",
+    "channels",
+    "rules",
+    "http",
+    "stop_timeout",
+    "admin_channel",
+)
 # The defaults each key falls back to, as the dataclasses write them (parse() writes none of its own).
 _STATE, _DEFAULTS, _DELIVERY, _DEDUP = StateConfig(), DefaultsConfig(), DeliveryConfig(), DedupConfig()
 _CONFIG, _SOURCE, _CHANNEL, _RULE = (field_defaults(c) for c in (Config, SourceConfig, ChannelConfig, RuleConfig))
@@ -75,14 +86,24 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
     stop_timeout = root.duration("stop_timeout", _CONFIG.stop_timeout)
     admin_channel = root.string("admin_channel")
     if admin_channel is not None and admin_channel not in {c.name for c in channels}:
-        raise root.error(f"unknown channel {admin_channel!r}{did_you_mean(admin_channel, channel_names)}",
-                         "admin_channel")
+        raise root.error(
+            f"unknown channel {admin_channel!r}{did_you_mean(admin_channel, channel_names)}", "admin_channel"
+        )
     if not sources:
         raise root.error("no sources: add at least one under 'sources'", "sources")
     root.done()
     return Config(
-        file, state=state, defaults=defaults, delivery=delivery, dedup=dedup, http=http, sources=sources,
-        channels=channels, rules=rules, admin_channel=admin_channel, alarm_after=alarm_after,
+        file,
+        state=state,
+        defaults=defaults,
+        delivery=delivery,
+        dedup=dedup,
+        http=http,
+        sources=sources,
+        channels=channels,
+        rules=rules,
+        admin_channel=admin_channel,
+        alarm_after=alarm_after,
         stop_timeout=stop_timeout,
     )
 
@@ -133,8 +154,9 @@ def _dedup(n: Node) -> DedupConfig:
 
 def _http(n: Node) -> HttpConfig:
     listen = n.string("listen")
-    if listen is not None and not (re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", listen)
-                                   and int(listen.rsplit(":", 1)[1]) <= 65535):
+    if listen is not None and not (
+        re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", listen) and int(listen.rsplit(":", 1)[1]) <= 65535
+    ):
         raise n.error(f"expected host:port such as 127.0.0.1:9464, got {listen!r}", "listen")
     n.done()
     return HttpConfig(listen=listen)
@@ -309,8 +331,14 @@ def _near(n: Node) -> tuple[tuple[str, str, int], ...]:
         raise n.error("expected a list of [term, term, N]", "near")
     out = []
     for i, entry in enumerate(value):
-        ok = (isinstance(entry, list) and len(entry) == 3 and all(isinstance(t, str) and t.strip() for t in entry[:2])
-              and isinstance(entry[2], int) and not isinstance(entry[2], bool) and entry[2] >= 1)
+        ok = (
+            isinstance(entry, list)
+            and len(entry) == 3
+            and all(isinstance(t, str) and t.strip() for t in entry[:2])
+            and isinstance(entry[2], int)
+            and not isinstance(entry[2], bool)
+            and entry[2] >= 1
+        )
         if not ok:
             raise ConfigError(n.file, f"{n.sub('near')}[{i}]", f"expected [term, term, N] with N >= 1, got {entry!r}")
         _check_term(n, f"{n.sub('near')}[{i}][0]", entry[0])

@@ -61,14 +61,15 @@ def add_source(path: str, fields: dict[str, str]) -> int:
     if after < len(lines) and not lines[after].endswith(("\n", "\r")):
         lines[after] += newline
     entry = [""] * spaced + entry_lines(fields, dash, key)  # entries apart as the others are
-    lines[after + 1:after + 1] = [line + newline for line in entry]
+    lines[after + 1 : after + 1] = [line + newline for line in entry]
     _write(path, "".join(lines))
     try:
         load(path)
     except ConfigError as exc:
         _write(path, text)
-        raise ConfigError(exc.file, exc.path, f"source {fields['name']!r} not added, the file is as it was: "
-                                              f"{exc.fault}") from None
+        raise ConfigError(
+            exc.file, exc.path, f"source {fields['name']!r} not added, the file is as it was: {exc.fault}"
+        ) from None
     return after + 2 + spaced
 
 
@@ -97,8 +98,11 @@ def _place(path: str, text: str, data: Any, name: str) -> tuple[int, int, int, b
     lines = text.splitlines()
     heads = [i for i, line in enumerate(lines) if _SOURCES.match(line)]
     if len(heads) != 1:
-        fault = ("'sources:' is at the margin twice: cannot tell where to add" if heads else
-                 "no line 'sources:' at the margin to add under (a flow list such as sources: [] is not extended)")
+        fault = (
+            "'sources:' is at the margin twice: cannot tell where to add"
+            if heads
+            else "no line 'sources:' at the margin to add under (a flow list such as sources: [] is not extended)"
+        )
         raise ConfigError(path, "sources", fault)
     last = heads[0]
     dash, key = 2, 4

@@ -32,8 +32,14 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a line break
 # Faults that libyaml (and PyYAML) report when a key or list entry sits at the wrong indentation.
-_INDENTATION = ("mapping values are not allowed", "could not find expected ':'", "did not find expected key",
-                "did not find expected '-' indicator", "expected <block end>", "bad indentation")
+_INDENTATION = (
+    "mapping values are not allowed",
+    "could not find expected ':'",
+    "did not find expected key",
+    "did not find expected '-' indicator",
+    "expected <block end>",
+    "bad indentation",
+)
 
 
 class Node:
@@ -118,14 +124,19 @@ class Node:
             return default
         seconds = parse_duration(value)
         if seconds is None or not 0 < seconds <= MAX_DURATION:
-            raise self.error(f"expected a duration such as 30, '30s', '5m' or '1h' (at most 10 years), "
-                             f"got {value!r}", key)
+            raise self.error(
+                f"expected a duration such as 30, '30s', '5m' or '1h' (at most 10 years), got {value!r}", key
+            )
         return seconds
 
     def number(self, key: str, default: float, *, minimum: float = 0, maximum: float = 1e9) -> float:
         value = self.get(key, default)
-        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-                or not minimum <= value <= maximum):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or not minimum <= value <= maximum
+        ):
             raise self.error(f"expected a number from {minimum:g} to {maximum:g}, got {value!r}", key)
         return float(value)
 
@@ -267,14 +278,19 @@ def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigErro
         return ConfigError(file, "", f"invalid YAML: {problem}")
     lines = _LINE_BREAK.split(text)
     line = lines[mark.line] if mark.line < len(lines) else ""
-    indent = line[:len(line) - len(line.lstrip(" \t"))]
-    if "\t" in indent or line[mark.column:mark.column + 1] == "\t":
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indent or line[mark.column : mark.column + 1] == "\t":
         column = indent.find("\t") if "\t" in indent else mark.column
-        return ConfigError(file, f"line {mark.line + 1}, column {column + 1}",
-                           "invalid YAML: a tab character: YAML indents with spaces only, so replace the tab "
-                           "with spaces")
-    hint = ("; check the indentation: use spaces, not tabs, and line up keys of the same level"
-            if any(p in problem for p in _INDENTATION) else "")
+        return ConfigError(
+            file,
+            f"line {mark.line + 1}, column {column + 1}",
+            "invalid YAML: a tab character: YAML indents with spaces only, so replace the tab with spaces",
+        )
+    hint = (
+        "; check the indentation: use spaces, not tabs, and line up keys of the same level"
+        if any(p in problem for p in _INDENTATION)
+        else ""
+    )
     return ConfigError(file, f"line {mark.line + 1}, column {mark.column + 1}", f"invalid YAML: {problem}{hint}")
 
 

@@ -28,11 +28,41 @@ from .split import AUTO, MIN_ITEM, split_text, usual_separator
 _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
 _NO_TEXT = frozenset({"title", "textarea", "option", "select"}) | _TOP
-_BLOCK = frozenset([
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "footer", "h1", "h2",
-    "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "marquee", "nav", "ol", "p", "section", "table", "td",
-    "th", "tr", "ul",
-])
+_BLOCK = frozenset(
+    [
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "marquee",
+        "nav",
+        "ol",
+        "p",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    ]
+)
 _HEADING_TAGS = frozenset(
     ["h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "label", "p", "th", "dt", "legend"]
 )

@@ -75,8 +75,9 @@ class Health:
         return None
 
     @staticmethod
-    def _adapt(cfg: AnySource, old: SourceHealth, new: SourceHealth, result: PollResult, now: float,
-               max_age: float | None) -> None:
+    def _adapt(
+        cfg: AnySource, old: SourceHealth, new: SourceHealth, result: PollResult, now: float, max_age: float | None
+    ) -> None:
         """Adaptive polling: polls go where new lines are likely.
 
         The pace of a ticker is its new lines per second, decayed over PACE_WINDOW. For a given number

@@ -26,13 +26,16 @@ def parse_since(value: str, now: float) -> float | None:
         return None
 
 
-def show_history(state_path: Path, since: str, *, channel: str | None, source: str | None, limit: int,
-                 as_json: bool) -> int:
+def show_history(
+    state_path: Path, since: str, *, channel: str | None, source: str | None, limit: int, as_json: bool
+) -> int:
     """Print the alerts queued since a time, oldest first; return the exit code."""
     start = parse_since(since, time.time())
     if start is None:
-        print(f"monitor: --since: expected a duration such as 6h or 2d, or a date such as 2026-12-01,"
-              f" got {since!r}", file=sys.stderr)
+        print(
+            f"monitor: --since: expected a duration such as 6h or 2d, or a date such as 2026-12-01, got {since!r}",
+            file=sys.stderr,
+        )
         return 2
     rows: list[Sent] = []
     if state_path.exists():
@@ -46,8 +49,10 @@ def show_history(state_path: Path, since: str, *, channel: str | None, source: s
             print(json.dumps({**asdict(row), "status": _STATUS[row.status].lower()}, ensure_ascii=False))
         return 0
     if not rows:
-        print(f"no alerts since {_stamp(start)}" + "".join(
-            f" for {what} {name!r}" for what, name in (("channel", channel), ("source", source)) if name))
+        print(
+            f"no alerts since {_stamp(start)}"
+            + "".join(f" for {what} {name!r}" for what, name in (("channel", channel), ("source", source)) if name)
+        )
         return 0
     for row in rows:
         print(format_row(row))

@@ -58,7 +58,9 @@ def _max_age(cache_control: str) -> float | None:
 
 
 def new_session(
-    *, limit: int = _DEFAULTS.connections, limit_per_host: int = _DEFAULTS.per_host,
+    *,
+    limit: int = _DEFAULTS.connections,
+    limit_per_host: int = _DEFAULTS.per_host,
     resolver: AbstractResolver | None = None,
 ) -> aiohttp.ClientSession:
     """Return the session all sources share (gzip/deflate accepted; proxies from env_proxy).
@@ -175,8 +177,13 @@ def is_private(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
     return (
-        address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
-        or address.is_unspecified or address.is_multicast or address in _SHARED
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_unspecified
+        or address.is_multicast
+        or address in _SHARED
     )
 
 

@@ -80,8 +80,13 @@ class JsonFormatter(logging.Formatter):
         message = record.getMessage()
         event, _, rest = message.partition(" ")
         fields = dict(_FIELD.findall(rest)) if "=" in rest else ({"detail": rest} if rest else {})
-        data = {"time": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name,
-                "event": event, **fields}
+        data = {
+            "time": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": event,
+            **fields,
+        }
         if record.exc_text or record.exc_info:
             data["exception"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(data, ensure_ascii=False)

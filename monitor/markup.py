@@ -41,21 +41,81 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 _RAW = re.compile(r"<(script|style|textarea|title|xmp)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _VOID = frozenset(
     [
-        "area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta", "param",
-        "source", "track", "wbr", "frame", "basefont", "bgsound"
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "keygen",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "frame",
+        "basefont",
+        "bgsound",
     ]
 )
 _CLOSES_P = frozenset(
     [
-        "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir", "div", "dl",
-        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-        "hgroup", "hr", "main", "menu", "nav", "ol", "p", "pre", "listing", "search", "section", "summary",
-        "table", "ul", "li", "dd", "dt", "plaintext", "xmp"
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "center",
+        "details",
+        "dialog",
+        "dir",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hgroup",
+        "hr",
+        "main",
+        "menu",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "listing",
+        "search",
+        "section",
+        "summary",
+        "table",
+        "ul",
+        "li",
+        "dd",
+        "dt",
+        "plaintext",
+        "xmp",
     ]
 )
 # An item closes an open item of its kind a few levels up (<li><a>one<li>two), not across a list.
-_ITEMS = {"li": {"li"}, "dd": {"dd", "dt"}, "dt": {"dd", "dt"}, "option": {"option"}, "tr": {"tr", "td", "th"},
-          "td": {"td", "th"}, "th": {"td", "th"}}
+_ITEMS = {
+    "li": {"li"},
+    "dd": {"dd", "dt"},
+    "dt": {"dd", "dt"},
+    "option": {"option"},
+    "tr": {"tr", "td", "th"},
+    "td": {"td", "th"},
+    "th": {"td", "th"},
+}
 _LISTS = frozenset(["ul", "ol", "dl", "select", "table", "tbody", "thead", "tfoot"])
 _ITEM_REACH = 8
 _CHUNK = 64 * 1024

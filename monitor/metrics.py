@@ -15,15 +15,23 @@ class Metrics:
         r = self.registry
         self.polls = Counter("monitor_polls", "Polls of a source", ["source"], registry=r)
         self.poll_errors = Counter("monitor_poll_errors", "Polls that failed", ["source"], registry=r)
-        self.poll_seconds = Histogram("monitor_poll_duration_seconds", "Time a poll took", ["source"], registry=r,
-                                      buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.poll_seconds = Histogram(
+            "monitor_poll_duration_seconds",
+            "Time a poll took",
+            ["source"],
+            registry=r,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
         self.items_seen = Counter("monitor_items_seen", "Ticker lines found on polls", ["source"], registry=r)
         self.items_new = Counter("monitor_items_new", "Ticker lines never seen before", ["source"], registry=r)
-        self.last_success = Gauge("monitor_last_success_timestamp_seconds", "Last successful poll",
-                                  ["source"], registry=r)
+        self.last_success = Gauge(
+            "monitor_last_success_timestamp_seconds", "Last successful poll", ["source"], registry=r
+        )
         self.queued = Counter(
-            "monitor_alerts_queued", "Alerts the rules routed to a channel (before the same-line window)",
-            ["channel"], registry=r,
+            "monitor_alerts_queued",
+            "Alerts the rules routed to a channel (before the same-line window)",
+            ["channel"],
+            registry=r,
         )
         self.sent = Counter("monitor_alerts_sent", "Alerts delivered", ["channel"], registry=r)
         self.failed = Counter("monitor_alerts_failed", "Alerts given up on", ["channel"], registry=r)

@@ -111,16 +111,24 @@ def _remember(
             if item.fingerprint in edits
             for channel, message_id in store.sent_messages(cfg.name, edits[item.fingerprint])
         ]
-    queued = len(alerts) if dry_run else store.record(
-        cfg.name, items, alerts, edits=edits, same_line_window=dedup.same_line_window
+    queued = (
+        len(alerts)
+        if dry_run
+        else store.record(cfg.name, items, alerts, edits=edits, same_line_window=dedup.same_line_window)
     )
     logger.log(
         logging.INFO if new or baseline else logging.DEBUG,  # a poll with nothing new is routine
         "poll.done source=%s found=%d new=%d edits=%d queued=%d%s",
-        cfg.name, len(items), len(new), len(edits), queued, " baseline=yes" if baseline else "",
+        cfg.name,
+        len(items),
+        len(new),
+        len(edits),
+        queued,
+        " baseline=yes" if baseline else "",
     )
-    return PollResult(cfg.name, len(items), len(new), queued, baseline, edits=len(edits), alerts=tuple(alerts),
-                      lines=tuple(new))
+    return PollResult(
+        cfg.name, len(items), len(new), queued, baseline, edits=len(edits), alerts=tuple(alerts), lines=tuple(new)
+    )
 
 
 def backoff(attempts: int, *, base: float, cap: float) -> float:

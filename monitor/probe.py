@@ -170,8 +170,9 @@ def _as_feed(out: list[str], page: Any) -> dict[str, str] | None:
     return {"type": "feed"}
 
 
-def _as_json(out: list[str], page: Any, data: Any, error: str, items: str | None, text: str,
-             link: str | None) -> dict[str, str] | None:
+def _as_json(
+    out: list[str], page: Any, data: Any, error: str, items: str | None, text: str, link: str | None
+) -> dict[str, str] | None:
     out.append("")
     if data is _NOT_JSON:
         out.append(f"as json: {error}")
@@ -186,10 +187,12 @@ def _as_json(out: list[str], page: Any, data: Any, error: str, items: str | None
         items, _, fields, sample = found[0]
         text = next((f for f in _TEXT_NAMES if f in fields), fields[0])
         link = next((f for f in _LINK_NAMES if f in fields), None) or next(
-            (f for f in fields if str(sample.get(f, "")).startswith(("http://", "https://", "/"))), None)
+            (f for f in fields if str(sample.get(f, "")).startswith(("http://", "https://", "/"))), None
+        )
     try:
-        entries = parse_json(page.body, items=items, text=text, link=link, base_url=page.url,
-                             content_type=page.content_type)
+        entries = parse_json(
+            page.body, items=items, text=text, link=link, base_url=page.url, content_type=page.content_type
+        )
     except ExtractError as exc:
         out.append(f"as json: {exc}")
         return None

@@ -28,8 +28,10 @@ def source_line(r: PollResult, cfg: AnySource, *, dry_run: bool = False) -> str:
         action = "a real first run records them as the baseline" if dry_run else "recorded as the baseline"
         if cfg.backfill:
             return f"{r.source}: {found}, first poll: {action} and sends the newest {cfg.backfill} (backfill)"
-        return (f"{r.source}: {found}, first poll: {action} and sends none"
-                " (set backfill: N on the source to send its newest N)")
+        return (
+            f"{r.source}: {found}, first poll: {action} and sends none"
+            " (set backfill: N on the source to send its newest N)"
+        )
     queued = plural(r.queued, "alert") + (" would be queued" if dry_run else " queued")
     edits = f", {plural(r.edits, 'edit')}" if r.edits else ""
     return f"{r.source}: {found}, {r.new} new{edits}, {queued}"
@@ -47,8 +49,11 @@ def print_poll(r: PollResult, cfg: AnySource, matcher: Matcher, *, dry_run: bool
             print(f"  baseline: {item.text}\n      {'; '.join(routes) or 'no rule matches'}")
     now = time.time()
     for a in r.alerts:
-        print(format_plain(Alert(0, a.channel, a.item.source, a.item.text, a.item.link, now, edit_of=a.edit_of,
-                                 urgent=a.urgent)))
+        print(
+            format_plain(
+                Alert(0, a.channel, a.item.source, a.item.text, a.item.link, now, edit_of=a.edit_of, urgent=a.urgent)
+            )
+        )
 
 
 def channel_problems(name: str, queued: int, tally: ChannelTally) -> list[str]:
@@ -57,9 +62,12 @@ def channel_problems(name: str, queued: int, tally: ChannelTally) -> list[str]:
     if tally.failed:
         out.append(f"channel {name}: {plural(tally.failed, 'alert')} failed: {tally.last_error}")
     if queued and tally.blocked:  # its one clear line was logged when it was refused
-        out.append(f"channel {name}: {plural(queued, 'alert')} still queued ({tally.blocked}); a run after the fix"
-                   " sends them")
+        out.append(
+            f"channel {name}: {plural(queued, 'alert')} still queued ({tally.blocked}); a run after the fix sends them"
+        )
     elif queued:
-        out.append(f"channel {name}: {plural(queued, 'alert')} still queued (last error: {tally.last_error});"
-                   " the next run sends them")
+        out.append(
+            f"channel {name}: {plural(queued, 'alert')} still queued (last error: {tally.last_error});"
+            " the next run sends them"
+        )
     return out

@@ -19,8 +19,25 @@ from .models import Item
 from .normalize import clean, match_words
 
 # Longest first: "وبال" before "و". Stripping stops at stems shorter than three letters.
-PROCLITICS = ("وبال", "وكال", "فبال", "فكال", "وال", "بال", "فال", "كال", "ولل", "فلل",
-              "لل", "ال", "و", "ف", "ب", "ك", "ل")
+PROCLITICS = (
+    "وبال",
+    "وكال",
+    "فبال",
+    "فكال",
+    "وال",
+    "بال",
+    "فال",
+    "كال",
+    "ولل",
+    "فلل",
+    "لل",
+    "ال",
+    "و",
+    "ف",
+    "ب",
+    "ك",
+    "ل",
+)
 # Proclitics that end in the article and leave no shorter stem that keeps it: "للرئيس" is ل + "الرئيس"
 # with the alef dropped, and "وبالرئيس" is و + ب + "الرئيس" ("وب" alone is no proclitic). After
 # these, the stem is also given back with its article, for terms written with it. ("والرئيس" needs
@@ -182,8 +199,15 @@ class Matcher:
             if fired is None:
                 fired = next(iter((*sorted(rule.all), *(a for a, _, _ in rule.near))), None)
             cfg = rule.config
-            out.append(Match(cfg.name, None if fired is None else self.raw[fired], cfg.channels, cfg.silent,
-                             cfg.priority == "urgent"))
+            out.append(
+                Match(
+                    cfg.name,
+                    None if fired is None else self.raw[fired],
+                    cfg.channels,
+                    cfg.silent,
+                    cfg.priority == "urgent",
+                )
+            )
         return out
 
     def excluded(self, source: str, text: str) -> list[tuple[str, str]]:
@@ -216,8 +240,9 @@ class Matcher:
         for match in self.matches(item.source, item.text):
             for channel in match.channels:
                 old = routes.get(channel, Route(silent=True))
-                routes[channel] = Route(old.silent and match.silent, old.urgent or match.urgent,
-                                        (*old.rules, match.rule))
+                routes[channel] = Route(
+                    old.silent and match.silent, old.urgent or match.urgent, (*old.rules, match.rule)
+                )
         return routes
 
 

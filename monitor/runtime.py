@@ -59,8 +59,13 @@ class Runtime:
         if not self.dry_run:
             next_poll = max(now + source.config.interval, self.health.next_due(result.source))
             self.store.note_poll(
-                result.source, at=now, error=result.error, new=result.new, next_poll=next_poll,
-                validators=source.validators, health=self.health.snapshot(result.source),
+                result.source,
+                at=now,
+                error=result.error,
+                new=result.new,
+                next_poll=next_poll,
+                validators=source.validators,
+                health=self.health.snapshot(result.source),
             )
             if self._flush is None:
                 self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self.flush_polls)

@@ -56,9 +56,14 @@ class Running:
             # to the previous (jittered) fire time, so it would stretch every interval by half of it.
             first = now.timestamp() + interval * n / max(len(self.rt.sources), 1)
             self.scheduler.add_job(
-                self._poll, "interval", args=[source], id=source.config.name, seconds=interval,
+                self._poll,
+                "interval",
+                args=[source],
+                id=source.config.name,
+                seconds=interval,
                 coalesce=True,
-                misfire_grace_time=max(1, int(interval)), next_run_time=datetime.fromtimestamp(first, UTC),
+                misfire_grace_time=max(1, int(interval)),
+                next_run_time=datetime.fromtimestamp(first, UTC),
             )
         self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=now)
         self.scheduler.add_job(self.rt.check_state, "interval", seconds=STATE_CHECK)
@@ -143,8 +148,10 @@ class Running:
             queued = -1
         failing = self.rt.health.failing()
         sent = sum(t.sent for t in self.rt.deliverer.tally.values())
-        return (f"{len(self.rt.sources)} sources ({failing} failing), {len(self.rt.channels)} channels; "
-                f"sent {sent}, queued {'?' if queued < 0 else queued}")
+        return (
+            f"{len(self.rt.sources)} sources ({failing} failing), {len(self.rt.channels)} channels; "
+            f"sent {sent}, queued {'?' if queued < 0 else queued}"
+        )
 
 
 async def run_service(path: str, config: Config) -> int:
@@ -163,7 +170,8 @@ async def run_service(path: str, config: Config) -> int:
         await web.start(config.http.listen)
     watchdog = (
         asyncio.create_task(_watchdog(notifier, lambda: not current or not current[0].dead()))
-        if notifier.watchdog_interval else None
+        if notifier.watchdog_interval
+        else None
     )
     previous: Config | None = None  # the config before the last reload, to go back to if the new one fails
     try:
@@ -190,16 +198,24 @@ async def run_service(path: str, config: Config) -> int:
     return 0
 
 
-async def _run(path: str, config: Config, metrics: Metrics, stop: asyncio.Event, reload: asyncio.Event,
-               notifier: Notifier, current: list[Running]) -> Config | None:
+async def _run(
+    path: str,
+    config: Config,
+    metrics: Metrics,
+    stop: asyncio.Event,
+    reload: asyncio.Event,
+    notifier: Notifier,
+    current: list[Running],
+) -> Config | None:
     """Run one config until a signal; return the new config on a valid reload, None on stop."""
     async with open_runtime(config, metrics=metrics) as rt:
         running = Running(rt)
         running.start()
         current[:] = [running]
         notifier.ready(running.summary())
-        logger.info("service.started sources=%d channels=%d rules=%d",
-                    len(rt.sources), len(rt.channels), len(config.rules))
+        logger.info(
+            "service.started sources=%d channels=%d rules=%d", len(rt.sources), len(rt.channels), len(config.rules)
+        )
         new_config = await _wait(stop, reload, path, config, running, notifier)
         if new_config is None:
             notifier.stopping()
@@ -211,8 +227,9 @@ async def _run(path: str, config: Config, metrics: Metrics, stop: asyncio.Event,
     return new_config
 
 
-async def _wait(stop: asyncio.Event, reload: asyncio.Event, path: str, config: Config, running: Running,
-                notifier: Notifier) -> Config | None:
+async def _wait(
+    stop: asyncio.Event, reload: asyncio.Event, path: str, config: Config, running: Running, notifier: Notifier
+) -> Config | None:
     """Wait for a signal; return the new config on a valid reload, None on stop."""
     while True:
         waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(reload.wait())}

@@ -34,10 +34,51 @@ _NAME = re.compile(r"^-?[A-Za-z_][A-Za-z0-9_-]*$")  # class and id names usable 
 _SENTENCE = re.compile(r"[.!?؟]\s+\S")
 _DATELINE = re.compile(r"^\W*[^\W\d][^:.!?]{0,40}:\s")  # "Lebanon: ...", "Iraq's PM: ...": a ticker line's head
 _ASIDE = re.compile(r"sidebar|related|popular|most[-_]?read|most[-_]?viewed|recommend", re.IGNORECASE)
-_NOT_ITEMS = frozenset({"br", "hr", "img", "input", "option", "meta", "link", "source", "svg", "path", "iframe",
-                        "picture", "video", "audio", "button", "select", "textarea", "head", "title", "html"})
-_BLOCKS = frozenset({"div", "li", "p", "ul", "ol", "article", "section", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
-                     "table", "dl", "blockquote"})
+_NOT_ITEMS = frozenset(
+    {
+        "br",
+        "hr",
+        "img",
+        "input",
+        "option",
+        "meta",
+        "link",
+        "source",
+        "svg",
+        "path",
+        "iframe",
+        "picture",
+        "video",
+        "audio",
+        "button",
+        "select",
+        "textarea",
+        "head",
+        "title",
+        "html",
+    }
+)
+_BLOCKS = frozenset(
+    {
+        "div",
+        "li",
+        "p",
+        "ul",
+        "ol",
+        "article",
+        "section",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "table",
+        "dl",
+        "blockquote",
+    }
+)
 _MAX_TEXT = 3000  # an element with more text than this is no ticker line
 _MAX_RUN = 50_000  # ... and one with more than this no run of them
 _MAX_GROUPS = 30  # the best runs for which a selector is sought
@@ -81,8 +122,9 @@ def suggest(html: str, url: str, *, shown: int = SHOWN) -> list[Candidate]:
             break
         # A run inside a better one, or around it (its container, or the same lines as one run of
         # text), is that ticker again.
-        if tuple(texts) in lines or any(n.mem_id in holders or not chosen.isdisjoint(_up(n.parent))
-                                         for n in group.nodes):
+        if tuple(texts) in lines or any(
+            n.mem_id in holders or not chosen.isdisjoint(_up(n.parent)) for n in group.nodes
+        ):
             continue
         if (selector := _selector(tree, group, base, texts)) is None:
             continue

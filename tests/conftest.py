@@ -1,4 +1,4 @@
-"""The fixtures: a local ticker site, the fake Bot API server, a small disk, services to clean up (helpers.py has the rest)."""
+"""The fixtures: a local ticker site, the fake Bot API, a small disk, services to clean up (the rest: helpers.py)."""
 
 from __future__ import annotations
 

@@ -21,8 +21,26 @@ from aiohttp import web
 from sites import BackgroundServer
 
 MAX_TEXT = 4096  # in UTF-16 code units, as Telegram measures entities (the stricter reading)
-TAGS = frozenset({"a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre",
-                  "blockquote", "span", "tg-spoiler", "tg-emoji"})
+TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "code",
+        "pre",
+        "blockquote",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+    }
+)
 _SPACE = " \t\n\r\v\f\0"  # TDLib's is_space; "\0" also stands for the end of the text
 _ENTITY = re.compile(r"&(?:(lt|gt|amp|quot)(?![A-Za-z])|#([0-9]+)|#x([0-9a-fA-F]+));?")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
@@ -52,6 +70,7 @@ def _entity(text: str, i: int) -> tuple[str, int] | None:
 
 def parse_html(text: str) -> str:
     """Return the plain text of Telegram HTML, or raise TelegramHTMLError worded as Telegram does."""
+
     def at(k: int) -> str:  # TDLib reads a C string: "\0" past the end
         return text[k] if k < len(text) else "\0"
 
@@ -81,14 +100,16 @@ def parse_html(text: str) -> str:
             j = i + 2
             while at(j) not in _SPACE and at(j) != ">":
                 j += 1
-            name = text[i + 2:j].lower()
+            name = text[i + 2 : j].lower()
             while j < len(text) and at(j) in _SPACE:
                 j += 1
             if at(j) != ">":
                 raise refuse("Unclosed end tag", i)
             if name and name != open_tags[-1]:  # "</>" closes whatever is open
-                raise refuse(f'Unmatched end tag at byte offset {len(text[:i].encode())}, '
-                             f'expected "</{open_tags[-1]}>", found "</{name}>"')
+                raise refuse(
+                    f"Unmatched end tag at byte offset {len(text[:i].encode())}, "
+                    f'expected "</{open_tags[-1]}>", found "</{name}>"'
+                )
             open_tags.pop()
             i = j + 1
         else:
@@ -99,15 +120,16 @@ def parse_html(text: str) -> str:
     return "".join(out)
 
 
-def _start_tag(text: str, begin: int, at: Callable[[int], str],
-               refuse: Callable[..., TelegramHTMLError]) -> tuple[str, int]:
+def _start_tag(
+    text: str, begin: int, at: Callable[[int], str], refuse: Callable[..., TelegramHTMLError]
+) -> tuple[str, int]:
     """Read the start tag at text[begin] ("<"); return its name and the index after its ">"."""
     j = begin + 1
     while at(j) not in _SPACE and at(j) != ">":
         j += 1
     if j >= len(text):
         raise refuse("Unclosed start tag", begin)
-    name = text[begin + 1:j].lower()
+    name = text[begin + 1 : j].lower()
     if name not in TAGS:
         raise refuse(f'Unsupported start tag "{name}"', begin)
     attrs: dict[str, str] = {}
@@ -207,8 +229,12 @@ class Fault:
 class FakeTelegram(BackgroundServer):
     """The fake Bot API server on 127.0.0.1; start()/stop() or use as a context manager."""
 
-    def __init__(self, token: str = "123456:TEST-token-not-real", chats: Iterable[str | int] = ("@alerts",),
-                 forbidden: Iterable[str | int] = ()) -> None:
+    def __init__(
+        self,
+        token: str = "123456:TEST-token-not-real",
+        chats: Iterable[str | int] = ("@alerts",),
+        forbidden: Iterable[str | int] = (),
+    ) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{path:.*}", self._not_found)
@@ -216,8 +242,9 @@ class FakeTelegram(BackgroundServer):
         self.token = token
         self.forbidden = {str(c) for c in forbidden}  # known chats where the bot may not post
         keys = dict.fromkeys([*map(str, chats), *self.forbidden])
-        self.chats: dict[str, int] = {k: -1009000000000 - n if k.startswith("@") else int(k)
-                                      for n, k in enumerate(keys)}
+        self.chats: dict[str, int] = {
+            k: -1009000000000 - n if k.startswith("@") else int(k) for n, k in enumerate(keys)
+        }
         self.down = False  # True: every connection is dropped unanswered
         self.log: list[Call] = []
         self._sent: list[Sent] = []
@@ -254,9 +281,18 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             return len(self.log)
 
-    def fail(self, chat_id: str | int | None = None, *, status: int = 429, retry_after: int = 3,
-             times: int = 1, drop: bool = False, method: str = "sendMessage", after: int = 0,
-             bogus: bool = False) -> None:
+    def fail(
+        self,
+        chat_id: str | int | None = None,
+        *,
+        status: int = 429,
+        retry_after: int = 3,
+        times: int = 1,
+        drop: bool = False,
+        method: str = "sendMessage",
+        after: int = 0,
+        bogus: bool = False,
+    ) -> None:
         """Answer the next `times` calls of `method` to chat_id (or any chat) with an error, or drop them.
 
         after: let that many matching calls through first. bogus: answer {"ok": true, "result": {}},
@@ -272,8 +308,10 @@ class FakeTelegram(BackgroundServer):
         test = (lambda sent: len(sent) >= what) if isinstance(what, int) else what
         with self._cond:
             if not self._cond.wait_for(lambda: test(list(self._sent)), timeout=timeout):
-                raise AssertionError(f"timed out after {timeout}s waiting for {what!r}; have {len(self._sent)}: "
-                                     f"{[(s.chat_id, s.plain[:60]) for s in self._sent]}")
+                raise AssertionError(
+                    f"timed out after {timeout}s waiting for {what!r}; have {len(self._sent)}: "
+                    f"{[(s.chat_id, s.plain[:60]) for s in self._sent]}"
+                )
             return list(self._sent)
 
     async def await_for(self, what: int | Callable[[list[Sent]], bool], timeout: float = 10.0) -> list[Sent]:
@@ -303,15 +341,21 @@ class FakeTelegram(BackgroundServer):
             request.transport.abort()  # like a connection that dies under the request
             return web.Response()
         if token != self.token:  # Telegram: 401 for a wrong token, 404 for a malformed one
-            return self._answer(method, chat, *((401, "Unauthorized") if _TOKEN_SHAPE.fullmatch(token)
-                                                else (404, "Not Found")))
+            return self._answer(
+                method, chat, *((401, "Unauthorized") if _TOKEN_SHAPE.fullmatch(token) else (404, "Not Found"))
+            )
         if method not in METHODS.values():
             return self._answer(method, chat, 404, "Not Found")
         if fault and fault.bogus:
             return self._answer(method, chat, 200, result={})
         if fault and fault.status == 429:
-            return self._answer(method, chat, 429, f"Too Many Requests: retry after {fault.retry_after}",
-                                parameters={"retry_after": fault.retry_after})
+            return self._answer(
+                method,
+                chat,
+                429,
+                f"Too Many Requests: retry after {fault.retry_after}",
+                parameters={"retry_after": fault.retry_after},
+            )
         if fault:
             return self._answer(method, chat, fault.status, fault.description)
         if method == "getMe":
@@ -333,34 +377,62 @@ class FakeTelegram(BackgroundServer):
         if len(plain.strip().encode("utf-16-le")) // 2 > MAX_TEXT:
             return self._answer(method, chat, 400, "Bad Request: message is too long")
         preview = params.get("link_preview_options")
-        no_preview = (isinstance(preview, dict) and _flag(preview.get("is_disabled"))) or \
-            _flag(params.get("disable_web_page_preview"))
+        no_preview = (isinstance(preview, dict) and _flag(preview.get("is_disabled"))) or _flag(
+            params.get("disable_web_page_preview")
+        )
         with self._cond:
             number = self.chats[known]
             if method == "editMessageText":
                 message_id = int(params.get("message_id") or 0)
-                index = next((n for n, s in enumerate(self._sent)
-                              if s.message_id == message_id and s.numeric_chat_id == number), None)
+                index = next(
+                    (n for n, s in enumerate(self._sent) if s.message_id == message_id and s.numeric_chat_id == number),
+                    None,
+                )
                 if index is None:
                     return self._answer(method, chat, 400, "Bad Request: message to edit not found")
                 if (self._sent[index].text, self._sent[index].parse_mode) == (text, parse_mode):
-                    return self._answer(method, chat, 400, "Bad Request: message is not modified: specified new "
-                                        "message content and reply markup are exactly the same as a current "
-                                        "content and reply markup of the message")
+                    return self._answer(
+                        method,
+                        chat,
+                        400,
+                        "Bad Request: message is not modified: specified new "
+                        "message content and reply markup are exactly the same as a current "
+                        "content and reply markup of the message",
+                    )
             else:
                 message_id, index = self._next_id, None
                 self._next_id += 1
-            sent = Sent(chat, text, parse_mode, _flag(params.get("disable_notification")), no_preview,
-                        message_id, method, plain, number, time.monotonic())
+            sent = Sent(
+                chat,
+                text,
+                parse_mode,
+                _flag(params.get("disable_notification")),
+                no_preview,
+                message_id,
+                method,
+                plain,
+                number,
+                time.monotonic(),
+            )
             if index is None:
                 self._sent.append(sent)
             else:
                 self._sent[index] = sent
             self._cond.notify_all()
         edited = {"edit_date": int(time.time())} if index is not None else {}
-        return self._answer(method, chat, 200, result={**self._author(known), "message_id": message_id,
-                                                       "date": int(time.time()), **edited,
-                                                       "chat": self._chat(known), "text": plain})
+        return self._answer(
+            method,
+            chat,
+            200,
+            result={
+                **self._author(known),
+                "message_id": message_id,
+                "date": int(time.time()),
+                **edited,
+                "chat": self._chat(known),
+                "text": plain,
+            },
+        )
 
     def _chat(self, known: str) -> dict[str, Any]:
         """A Chat: a channel for "@name" chats, a supergroup for numeric ones."""
@@ -386,8 +458,16 @@ class FakeTelegram(BackgroundServer):
         with self._cond:
             self.log.append(Call(method, chat, status, time.monotonic()))
 
-    def _answer(self, method: str, chat: str | None, status: int, description: str = "", *,
-                result: Any = None, parameters: dict[str, Any] | None = None) -> web.Response:
+    def _answer(
+        self,
+        method: str,
+        chat: str | None,
+        status: int,
+        description: str = "",
+        *,
+        result: Any = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> web.Response:
         self._record(method, chat, status)
         if status == 200:
             return web.json_response({"ok": True, "result": result})
@@ -410,8 +490,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
     elif request.can_read_body:
         form = await request.post()  # application/x-www-form-urlencoded and multipart/form-data
         params.update((key, value) for key, value in form.items() if isinstance(value, str))
-    return {key: value if key in _STRINGS or not isinstance(value, str) else _json(value)
-            for key, value in params.items()}
+    return {
+        key: value if key in _STRINGS or not isinstance(value, str) else _json(value) for key, value in params.items()
+    }
 
 
 def _json(value: str) -> Any:

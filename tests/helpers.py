@@ -25,17 +25,39 @@ TOKEN = "123456:TEST-token-not-real"
 CHATS = ("@alerts", "@second", -1001234567890)
 
 
-def telegram_channel(tg: FakeTelegram, name: str = "alerts", chat_id: str | int = "@alerts", **kw: Any) -> dict[str, Any]:
+def telegram_channel(
+    tg: FakeTelegram, name: str = "alerts", chat_id: str | int = "@alerts", **kw: Any
+) -> dict[str, Any]:
     """A channel entry for config.yaml that talks to the fake Bot API server, without rate pauses."""
-    return {"name": name, "type": "telegram", "chat_id": chat_id, "token": "${TELEGRAM_BOT_TOKEN}",
-            "api_base_url": tg.base_url, "per_second": 1000, "per_minute": 100000, **kw}
+    return {
+        "name": name,
+        "type": "telegram",
+        "chat_id": chat_id,
+        "token": "${TELEGRAM_BOT_TOKEN}",
+        "api_base_url": tg.base_url,
+        "per_second": 1000,
+        "per_minute": 100000,
+        **kw,
+    }
 
 
-def write_config(tmp_path: Path, *, sources: list[dict[str, Any]], channels: list[dict[str, Any]],
-                 rules: list[dict[str, Any]], **top: Any) -> Path:
+def write_config(
+    tmp_path: Path,
+    *,
+    sources: list[dict[str, Any]],
+    channels: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    **top: Any,
+) -> Path:
     """Write a config.yaml into tmp_path, state beside it, and return its path."""
-    data = {"state": {"path": str(tmp_path / "state" / "monitor.db")}, "delivery": {"timeout": 15},
-            "sources": sources, "channels": channels, "rules": rules, **top}
+    data = {
+        "state": {"path": str(tmp_path / "state" / "monitor.db")},
+        "delivery": {"timeout": 15},
+        "sources": sources,
+        "channels": channels,
+        "rules": rules,
+        **top,
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
@@ -44,7 +66,10 @@ def write_config(tmp_path: Path, *, sources: list[dict[str, Any]], channels: lis
 def run_monitor(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the monitor command line in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "monitor.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 
@@ -82,8 +107,12 @@ class Service:
         threading.Thread(target=self._read, daemon=True).start()
         self.stderr = open(tmp_path / f"service-{len(list(tmp_path.glob('service-*')))}.log", "w+")  # noqa: SIM115
         env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, **env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(config)],
-                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            env=env,
+        )
 
     def _read(self) -> None:
         """Drain the notify socket as systemd would (its queue holds only ~10 datagrams)."""

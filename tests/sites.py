@@ -80,8 +80,15 @@ class Site(BackgroundServer):
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def set(self, path: str, body: str | bytes, *, content_type: str = "text/html; charset=utf-8",
-            status: int = 200, etag: str | None = None) -> None:
+    def set(
+        self,
+        path: str,
+        body: str | bytes,
+        *,
+        content_type: str = "text/html; charset=utf-8",
+        status: int = 200,
+        etag: str | None = None,
+    ) -> None:
         with self._lock:
             data = body.encode() if isinstance(body, str) else body
             self.pages[path] = Page(data, content_type, status, etag)

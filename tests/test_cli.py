@@ -38,7 +38,8 @@ def test_once_exit_codes_and_failing_source(tmp_path: Path, site: Site, telegram
     assert second.returncode == 1
     # One line for the failed source, not a log line, a result line and a summary line.
     assert [line for line in second.stderr.splitlines() if "broken" in line] == [
-        "broken: FAILED: HTTP 403 Forbidden (the site may refuse unknown clients: try user_agent)"]
+        "broken: FAILED: HTTP 403 Forbidden (the site may refuse unknown clients: try user_agent)"
+    ]
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Iran: new line"]
 
 
@@ -68,7 +69,8 @@ def test_token_never_printed(tmp_path: Path, site: Site, telegram: FakeTelegram)
     site.set("/ok", ticker_page(["Old"]))
     site.set("/broken", ticker_page(["Old"]))
     path = write_config(
-        tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
+        tmp_path,
+        sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
         channels=[telegram_channel(telegram, "ghost", "@no_such_chat"), telegram_channel(telegram)],
         rules=[{"name": "all", "channels": ["ghost", "alerts"]}],
     )
@@ -87,7 +89,8 @@ def test_token_never_printed(tmp_path: Path, site: Site, telegram: FakeTelegram)
 def test_dry_run_prints_alerts_and_writes_nothing(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     site.set("/ok", ticker_page(["Lebanon: newest", "Syria: older", "Lebanon: oldest"]))
     path = write_config(
-        tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 3}],
+        tmp_path,
+        sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 3}],
         channels=[telegram_channel(telegram)],
         rules=[{"name": "lb", "any": ["Lebanon"], "channels": ["alerts"]}],
     )
@@ -101,12 +104,17 @@ def test_dry_run_prints_alerts_and_writes_nothing(tmp_path: Path, site: Site, te
 def test_service_polls_delivers_and_stops_cleanly(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     site.set("/", ticker_page(["Old"]))
     path = write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
-        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor.cli", "--config", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     try:
         deadline = time.monotonic() + 20
@@ -116,7 +124,7 @@ def test_service_polls_delivers_and_stops_cleanly(tmp_path: Path, site: Site, te
         site.set("/", ticker_page(["Second", "First", "Old"]))
         telegram.wait_for(2, timeout=20)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -138,8 +146,12 @@ def test_json_logs(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     import json
 
     site.set("/ok", ticker_page(["Old"]))
-    path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "ok", "url": site.url("/ok")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     out = run_monitor("--once", "--log-format", "json", "--log-level", "debug", "--config", str(path))
     records = [json.loads(line) for line in out.stderr.splitlines() if line.startswith("{")]
     done = next(r for r in records if r["event"] == "poll.done")
@@ -148,8 +160,12 @@ def test_json_logs(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
 
 def test_once_runs_ask_changed_since_the_last_run(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     site.set("/ok", ticker_page(["Old"]), etag='"v1"')
-    path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "ok", "url": site.url("/ok")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     assert run_monitor("--once", "--config", str(path)).returncode == 0
     second = run_monitor("--once", "--config", str(path))
     assert second.returncode == 0 and "ok: not modified since the last poll (HTTP 304)" in second.stderr
@@ -169,9 +185,15 @@ def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
     from monitor.store import SqliteStore
 
     site.set("/ok", ticker_page(["Iran: new line", "Old"]))
-    path = str(write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
-                            channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
-                            delivery={"timeout": 120}))
+    path = str(
+        write_config(
+            tmp_path,
+            sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
+            channels=[telegram_channel(telegram)],
+            rules=[{"name": "all", "channels": ["alerts"]}],
+            delivery={"timeout": 120},
+        )
+    )
     # Far below delivery.timeout: waiting out the deadline for a token that cannot work times out here.
     refused = run_monitor("--once", "--config", path, timeout=30, env={"TELEGRAM_BOT_TOKEN": REVOKED})
     assert refused.returncode == 1, refused.stderr
@@ -193,27 +215,38 @@ def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
 
 def test_status_names_the_channel_whose_token_was_refused(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     site.set("/ok", ticker_page(["Iran: new line", "Old"]))
-    path = str(write_config(
-        tmp_path, sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
-        channels=[telegram_channel(telegram, token="${REVOKED_TOKEN}"),
-                  telegram_channel(telegram, "second", "@second")],
-        rules=[{"name": "all", "channels": ["alerts", "second"]}], delivery={"timeout": 120},
-    ))
+    path = str(
+        write_config(
+            tmp_path,
+            sources=[{"name": "ok", "url": site.url("/ok"), "backfill": 1}],
+            channels=[
+                telegram_channel(telegram, token="${REVOKED_TOKEN}"),
+                telegram_channel(telegram, "second", "@second"),
+            ],
+            rules=[{"name": "all", "channels": ["alerts", "second"]}],
+            delivery={"timeout": 120},
+        )
+    )
     env = {"REVOKED_TOKEN": REVOKED}
     assert run_monitor("--once", "--config", path, timeout=30, env=env).returncode == 1
     assert [m.plain.split("\n")[0] for m in telegram.sent_to("@second")] == ["Iran: new line"]  # the others flow
     status = run_monitor("status", "--config", path, env=env)
     assert status.returncode == 0, status.stderr
-    assert re.search(r"^alerts\s+1\s+0\s+0\s+Telegram refused the bot token for channel 'alerts'", status.stdout,
-                     re.M), status.stdout
+    assert re.search(
+        r"^alerts\s+1\s+0\s+0\s+Telegram refused the bot token for channel 'alerts'", status.stdout, re.M
+    ), status.stdout
     assert re.search(r"^second\s+0\s+1\s+0\s+-$", status.stdout, re.M), status.stdout
     assert REVOKED.split(":")[1] not in status.stdout + status.stderr
 
 
 def test_log_level_in_any_case(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     site.set("/ok", ticker_page(["Old"]))
-    path = write_config(tmp_path, sources=[{"name": "ok", "url": site.url("/ok")}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "ok", "url": site.url("/ok")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     loud = run_monitor("--once", "--log-level", "INFO", "--config", str(path))
     assert loud.returncode == 0, loud.stderr
     assert "first poll" in loud.stderr
@@ -243,13 +276,18 @@ def test_help_describes_every_command_and_lists_the_exit_codes() -> None:
 
 
 def test_match_names_the_arabic_term_that_fired(tmp_path: Path) -> None:
-    path = str(write_config(
-        tmp_path, sources=[{"name": "ar", "url": "http://127.0.0.1:9/"}],
-        channels=[{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": "${TELEGRAM_BOT_TOKEN}"}],
-        rules=[{"name": "president", "any": ["الرئيس"], "channels": ["alerts"]},
-               {"name": "officials", "any": ["مسؤول"], "channels": ["alerts"]},
-               {"name": "lebanon", "any": ["لبنان"], "channels": ["alerts"]}],
-    ))
+    path = str(
+        write_config(
+            tmp_path,
+            sources=[{"name": "ar", "url": "http://127.0.0.1:9/"}],
+            channels=[{"name": "alerts", "type": "telegram", "chat_id": "@alerts", "token": "${TELEGRAM_BOT_TOKEN}"}],
+            rules=[
+                {"name": "president", "any": ["الرئيس"], "channels": ["alerts"]},
+                {"name": "officials", "any": ["مسؤول"], "channels": ["alerts"]},
+                {"name": "lebanon", "any": ["لبنان"], "channels": ["alerts"]},
+            ],
+        )
+    )
     hit = run_monitor("match", "وللرئيس اللبناني كلمة مساء اليوم", "--config", path)
     assert hit.returncode == 0, hit.stderr
     assert hit.stdout.splitlines() == ["president: term 'الرئيس' -> alerts"]  # اللبناني is not لبنان

@@ -10,14 +10,20 @@ from sites import Site, ticker_page
 
 
 def lebanon_config(tmp_path: Path, site: Site, telegram: FakeTelegram, **source: object) -> str:
-    return str(write_config(
-        tmp_path,
-        sources=[{"name": "en", "url": site.url("/en"), **source}],
-        channels=[telegram_channel(telegram), telegram_channel(telegram, "quiet", "@second",
-                                                              quiet_hours={"from": "23:00", "to": "07:00"})],
-        rules=[{"name": "lebanon", "any": ["Lebanon"], "none": ["weather"], "channels": ["alerts"]},
-               {"name": "flash", "any": ["killed"], "channels": ["quiet"], "priority": "urgent"}],
-    ))
+    return str(
+        write_config(
+            tmp_path,
+            sources=[{"name": "en", "url": site.url("/en"), **source}],
+            channels=[
+                telegram_channel(telegram),
+                telegram_channel(telegram, "quiet", "@second", quiet_hours={"from": "23:00", "to": "07:00"}),
+            ],
+            rules=[
+                {"name": "lebanon", "any": ["Lebanon"], "none": ["weather"], "channels": ["alerts"]},
+                {"name": "flash", "any": ["killed"], "channels": ["quiet"], "priority": "urgent"},
+            ],
+        )
+    )
 
 
 def test_dry_run_on_a_fresh_state_shows_the_baseline_and_where_each_line_would_go(
@@ -43,8 +49,9 @@ def test_once_summary_counts_edits_and_speaks_plainly(tmp_path: Path, site: Site
     site.set("/en", ticker_page(["Old"]))
     config = lebanon_config(tmp_path, site, telegram, backfill=1)
     first = run_monitor("--once", "--config", config)
-    assert first.stderr.splitlines() == ["en: 1 item, first poll: recorded as the baseline and sends the newest 1"
-                                         " (backfill)"]
+    assert first.stderr.splitlines() == [
+        "en: 1 item, first poll: recorded as the baseline and sends the newest 1 (backfill)"
+    ]
     line = "Lebanon: Israeli drone strikes a motorcycle in Aitaroun"
     site.set("/en", ticker_page([line, "Old"]))
     assert run_monitor("--once", "--config", config).stderr.splitlines() == ["en: 2 items, 1 new, 1 alert queued"]
@@ -87,7 +94,9 @@ def test_status_lists_every_channel_and_next_polls_only_while_running(
     stopped = run_monitor("status", "--config", config).stdout.splitlines()
     assert stopped[0].startswith("no monitor is running")
     assert [line.split()[:5] for line in stopped if line.startswith(("alerts", "quiet"))] == [
-        ["alerts", "0", "0", "0", "-"], ["quiet", "0", "0", "0", "-"]]  # no alert yet, listed all the same
+        ["alerts", "0", "0", "0", "-"],
+        ["quiet", "0", "0", "0", "-"],
+    ]  # no alert yet, listed all the same
     en = next(line for line in stopped if line.startswith("en "))
     assert en.split()[-2:] == ["-", "-"]  # next poll: no one will poll it
     services.append(service := Service(tmp_path, Path(config)))
@@ -102,11 +111,17 @@ def test_status_lists_every_channel_and_next_polls_only_while_running(
 
 def test_console_marks_urgent_alerts_as_telegram_does(tmp_path: Path, site: Site) -> None:
     site.set("/en", ticker_page(["Old"]))
-    config = str(write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/en")}], channels=[{"name": "screen", "type": "console"}],
-        rules=[{"name": "flash", "any": ["killed"], "channels": ["screen"], "priority": "urgent"},
-               {"name": "rest", "channels": ["screen"]}],
-    ))
+    config = str(
+        write_config(
+            tmp_path,
+            sources=[{"name": "en", "url": site.url("/en")}],
+            channels=[{"name": "screen", "type": "console"}],
+            rules=[
+                {"name": "flash", "any": ["killed"], "channels": ["screen"], "priority": "urgent"},
+                {"name": "rest", "channels": ["screen"]},
+            ],
+        )
+    )
     assert run_monitor("--once", "--config", config).returncode == 0
     site.set("/en", ticker_page(["Two killed in a strike", "Talks resume", "Old"]))
     out = run_monitor("--once", "--config", config)

@@ -75,7 +75,12 @@ def test_add_a_heading_source(tmp_path: Path, site: Site) -> None:
     out = run_monitor("probe", site.url("/"), "--add", "home", "--config", str(path))
     assert out.returncode == 0, out.stdout + out.stderr
     [_, added] = load(path).sources
-    assert (added.name, added.url, added.kind.headings, added.kind.selector) == ("home", site.url("/"), ("BREAKING",), None)
+    assert (added.name, added.url, added.kind.headings, added.kind.selector) == (
+        "home",
+        site.url("/"),
+        ("BREAKING",),
+        None,
+    )
 
 
 def test_add_refuses_a_taken_name_before_fetching(tmp_path: Path, site: Site) -> None:
@@ -84,20 +89,27 @@ def test_add_refuses_a_taken_name_before_fetching(tmp_path: Path, site: Site) ->
     site.set("/wire", MARQUEE)
     out = run_monitor("probe", site.url("/wire"), "--add", "en", "--config", str(path))
     assert out.returncode == 2
-    assert out.stderr.strip() == (f"monitor: config error: {path}: sources[0].name: a source named 'en' exists: "
-                                  "choose another name")
+    assert out.stderr.strip() == (
+        f"monitor: config error: {path}: sources[0].name: a source named 'en' exists: choose another name"
+    )
     assert site.hits["/wire"] == 0 and path.read_text(encoding="utf-8") == before
 
 
 @pytest.mark.parametrize(
     ("text", "fault"),
     [
-        ("sources: [{{name: en, url: '{url}'}}]\nchannels: []\n",
-         "sources: no line 'sources:' at the margin to add under (a flow list such as sources: [] is not extended)"),
-        ("sources:\n  - {{name: en, url: '{url}'}}\nsources:\n  - {{name: fr, url: '{url}'}}\n",
-         "sources: 'sources:' is at the margin twice: cannot tell where to add"),
-        ("sources:\n  - {{name: en, url: '{url}'}}\nchannels:\n  - {{name: x, type: sms}}\n",
-         "channels[0].type: unknown channel type 'sms'"),  # broken already: said before anything is fetched
+        (
+            "sources: [{{name: en, url: '{url}'}}]\nchannels: []\n",
+            "sources: no line 'sources:' at the margin to add under (a flow list such as sources: [] is not extended)",
+        ),
+        (
+            "sources:\n  - {{name: en, url: '{url}'}}\nsources:\n  - {{name: fr, url: '{url}'}}\n",
+            "sources: 'sources:' is at the margin twice: cannot tell where to add",
+        ),
+        (
+            "sources:\n  - {{name: en, url: '{url}'}}\nchannels:\n  - {{name: x, type: sms}}\n",
+            "channels[0].type: unknown channel type 'sms'",
+        ),  # broken already: said before anything is fetched
         ("sources: [\n", "line 2, column 1: invalid YAML"),
     ],
     ids=["flow-list", "twice", "config-broken-already", "not-yaml"],
@@ -121,8 +133,10 @@ def test_add_rolled_back_when_the_config_does_not_load_with_it(tmp_path: Path, s
     out = run_monitor("probe", site.url("/wire"), "--selector", selector, "--add", "wire", "--config", str(path))
     assert out.returncode == 2
     assert "Suggested source entry" in out.stdout and site.hits["/wire"] == 1  # found, then refused
-    assert out.stderr.startswith(f"monitor: config error: {path}: sources[1].selector: source 'wire' not added, "
-                                 "the file is as it was: invalid CSS selector 'div.news-ticker, div.other")
+    assert out.stderr.startswith(
+        f"monitor: config error: {path}: sources[1].selector: source 'wire' not added, "
+        "the file is as it was: invalid CSS selector 'div.news-ticker, div.other"
+    )
     assert path.read_bytes() == before
 
 
@@ -131,8 +145,9 @@ def test_add_refuses_a_name_the_config_would_refuse_before_fetching(tmp_path: Pa
     before = path.read_bytes()
     out = run_monitor("probe", site.url("/wire"), "--add", " ", "--config", str(path))
     assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.strip() == (f"monitor: config error: {path}: sources[1].name: expected a non-empty string, "
-                                  "got a string")
+    assert out.stderr.strip() == (
+        f"monitor: config error: {path}: sources[1].name: expected a non-empty string, got a string"
+    )
     assert path.read_bytes() == before and site.hits["/wire"] == 0
 
 
@@ -159,28 +174,33 @@ FIELDS = {"name": "new", "url": "https://new.example/", "selector": "ul.ticker >
             "sources:\n- name: a\n  url: https://a.example/\n" + TAIL,
             "sources:\n- name: a\n  url: https://a.example/\n"
             "- name: new\n  url: https://new.example/\n  selector: ul.ticker > li\n" + TAIL,
-            id="dashes-at-the-margin"),
+            id="dashes-at-the-margin",
+        ),
         pytest.param(
             "sources:\n    -   name: a\n        url: https://a.example/\n" + TAIL,
             "sources:\n    -   name: a\n        url: https://a.example/\n"
             "    -   name: new\n        url: https://new.example/\n        selector: ul.ticker > li\n" + TAIL,
-            id="wide-indentation"),
+            id="wide-indentation",
+        ),
         pytest.param(
             "sources:\r\n  - name: a\r\n    url: https://a.example/\r\n" + TAIL.replace("\n", "\r\n"),
             "sources:\r\n  - name: a\r\n    url: https://a.example/\r\n"
             "  - name: new\r\n    url: https://new.example/\r\n    selector: ul.ticker > li\r\n"
             + TAIL.replace("\n", "\r\n"),
-            id="crlf"),
+            id="crlf",
+        ),
         pytest.param(
             TAIL + "sources:\n  - name: a\n    url: https://a.example/    # no newline at the end",
             TAIL + "sources:\n  - name: a\n    url: https://a.example/    # no newline at the end\n"
             "  - name: new\n    url: https://new.example/\n    selector: ul.ticker > li\n",
-            id="last-in-file"),
+            id="last-in-file",
+        ),
         pytest.param(
             "sources:   # none yet\n  # - name: later\n\n" + TAIL,
             "sources:   # none yet\n  # - name: later\n"
             "  - name: new\n    url: https://new.example/\n    selector: ul.ticker > li\n\n" + TAIL,
-            id="empty-block"),
+            id="empty-block",
+        ),
     ],
 )
 def test_add_source_text(tmp_path: Path, before: str, after: str) -> None:
@@ -203,9 +223,21 @@ def test_add_source_with_no_sources_key(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "written"),
-    [("plain-name", "plain-name"), ("https://x.example/a?b=1&c=2", "https://x.example/a?b=1&c=2"),
-     ("|", '"|"'), (" - ", '" - "'), ("div#a > p", "div#a > p"), ("a #b", '"a #b"'), ("yes", '"yes"'),
-     ("123", '"123"'), ("*x", '"*x"'), ("[x]", '"[x]"'), ("عاجل", "عاجل"), ('a"b: c', '"a\\"b: c"'), ("", '""')],
+    [
+        ("plain-name", "plain-name"),
+        ("https://x.example/a?b=1&c=2", "https://x.example/a?b=1&c=2"),
+        ("|", '"|"'),
+        (" - ", '" - "'),
+        ("div#a > p", "div#a > p"),
+        ("a #b", '"a #b"'),
+        ("yes", '"yes"'),
+        ("123", '"123"'),
+        ("*x", '"*x"'),
+        ("[x]", '"[x]"'),
+        ("عاجل", "عاجل"),
+        ('a"b: c', '"a\\"b: c"'),
+        ("", '""'),
+    ],
 )
 def test_scalar_reads_back_as_itself(value: str, written: str) -> None:
     assert scalar(value) == written

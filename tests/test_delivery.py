@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -25,8 +26,11 @@ from monitor.runtime import Runtime, open_runtime
 
 def lines(n: int, prefix: str = "Line") -> list[str]:
     """n ticker lines, newest first as tickers list them."""
-    return [f"{prefix} {i}: Al Mayadeen's correspondent: an event of some length happened in town {i}, "
-            "officials said, with more details to follow" for i in range(n, 0, -1)]
+    return [
+        f"{prefix} {i}: Al Mayadeen's correspondent: an event of some length happened in town {i}, "
+        "officials said, with more details to follow"
+        for i in range(n, 0, -1)
+    ]
 
 
 async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
@@ -34,15 +38,18 @@ async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     site.set("/", ticker_page(["Old line"]))
     for s in rt.sources:
         await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup)
-    site.set("/", ticker_page(new + ["Old line"]))
+    site.set("/", ticker_page([*new, "Old line"]))
     for s in rt.sources:
         assert (await poll_once(s, rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
 
 
-def config(tmp_path: Path, site: Site, tg: FakeTelegram, channels: list[dict[str, Any]], interval: int = 60,
-           **delivery: Any) -> Path:
+def config(
+    tmp_path: Path, site: Site, tg: FakeTelegram, channels: list[dict[str, Any]], interval: int = 60, **delivery: Any
+) -> Path:
     return write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": interval}], channels=channels,
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": interval}],
+        channels=channels,
         rules=[{"name": "all", "channels": [c["name"] for c in channels]}],
         delivery={"timeout": 30, "retry_base": 0.05, **delivery},
     )
@@ -95,26 +102,34 @@ async def test_burst_arrives_as_digests_within_limits(tmp_path: Path, site: Site
     body = "\n".join(m.plain for m in sent)
     assert all(body.count(line + "\n") == 1 for line in new)  # every line, once
     assert all(size(m.plain) <= 4096 for m in sent)
-    gaps = [b.at - a.at for a, b in zip(sent, sent[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(sent)]
     assert all(gap >= 0.9 for gap in gaps), gaps  # about one message a second, no faster
     order = [line for m in sent for line in m.plain.split("\n") if line.startswith("Line ")]
     assert order == list(reversed(new))
 
 
 async def test_silent_rule_and_template(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
-    channel = telegram_channel(telegram, template="<b>{source}</b> {time}: {text} <a href=\"{link}\">more</a>",
-                               timezone="Asia/Beirut")
+    channel = telegram_channel(
+        telegram, template='<b>{source}</b> {time}: {text} <a href="{link}">more</a>', timezone="Asia/Beirut"
+    )
     path = write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/")}], channels=[channel],
-        rules=[{"name": "quiet", "any": ["Syria"], "silent": True, "channels": ["alerts"]},
-               {"name": "loud", "any": ["Lebanon"], "channels": ["alerts"]}],
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/")}],
+        channels=[channel],
+        rules=[
+            {"name": "quiet", "any": ["Syria"], "silent": True, "channels": ["alerts"]},
+            {"name": "loud", "any": ["Lebanon"], "channels": ["alerts"]},
+        ],
     )
     async with open_runtime(load(path)) as rt:
         await queue(rt, site, ["Lebanon: loud one", "Syria: quiet one", "Syria & Lebanon: both"])
         await rt.deliverer.run_until_empty(time.time() + 30)
     by_text = {m.plain.split(": ", 1)[1].rsplit(" more", 1)[0]: m for m in telegram.sent}
     assert {k: m.disable_notification for k, m in by_text.items()} == {
-        "Lebanon: loud one": False, "Syria: quiet one": True, "Syria & Lebanon: both": False}
+        "Lebanon: loud one": False,
+        "Syria: quiet one": True,
+        "Syria & Lebanon: both": False,
+    }
     assert all(m.plain.startswith("en ") for m in telegram.sent)
 
 
@@ -124,8 +139,13 @@ def test_service_killed_mid_burst_loses_nothing(tmp_path: Path, site: Site, tele
     path = config(tmp_path, site, telegram, [channel], interval=1)
 
     def start() -> subprocess.Popen[str]:
-        return subprocess.Popen([sys.executable, "-m", "monitor.cli", "--config", str(path)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+        return subprocess.Popen(
+            [sys.executable, "-m", "monitor.cli", "--config", str(path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
 
     def wait(condition: Any, what: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -138,7 +158,7 @@ def test_service_killed_mid_burst_loses_nothing(tmp_path: Path, site: Site, tele
     try:
         wait(lambda: site.hits["/"] >= 1, "the baseline poll")
         wait(lambda: _baselined(tmp_path), "the baseline commit")
-        site.set("/", ticker_page(new + ["Old line"]))
+        site.set("/", ticker_page([*new, "Old line"]))
         telegram.wait_for(8, timeout=30)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
@@ -215,7 +235,9 @@ class Receiver:
         self.server.stop()
 
 
-async def test_webhook_channel_retries_5xx_and_fails_4xx_alone(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+async def test_webhook_channel_retries_5xx_and_fails_4xx_alone(
+    tmp_path: Path, site: Site, telegram: FakeTelegram
+) -> None:
     with Receiver([503]) as ok, Receiver([404, 404]) as gone:
         channels = [
             {"name": "hook", "type": "webhook", "url": f"http://127.0.0.1:{ok.server.port}/hook"},
@@ -272,10 +294,13 @@ async def test_quiet_hours_and_urgent(tmp_path: Path, site: Site, telegram: Fake
     start = now - timedelta(hours=1) if quiet_now else now + timedelta(hours=1)
     window = {"from": start.strftime("%H:%M"), "to": (start + timedelta(hours=2)).strftime("%H:%M"), "tz": "UTC"}
     path = write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/")}],
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/")}],
         channels=[telegram_channel(telegram, quiet_hours=window)],
-        rules=[{"name": "urgent", "any": ["ceasefire"], "priority": "urgent", "channels": ["alerts"]},
-               {"name": "rest", "any": ["Lebanon"], "channels": ["alerts"]}],
+        rules=[
+            {"name": "urgent", "any": ["ceasefire"], "priority": "urgent", "channels": ["alerts"]},
+            {"name": "rest", "any": ["Lebanon"], "channels": ["alerts"]},
+        ],
     )
     async with open_runtime(load(path)) as rt:
         await queue(rt, site, ["Lebanon: ceasefire holds", "Lebanon: talks go on"])
@@ -306,8 +331,9 @@ async def test_refused_token_blocks_the_channel_and_names_it(telegram: FakeTeleg
 
     # Telegram answers 401 Unauthorized for a revoked token, 404 Not Found for a malformed one:
     # python-telegram-bot raises InvalidToken for both.
-    channel = TelegramChannel(ChannelConfig("alerts", TelegramSettings("@alerts", token,
-                                                                       api_base_url=telegram.base_url)))
+    channel = TelegramChannel(
+        ChannelConfig("alerts", TelegramSettings("@alerts", token, api_base_url=telegram.base_url))
+    )
     try:
         with pytest.raises(DeliveryError) as refused:
             await channel.send([Alert(1, "alerts", "en", "Line", None, time.time())])

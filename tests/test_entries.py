@@ -15,11 +15,24 @@ def one(item: tuple[str, object]) -> Sequence[Line]:
 
 
 def test_text_cleaned_empty_and_repeats_dropped_links_made_absolute() -> None:
-    items = [(" Lebanon:\u200b  strike\n", "/n/1"), ("", "/n/2"), (" \t", "/n/3"), ("Lebanon: strike", "/n/4"),
-             ("Iraq: blast", "javascript:alert(1)"), ("Yemen: flights", "tg://x"), ("Gaza: toll", None)]
-    assert build_entries(items, one, BASE) == Parsed([
-        Entry("Lebanon: strike", "https://news.example.net/n/1"), Entry("Iraq: blast", None),
-        Entry("Yemen: flights", None), Entry("Gaza: toll", None)], found=4)
+    items = [
+        (" Lebanon:\u200b  strike\n", "/n/1"),
+        ("", "/n/2"),
+        (" \t", "/n/3"),
+        ("Lebanon: strike", "/n/4"),
+        ("Iraq: blast", "javascript:alert(1)"),
+        ("Yemen: flights", "tg://x"),
+        ("Gaza: toll", None),
+    ]
+    assert build_entries(items, one, BASE) == Parsed(
+        [
+            Entry("Lebanon: strike", "https://news.example.net/n/1"),
+            Entry("Iraq: blast", None),
+            Entry("Yemen: flights", None),
+            Entry("Gaza: toll", None),
+        ],
+        found=4,
+    )
 
 
 def test_a_line_takes_the_first_of_its_links_that_is_usable_and_reads_no_further() -> None:

@@ -36,8 +36,7 @@ SHAPES = [
         "sibling_ul.html",
         [
             (
-                "Lebanon: Al Mayadeen's correspondent: An Israeli drone struck a motorcycle "
-                "near the town of Aitaroun.",
+                "Lebanon: Al Mayadeen's correspondent: An Israeli drone struck a motorcycle near the town of Aitaroun.",
                 f"{SITE}/news/1001/lebanon-drone",
             ),
             (
@@ -45,8 +44,7 @@ SHAPES = [
                 f"{SITE}/news/1000/yemen-statement",
             ),
             (
-                "Iran: Foreign Ministry spokesperson: Tehran will respond to any violation of its "
-                "airspace.",
+                "Iran: Foreign Ministry spokesperson: Tehran will respond to any violation of its airspace.",
                 "https://other.example.org/live/999",
             ),
         ],
@@ -60,8 +58,7 @@ SHAPES = [
                 f"{SITE}/en/section/news/2001",
             ),
             (
-                "Iraq: Al Mayadeen's correspondent: Explosions heard near a military base north of "
-                "Baghdad.",
+                "Iraq: Al Mayadeen's correspondent: Explosions heard near a military base north of Baghdad.",
                 f"{SITE}/en/section/news/2000",
             ),
             (
@@ -87,8 +84,7 @@ SHAPES = [
                 f"{SITE}/en/section/item/3002",
             ),
             (
-                "Lebanon: Al Mayadeen's correspondent: Artillery shelling on the outskirts "
-                "of Khiam.",
+                "Lebanon: Al Mayadeen's correspondent: Artillery shelling on the outskirts of Khiam.",
                 f"{SITE}/en/section/item/3001",
             ),
         ],
@@ -171,12 +167,8 @@ def test_heading_shapes(name: str, expected: list[tuple[str, str | None]]) -> No
 @pytest.mark.parametrize(
     "name, message",
     [
-        pytest.param(
-            "title_script_only.html", "heading not found (looked for: BREAKING, ", id="title-script"
-        ),
-        pytest.param(
-            "empty_ticker.html", "heading 'BREAKING' found but no items beside it", id="empty-ul"
-        ),
+        pytest.param("title_script_only.html", "heading not found (looked for: BREAKING, ", id="title-script"),
+        pytest.param("empty_ticker.html", "heading 'BREAKING' found but no items beside it", id="empty-ul"),
         pytest.param("shortnews.html", "heading not found", id="no-heading-at-all"),
     ],
 )
@@ -189,16 +181,12 @@ def test_heading_errors(name: str, message: str) -> None:
 def test_heading_not_found_lists_headings() -> None:
     with pytest.raises(ExtractError) as caught:
         extract("<p>nothing here</p>", BASE)
-    assert str(caught.value) == (
-        "heading not found (looked for: BREAKING, Breaking News, URGENT, عاجل, ÚLTIMA HORA)"
-    )
+    assert str(caught.value) == ("heading not found (looked for: BREAKING, Breaking News, URGENT, عاجل, ÚLTIMA HORA)")
 
 
 # --- heading variants and decoys --------------------------------------------------------------
 
-TICKER = (
-    '<div class="box">{heading}<ul><li><a href="/a">Line one.</a></li><li>Line two.</li></ul></div>'
-)
+TICKER = '<div class="box">{heading}<ul><li><a href="/a">Line one.</a></li><li>Line two.</li></ul></div>'
 
 
 @pytest.mark.parametrize(
@@ -247,8 +235,7 @@ def test_custom_headings() -> None:
             id="paragraph-containing-word",
         ),
         pytest.param(
-            "<div><p><strong>Breaking news</strong> came late on Monday.</p><p>More.</p>"
-            "<p>Even more.</p></div>",
+            "<div><p><strong>Breaking news</strong> came late on Monday.</p><p>More.</p><p>Even more.</p></div>",
             id="bold-words-inside-sentence",
         ),
         pytest.param(
@@ -265,7 +252,7 @@ def test_custom_headings() -> None:
     ],
 )
 def test_decoys_are_not_headings(page: str) -> None:
-    with pytest.raises(ExtractError, match="^heading not found"):
+    with pytest.raises(ExtractError, match=r"^heading not found"):
         extract(page, BASE)
 
 
@@ -319,9 +306,7 @@ def test_invisible_characters_and_markup_inside_items() -> None:
         pytest.param('<a href="/n/1">x</a>', f"{SITE}/n/1", id="own-link"),
         pytest.param('<a href="  /n/2\n">x</a>', f"{SITE}/n/2", id="href-whitespace"),
         pytest.param('<a href="n/3">x</a>', f"{SITE}/en/section/n/3", id="relative"),
-        pytest.param(
-            '<a href="//cdn.example.org/n/4">x</a>', "https://cdn.example.org/n/4", id="scheme-rel"
-        ),
+        pytest.param('<a href="//cdn.example.org/n/4">x</a>', "https://cdn.example.org/n/4", id="scheme-rel"),
         pytest.param('<a href="javascript:void(0)">x</a>', None, id="javascript"),
         pytest.param('<a href=" JavaScript:go()">x</a>', None, id="javascript-case"),
         pytest.param('<a href="mailto:desk@example.net">x</a>', None, id="mailto"),
@@ -378,9 +363,7 @@ IRAQ_URL = "https://www.almayadeen.net/news/9003/iraq"
 @pytest.mark.parametrize(
     "selector, first, count, links",
     [
-        pytest.param(
-            "div.single-latest-news", Entry(f"10:42 {IRAQ}", IRAQ_URL), 4, 3, id="inner-a"
-        ),
+        pytest.param("div.single-latest-news", Entry(f"10:42 {IRAQ}", IRAQ_URL), 4, 3, id="inner-a"),
         pytest.param("div.single-latest-news > a", Entry(IRAQ, IRAQ_URL), 3, 2, id="item-is-a"),
         pytest.param("span.time", Entry("10:42", None), 4, 0, id="no-link-anywhere"),
     ],
@@ -423,9 +406,7 @@ ARABIC_FIRST = "لبنان: مراسل الميادين: مسيّرة إسرائ
         pytest.param(ARABIC_PAGE, "text/html", id="meta-header-without-charset"),
         pytest.param(ARABIC_NO_META, "text/html; charset=windows-1256", id="header-only"),
         pytest.param(ARABIC_NO_META, 'text/html;charset="Windows-1256"', id="header-quoted"),
-        pytest.param(
-            ARABIC_PAGE, "text/html; charset=x-unknown-thing", id="unknown-header-then-meta"
-        ),
+        pytest.param(ARABIC_PAGE, "text/html; charset=x-unknown-thing", id="unknown-header-then-meta"),
         pytest.param(
             ARABIC_PAGE.replace(
                 '<meta charset="windows-1256">',
@@ -455,9 +436,7 @@ def test_undeclared_windows_1256_is_not_readable() -> None:
 
 def _seed_params(with_ticker: bool) -> list:
     if not SEEDS.is_dir():
-        return [
-            pytest.param(None, marks=pytest.mark.skip(reason=f"seed pages not found at {SEEDS}"))
-        ]
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"seed pages not found at {SEEDS}"))]
     found = [
         pytest.param(p, id=p.name[:3])
         for p in sorted(SEEDS.glob("*.txt"))
@@ -469,9 +448,7 @@ def _seed_params(with_ticker: bool) -> list:
 def _parse_seed(path: Path) -> tuple[list[str], list[str], str]:
     lines = path.read_text(encoding="utf-8").splitlines()
     at = lines.index("BREAKING")
-    menu = list(
-        dict.fromkeys(m for line in lines[:at] if (m := line.strip(" •\t")) and len(m) < 30)
-    )
+    menu = list(dict.fromkeys(m for line in lines[:at] if (m := line.strip(" •\t")) and len(m) < 30))
     end = lines.index("", at)
     title = next(line for line in lines[end:] if line.strip())
     return menu, lines[at + 1 : end], title
@@ -492,18 +469,14 @@ def _mayadeen_layout(menu: list[str], lines: list[str], title: str) -> str:
 
 def _marquee_layout(menu: list[str], lines: list[str], title: str) -> str:
     e = html.escape
-    spans = " ".join(
-        f'<span class="item"><a href="/news/{i}">{e(t)}</a></span>' for i, t in enumerate(lines)
-    )
+    spans = " ".join(f'<span class="item"><a href="/news/{i}">{e(t)}</a></span>' for i, t in enumerate(lines))
     nav = "".join(f"<li><a href='/m'>{e(m)}</a></li>" for m in menu[:8])
     return f"""<html><body><ul class="menu">{nav}</ul>
 <div class="news-ticker"><div class="label">BREAKING</div><marquee>{spans}</marquee></div>
 <h1>{e(title)}</h1><p>Body.</p></body></html>"""
 
 
-@pytest.mark.parametrize(
-    "layout", [_mayadeen_layout, _marquee_layout], ids=["al-mayadeen-ul", "marquee"]
-)
+@pytest.mark.parametrize("layout", [_mayadeen_layout, _marquee_layout], ids=["al-mayadeen-ul", "marquee"])
 @pytest.mark.parametrize("seed", _seed_params(with_ticker=True))
 def test_seed_tickers(seed: Path, layout) -> None:
     menu, lines, title = _parse_seed(seed)
@@ -511,9 +484,7 @@ def test_seed_tickers(seed: Path, layout) -> None:
     entries = extract(layout(menu, lines, title), "https://english.almayadeen.net/news/politics/x")
     expected = list(dict.fromkeys(clean(t) for t in lines))
     assert texts(entries) == expected
-    assert [e.link for e in entries] == [
-        f"https://english.almayadeen.net/news/{lines.index(t)}" for t in expected
-    ]
+    assert [e.link for e in entries] == [f"https://english.almayadeen.net/news/{lines.index(t)}" for t in expected]
 
 
 @pytest.mark.parametrize("seed", _seed_params(with_ticker=False))
@@ -523,7 +494,7 @@ def test_seed_without_ticker(seed: Path) -> None:
     nav = "".join(f'<li><a href="/s/{i}">{html.escape(w)}</a></li>' for i, w in enumerate(words))
     body = "".join(f"<p>{html.escape(ln)}</p>" for ln in lines[1:])
     page = f"<html><head><title>Sada El Balad</title></head><body><nav><ul>{nav}</ul></nav>{body}"
-    with pytest.raises(ExtractError, match="^heading not found"):
+    with pytest.raises(ExtractError, match=r"^heading not found"):
         extract(page, "https://www.see.news/")
 
 
@@ -532,11 +503,7 @@ def test_seed_without_ticker(seed: Path) -> None:
 
 def test_deeply_nested_ticker() -> None:
     depth = 10_000
-    page = (
-        "<div>" * depth
-        + "<h3>BREAKING</h3><ul><li>Deep one</li><li>Deep two</li></ul>"
-        + "</div>" * depth
-    )
+    page = "<div>" * depth + "<h3>BREAKING</h3><ul><li>Deep one</li><li>Deep two</li></ul>" + "</div>" * depth
     assert texts(extract(page, BASE)) == ["Deep one", "Deep two"]
     assert texts(extract(page, BASE, selector="li")) == ["Deep one", "Deep two"]
 
@@ -573,7 +540,50 @@ def test_malformed_input_never_crashes(page: str) -> None:
 
 
 # soup ingredients, split on '|'
-TOKENS = ["<div>", "</div>", "<ul>", "</ul>", "<li>", "</li>", "<span>", "</span>", "<h3>", "</h3>", "<p>", "</p>", "<a href='/x'>", "<a href='javascript:x'>", "</a>", "<marquee>", "<nav>", "<script>", "</script>", "<style>", "<title>", "<table>", "<td>", "<br>", "<!--", "-->", "BREAKING", "Breaking", " News", "عاجل", ":", " ", "&nbsp;", "\u200b", "line text", "<base href='::'>", "<div class='breaking'>", "<noscript>", "<template>", "<svg>", "<math>", "<select><option>"]
+TOKENS = [
+    "<div>",
+    "</div>",
+    "<ul>",
+    "</ul>",
+    "<li>",
+    "</li>",
+    "<span>",
+    "</span>",
+    "<h3>",
+    "</h3>",
+    "<p>",
+    "</p>",
+    "<a href='/x'>",
+    "<a href='javascript:x'>",
+    "</a>",
+    "<marquee>",
+    "<nav>",
+    "<script>",
+    "</script>",
+    "<style>",
+    "<title>",
+    "<table>",
+    "<td>",
+    "<br>",
+    "<!--",
+    "-->",
+    "BREAKING",
+    "Breaking",
+    " News",
+    "عاجل",
+    ":",
+    " ",
+    "&nbsp;",
+    "\u200b",
+    "line text",
+    "<base href='::'>",
+    "<div class='breaking'>",
+    "<noscript>",
+    "<template>",
+    "<svg>",
+    "<math>",
+    "<select><option>",
+]
 SOUP = st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=12)), max_size=120).map("".join)
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -602,9 +612,7 @@ def test_html_soup_only_extract_errors(page: str) -> None:
 @FAST
 @given(
     SOUP,
-    st.one_of(
-        st.sampled_from(["li", "a", "div > span", "h3 ~ ul li", "[href]"]), st.text(max_size=15)
-    ),
+    st.one_of(st.sampled_from(["li", "a", "div > span", "h3 ~ ul li", "[href]"]), st.text(max_size=15)),
 )
 def test_html_soup_with_selector_only_extract_errors(page: str, selector: str) -> None:
     _only_extract_errors(page, selector=selector)
@@ -664,17 +672,34 @@ SPLITS = [
     pytest.param(f'<div class="t">{LEB} • {IRQ} • {YEM}</div>', "auto", [LEB, IRQ, YEM], id="auto-bullet"),
     pytest.param(f'<div class="t">{LEB} ◆ {IRQ} ◆ {YEM}</div>', " ◆ ", [LEB, IRQ, YEM], id="diamond"),
     pytest.param(f'<div class="t">{LEB} – {IRQ} – {YEM}</div>', "auto", [LEB, IRQ, YEM], id="auto-en-dash"),
-    pytest.param('<div class="t">Gaza – Health Ministry: 41 killed since dawn</div>', "auto",
-                 ["Gaza – Health Ministry: 41 killed since dawn"], id="auto-one-dash-is-a-line"),
-    pytest.param(f'<div class="t">{LEB} - a cease-fire holds - {YEM}</div>', " - ",
-                 [LEB, "a cease-fire holds", YEM], id="spaced-hyphen-not-word-hyphen"),
-    pytest.param(f'<div class="t">» | {LEB} | 12 | {IRQ} | | {LEB}</div>', "|", [LEB, IRQ],
-                 id="short-empty-and-repeated-pieces-dropped"),
-    pytest.param(f'<div class="t">{LEB} ■ {IRQ}</div><div class="t">{YEM}</div>', "■", [LEB, IRQ, YEM],
-                 id="element-without-it-kept-whole"),
+    pytest.param(
+        '<div class="t">Gaza – Health Ministry: 41 killed since dawn</div>',
+        "auto",
+        ["Gaza – Health Ministry: 41 killed since dawn"],
+        id="auto-one-dash-is-a-line",
+    ),
+    pytest.param(
+        f'<div class="t">{LEB} - a cease-fire holds - {YEM}</div>',
+        " - ",
+        [LEB, "a cease-fire holds", YEM],
+        id="spaced-hyphen-not-word-hyphen",
+    ),
+    pytest.param(
+        f'<div class="t">» | {LEB} | 12 | {IRQ} | | {LEB}</div>',
+        "|",
+        [LEB, IRQ],
+        id="short-empty-and-repeated-pieces-dropped",
+    ),
+    pytest.param(
+        f'<div class="t">{LEB} ■ {IRQ}</div><div class="t">{YEM}</div>',
+        "■",
+        [LEB, IRQ, YEM],
+        id="element-without-it-kept-whole",
+    ),
     pytest.param(f'<p class="t">{LEB}<br>|<br>{IRQ}</p>', "|", [LEB, IRQ], id="across-line-breaks"),
-    pytest.param(f'<li class="t"><b>{LEB}</b> | <i>{IRQ}</i> | <span>{YEM}</span></li>', "|", [LEB, IRQ, YEM],
-                 id="markup-inside"),
+    pytest.param(
+        f'<li class="t"><b>{LEB}</b> | <i>{IRQ}</i> | <span>{YEM}</span></li>', "|", [LEB, IRQ, YEM], id="markup-inside"
+    ),
 ]
 
 
@@ -685,27 +710,45 @@ def test_split_with_selector(page: str, split: str, expected: list[str]) -> None
 
 
 def test_split_pieces_take_the_link_whose_text_they_hold() -> None:
-    page = (f'<marquee class="t"><a href="/n/1">{LEB}</a> • {IRQ} • <a href="/n/3">{YEM}</a> • '
-            f'<a href="javascript:void(0)">Syria: shelling on Idlib</a></marquee>')
+    page = (
+        f'<marquee class="t"><a href="/n/1">{LEB}</a> • {IRQ} • <a href="/n/3">{YEM}</a> • '
+        f'<a href="javascript:void(0)">Syria: shelling on Idlib</a></marquee>'
+    )
     assert extract(page, SITE, selector=".t", split="auto") == [
-        Entry(LEB, f"{SITE}/n/1"), Entry(IRQ, None), Entry(YEM, f"{SITE}/n/3"), Entry("Syria: shelling on Idlib", None)]
+        Entry(LEB, f"{SITE}/n/1"),
+        Entry(IRQ, None),
+        Entry(YEM, f"{SITE}/n/3"),
+        Entry("Syria: shelling on Idlib", None),
+    ]
     inside = f'<a href="/all"><span class="t">{LEB} | {IRQ}</span></a>'
     assert extract(inside, SITE, selector=".t", split="|") == [Entry(LEB, f"{SITE}/all"), Entry(IRQ, f"{SITE}/all")]
 
 
 HEADING_RUNS = [
-    pytest.param(f'<div><h3>BREAKING</h3><div class="marquee">{LEB} | {IRQ} | {YEM}</div></div>', [LEB, IRQ, YEM],
-                 id="sibling-div"),
-    pytest.param(f'<div><span>BREAKING</span><div><p>{LEB} • {IRQ} • {YEM}</p></div></div>', [LEB, IRQ, YEM],
-                 id="nested-p"),
-    pytest.param(f'<div><h3>BREAKING</h3><ul><li>{LEB} ■ {IRQ} ■ {YEM}</li></ul></div>', [LEB, IRQ, YEM],
-                 id="single-li"),
-    pytest.param(f'<div><b>URGENT</b><marquee><a href="/1">{LEB}</a> ◆ {IRQ} ◆ <a href="/3">{YEM}</a></marquee></div>',
-                 [LEB, IRQ, YEM], id="links-and-plain-text-between-separators"),
-    pytest.param(f'<div><h3>BREAKING</h3><ul><li>{LEB} | {IRQ}</li></ul></div>', [f"{LEB} | {IRQ}"],
-                 id="one-separator-is-no-run"),
-    pytest.param(f'<div><h3>BREAKING</h3><ul><li>{LEB} | x | y</li><li>{IRQ}</li></ul></div>',
-                 [f"{LEB} | x | y", IRQ], id="several-items-are-not-cut"),
+    pytest.param(
+        f'<div><h3>BREAKING</h3><div class="marquee">{LEB} | {IRQ} | {YEM}</div></div>',
+        [LEB, IRQ, YEM],
+        id="sibling-div",
+    ),
+    pytest.param(
+        f"<div><span>BREAKING</span><div><p>{LEB} • {IRQ} • {YEM}</p></div></div>", [LEB, IRQ, YEM], id="nested-p"
+    ),
+    pytest.param(
+        f"<div><h3>BREAKING</h3><ul><li>{LEB} ■ {IRQ} ■ {YEM}</li></ul></div>", [LEB, IRQ, YEM], id="single-li"
+    ),
+    pytest.param(
+        f'<div><b>URGENT</b><marquee><a href="/1">{LEB}</a> ◆ {IRQ} ◆ <a href="/3">{YEM}</a></marquee></div>',
+        [LEB, IRQ, YEM],
+        id="links-and-plain-text-between-separators",
+    ),
+    pytest.param(
+        f"<div><h3>BREAKING</h3><ul><li>{LEB} | {IRQ}</li></ul></div>", [f"{LEB} | {IRQ}"], id="one-separator-is-no-run"
+    ),
+    pytest.param(
+        f"<div><h3>BREAKING</h3><ul><li>{LEB} | x | y</li><li>{IRQ}</li></ul></div>",
+        [f"{LEB} | x | y", IRQ],
+        id="several-items-are-not-cut",
+    ),
 ]
 
 
@@ -715,7 +758,7 @@ def test_heading_search_cuts_a_single_run_of_text_by_itself(page: str, expected:
 
 
 def test_heading_search_with_a_configured_split_cuts_every_item() -> None:
-    page = f'<div><h3>BREAKING</h3><ul><li>{LEB} / {IRQ}</li><li>{YEM}</li></ul></div>'
+    page = f"<div><h3>BREAKING</h3><ul><li>{LEB} / {IRQ}</li><li>{YEM}</li></ul></div>"
     assert texts(extract(page, BASE, split=" / ")) == [LEB, IRQ, YEM]
 
 
@@ -726,8 +769,9 @@ def test_split_run_is_capped_like_rows() -> None:
     assert parsed.capped and parsed.found == 1500
 
 
-SEPARATED_SOUP = st.lists(st.one_of(st.sampled_from([*TOKENS, " | ", "•", " – ", "|", "■"]), st.text(max_size=12)),
-                          max_size=120).map("".join)
+SEPARATED_SOUP = st.lists(
+    st.one_of(st.sampled_from([*TOKENS, " | ", "•", " – ", "|", "■"]), st.text(max_size=12)), max_size=120
+).map("".join)
 
 
 @FAST

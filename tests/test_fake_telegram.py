@@ -42,10 +42,10 @@ async def post(tg: FakeTelegram, method: str, token: str = TOKEN, **kw: Any) -> 
     "text, plain",
     [
         ("plain", "plain"),
-        ("<b>bold</b> &amp; &lt;tag&gt; &quot;q&quot; &#39;&#x41;", "bold & <tag> \"q\" 'A"),
+        ("<b>bold</b> &amp; &lt;tag&gt; &quot;q&quot; &#39;&#x41;", 'bold & <tag> "q" \'A'),
         ('<a href="https://x.example/?a=1&amp;b=2">link</a> <a>bare</a>', "link bare"),
         ('<span class="tg-spoiler">s</span><tg-spoiler>t</tg-spoiler><I><u>x</u></i>', "stx"),
-        ("<blockquote expandable>q</blockquote><pre><code class=\"language-py\">c</code></pre>", "qc"),
+        ('<blockquote expandable>q</blockquote><pre><code class="language-py">c</code></pre>', "qc"),
         ('He said "yes" > no', 'He said "yes" > no'),  # Telegram keeps a bare ">" and '"'
         ("<b>x</>", "x"),  # "</>" closes the open tag
     ],
@@ -80,8 +80,13 @@ async def test_get_me_and_an_escaped_html_message(tg: FakeTelegram, bot: Bot) ->
     me = await bot.get_me()
     assert me.is_bot and me.username == "fake_bot"
     line = 'Trump: "A < B" & more'
-    msg = await bot.send_message("@alerts", html.escape(line), parse_mode="HTML", disable_notification=True,
-                                 link_preview_options=LinkPreviewOptions(is_disabled=True))
+    msg = await bot.send_message(
+        "@alerts",
+        html.escape(line),
+        parse_mode="HTML",
+        disable_notification=True,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
     [sent] = tg.sent
     assert (sent.chat_id, sent.plain, sent.parse_mode) == ("@alerts", line, "HTML")
     assert sent.text == html.escape(line) and sent.disable_notification and sent.link_preview_disabled
@@ -115,8 +120,10 @@ async def test_wrong_token(tg: FakeTelegram) -> None:
     with pytest.raises(InvalidToken):
         async with Bot("999:WRONG", base_url=tg.base_url):
             pass
-    assert await post(tg, "getMe", token="999:WRONG") == (401, {"ok": False, "error_code": 401,
-                                                                "description": "Unauthorized"})
+    assert await post(tg, "getMe", token="999:WRONG") == (
+        401,
+        {"ok": False, "error_code": 401, "description": "Unauthorized"},
+    )
     assert TOKEN not in repr(tg.log) and tg.requests == 2
 
 
@@ -135,13 +142,13 @@ async def test_length_and_empty_text(tg: FakeTelegram, bot: Bot) -> None:
 async def test_edit_message_text(tg: FakeTelegram, bot: Bot) -> None:
     first = await bot.send_message("@alerts", "first")
     await bot.send_message("@alerts", "second")
-    edited = await bot.edit_message_text("<i>edited</i>", chat_id="@alerts", message_id=first.message_id,
-                                         parse_mode="HTML")
+    edited = await bot.edit_message_text(
+        "<i>edited</i>", chat_id="@alerts", message_id=first.message_id, parse_mode="HTML"
+    )
     assert not isinstance(edited, bool) and edited.text == "edited" and edited.edit_date is not None
     assert [(s.plain, s.method) for s in tg.sent] == [("edited", "editMessageText"), ("second", "sendMessage")]
     with pytest.raises(BadRequest, match="Message is not modified"):
-        await bot.edit_message_text("<i>edited</i>", chat_id="@alerts", message_id=first.message_id,
-                                    parse_mode="HTML")
+        await bot.edit_message_text("<i>edited</i>", chat_id="@alerts", message_id=first.message_id, parse_mode="HTML")
     with pytest.raises(BadRequest, match="Message to edit not found"):
         await bot.edit_message_text("x", chat_id=CHANNEL, message_id=first.message_id)
 
@@ -160,14 +167,24 @@ async def test_429_for_one_chat(tg: FakeTelegram, bot: Bot) -> None:
 
 async def test_error_bodies_are_telegrams(tg: FakeTelegram) -> None:
     tg.fail(status=429, retry_after=3)
-    assert await post(tg, "sendMessage", json={"chat_id": "@alerts", "text": "x"}) == (429, {
-        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 3",
-        "parameters": {"retry_after": 3}})
+    assert await post(tg, "sendMessage", json={"chat_id": "@alerts", "text": "x"}) == (
+        429,
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 3",
+            "parameters": {"retry_after": 3},
+        },
+    )
     tg.fail(status=500)
-    assert await post(tg, "sendMessage", json={"chat_id": "@alerts", "text": "x"}) == (500, {
-        "ok": False, "error_code": 500, "description": "Internal Server Error"})
-    assert await post(tg, "sendMessage", json={"chat_id": "@nobody", "text": "x"}) == (400, {
-        "ok": False, "error_code": 400, "description": "Bad Request: chat not found"})
+    assert await post(tg, "sendMessage", json={"chat_id": "@alerts", "text": "x"}) == (
+        500,
+        {"ok": False, "error_code": 500, "description": "Internal Server Error"},
+    )
+    assert await post(tg, "sendMessage", json={"chat_id": "@nobody", "text": "x"}) == (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+    )
     assert await post(tg, "noSuchMethod") == (404, {"ok": False, "error_code": 404, "description": "Not Found"})
 
 
@@ -190,8 +207,13 @@ async def test_500_and_dropped_connections_are_network_errors(tg: FakeTelegram, 
 
 @pytest.mark.parametrize("encoding", ["json", "form", "multipart"])
 async def test_body_encodings(tg: FakeTelegram, encoding: str) -> None:
-    params: dict[str, Any] = {"chat_id": CHANNEL, "text": "<b>12</b>", "parse_mode": "HTML",
-                              "disable_notification": True, "link_preview_options": {"is_disabled": True}}
+    params: dict[str, Any] = {
+        "chat_id": CHANNEL,
+        "text": "<b>12</b>",
+        "parse_mode": "HTML",
+        "disable_notification": True,
+        "link_preview_options": {"is_disabled": True},
+    }
     # As PTB does in forms: strings as they are, everything else JSON-encoded.
     fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
     if encoding == "json":
@@ -221,6 +243,7 @@ def test_wait_for_has_a_deadline(tg: FakeTelegram) -> None:
 
 async def test_await_for_leaves_the_loop_running(tg: FakeTelegram, bot: Bot) -> None:
     # Were await_for to block this loop, the send could not run and await_for would time out.
-    sent, _ = await asyncio.gather(tg.await_for(lambda s: any(m.plain == "hi" for m in s), timeout=10),
-                                   bot.send_message("@alerts", "hi"))
+    sent, _ = await asyncio.gather(
+        tg.await_for(lambda s: any(m.plain == "hi" for m in s), timeout=10), bot.send_message("@alerts", "hi")
+    )
     assert [m.plain for m in sent] == ["hi"]

@@ -32,10 +32,13 @@ def lines(n: int, prefix: str = "Line") -> list[str]:
     return [f"{prefix} {i}: an event happened in town {i}, officials said" for i in range(n, 0, -1)]
 
 
-def config(tmp_path: Path, site: Site, channels: list[dict[str, Any]], *, state: Path | None = None,
-           **delivery: Any) -> Path:
+def config(
+    tmp_path: Path, site: Site, channels: list[dict[str, Any]], *, state: Path | None = None, **delivery: Any
+) -> Path:
     path = write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 60}], channels=channels,
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
+        channels=channels,
         rules=[{"name": "all", "channels": [c["name"] for c in channels]}],
         delivery={"timeout": 20, "retry_base": 0.05, "retry_max": 0.5, **delivery},
     )
@@ -183,8 +186,10 @@ async def test_healthz_problems_name_a_stalled_channel_a_dead_loop_and_a_deleted
         running = Running(rt)
         running.start()
         try:
-            await until(lambda: any("channel alerts: alerts waiting" in p for p in running.problems(time.time())),
-                        "the stalled channel in the problems")
+            await until(
+                lambda: any("channel alerts: alerts waiting" in p for p in running.problems(time.time())),
+                "the stalled channel in the problems",
+            )
             telegram.down = False
             await telegram.await_for(1)
             await until(lambda: not running.problems(time.time()), "the problems to clear")
@@ -244,9 +249,13 @@ def test_reload_that_cannot_compile_keeps_the_running_config(
 ) -> None:
     site.set("/", ticker_page(["Old line"]))
     port = free_port()
-    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
-                        http={"listen": f"127.0.0.1:{port}"})
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        http={"listen": f"127.0.0.1:{port}"},
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
@@ -293,6 +302,7 @@ async def test_watchdog_pings_only_while_every_part_works(tmp_path: Path) -> Non
             assert pings() == 0, "pinged while a part was dead"
             ticks += 1
             return ticks >= 10  # ten looks over ~0.2 s: several watchdog intervals of 10 ms
+
         await until(quiet_ticks, "ten quiet looks")
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -305,9 +315,14 @@ def test_service_beside_a_locked_state_file_answers_and_delivers_everything_afte
     for p in ("/a", "/b"):
         site.set(p, ticker_page(["Old line"]))
     port = free_port()
-    path = write_config(tmp_path, sources=[{"name": n, "url": site.url(f"/{n}"), "interval": 1} for n in "ab"],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
-                        http={"listen": f"127.0.0.1:{port}"}, delivery={"retry_base": 0.05, "retry_max": 0.5})
+    path = write_config(
+        tmp_path,
+        sources=[{"name": n, "url": site.url(f"/{n}"), "interval": 1} for n in "ab"],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        http={"listen": f"127.0.0.1:{port}"},
+        delivery={"retry_base": 0.05, "retry_max": 0.5},
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")

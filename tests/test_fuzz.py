@@ -35,8 +35,16 @@ def test_truncated_page(cut: int) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    [None, "text/html", "text/html; charset=windows-1256", "text/html; charset=utf-16", "text/html; charset=nonsense",
-     "text/html; charset=", "text/html; charset=base64", "application/octet-stream"],
+    [
+        None,
+        "text/html",
+        "text/html; charset=windows-1256",
+        "text/html; charset=utf-16",
+        "text/html; charset=nonsense",
+        "text/html; charset=",
+        "text/html; charset=base64",
+        "application/octet-stream",
+    ],
 )
 def test_wrong_or_absent_charsets(content_type: str | None) -> None:
     only_extract_error(PAGE, content_type)

@@ -29,9 +29,11 @@ async def cycle(rt: Runtime) -> list[PollResult]:
 
 def one_source(tmp_path: Path, site: Site, tg: FakeTelegram, **source: Any) -> Path:
     return write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/"), **source}],
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), **source}],
         channels=[telegram_channel(tg), telegram_channel(tg, "admin", "@second")],
-        rules=[{"name": "all", "channels": ["alerts"]}], admin_channel="admin",
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        admin_channel="admin",
     )
 
 
@@ -57,12 +59,16 @@ async def test_edited_line(tmp_path: Path, site: Site, telegram: FakeTelegram, o
         assert firsts == [("sendMessage", LINE), ("sendMessage", EDITED)]
 
 
-async def test_same_line_on_two_sources_reaches_channel_once(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+async def test_same_line_on_two_sources_reaches_channel_once(
+    tmp_path: Path, site: Site, telegram: FakeTelegram
+) -> None:
     site.set("/a", ticker_page(["Old"]))
     site.set("/b", ticker_page(["Old"]))
     path = write_config(
-        tmp_path, sources=[{"name": "a", "url": site.url("/a")}, {"name": "b", "url": site.url("/b")}],
-        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+        tmp_path,
+        sources=[{"name": "a", "url": site.url("/a")}, {"name": "b", "url": site.url("/b")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
     )
     async with open_runtime(load(path)) as rt:
         await cycle(rt)
@@ -98,8 +104,17 @@ async def test_broken_markup_alarms_once_then_recovers_once(tmp_path: Path, site
 
 def source(**fields: Any) -> SourceConfig:
     """Source s, with what parse() hands in when the config leaves it out."""
-    return SourceConfig(**{"name": "s", "url": "http://x.example/", "timeout": 20.0, "user_agent": "test",
-                           "alarm_after": 5, "kind": HtmlSettings(), **fields})
+    return SourceConfig(
+        **{
+            "name": "s",
+            "url": "http://x.example/",
+            "timeout": 20.0,
+            "user_agent": "test",
+            "alarm_after": 5,
+            "kind": HtmlSettings(),
+            **fields,
+        }
+    )
 
 
 def test_failing_source_backs_off_and_returns_after_one_success() -> None:

@@ -12,10 +12,13 @@ from sites import Site, ticker_page
 def admin_config(tmp_path: Path, site: Site, telegram: FakeTelegram, interval: float = 60) -> Path:
     return write_config(
         tmp_path,
-        sources=[{"name": "down", "url": site.url("/down"), "alarm_after": 3, "interval": interval},
-                 {"name": "ok", "url": site.url("/ok"), "interval": interval}],
+        sources=[
+            {"name": "down", "url": site.url("/down"), "alarm_after": 3, "interval": interval},
+            {"name": "ok", "url": site.url("/ok"), "interval": interval},
+        ],
         channels=[telegram_channel(telegram), telegram_channel(telegram, "admin", "@second")],
-        rules=[{"name": "all", "channels": ["alerts"]}], admin_channel="admin",
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        admin_channel="admin",
     )
 
 

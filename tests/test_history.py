@@ -16,13 +16,17 @@ def test_history_lists_sent_and_failed_alerts_with_rule_and_reason(
 ) -> None:
     site.set("/en", ticker_page(["Old"]))
     site.set("/ar", ticker_page(["قديم"]))
-    config = str(write_config(
-        tmp_path,
-        sources=[{"name": "en", "url": site.url("/en")}, {"name": "ar", "url": site.url("/ar")}],
-        channels=[telegram_channel(telegram), telegram_channel(telegram, "ghost", "@no_such_chat")],
-        rules=[{"name": "lebanon", "any": ["Lebanon", "لبنان"], "channels": ["alerts"]},
-               {"name": "syria", "any": ["Syria"], "channels": ["alerts", "ghost"]}],
-    ))
+    config = str(
+        write_config(
+            tmp_path,
+            sources=[{"name": "en", "url": site.url("/en")}, {"name": "ar", "url": site.url("/ar")}],
+            channels=[telegram_channel(telegram), telegram_channel(telegram, "ghost", "@no_such_chat")],
+            rules=[
+                {"name": "lebanon", "any": ["Lebanon", "لبنان"], "channels": ["alerts"]},
+                {"name": "syria", "any": ["Syria"], "channels": ["alerts", "ghost"]},
+            ],
+        )
+    )
     assert run_monitor("--once", "--config", config).returncode == 0
     empty = run_monitor("history", "--config", config)
     assert empty.returncode == 0 and empty.stdout.startswith("no alerts since")
@@ -34,12 +38,14 @@ def test_history_lists_sent_and_failed_alerts_with_rule_and_reason(
     assert out.returncode == 0, out.stderr
     row = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  (\S+)\s+(\S+)  (\S+)  \[(.*?)\]  (.*)$")
     rows = [row.match(line) for line in out.stdout.splitlines() if not line.startswith("    ")]
-    assert sorted(r.groups() for r in rows if r) == sorted([
-        ("sent", "alerts", "en", "lebanon", "Lebanon: a line"),
-        ("sent", "alerts", "en", "syria", "Syria: a line for both"),
-        ("FAILED", "ghost", "en", "syria", "Syria: a line for both"),
-        ("sent", "alerts", "ar", "lebanon", "لبنان: خبر عاجل"),
-    ]), out.stdout
+    assert sorted(r.groups() for r in rows if r) == sorted(
+        [
+            ("sent", "alerts", "en", "lebanon", "Lebanon: a line"),
+            ("sent", "alerts", "en", "syria", "Syria: a line for both"),
+            ("FAILED", "ghost", "en", "syria", "Syria: a line for both"),
+            ("sent", "alerts", "ar", "lebanon", "لبنان: خبر عاجل"),
+        ]
+    ), out.stdout
     assert "    error: chat @no_such_chat not found" in out.stdout  # the reason, under its alert
 
     ghost = run_monitor("log", "--channel", "ghost", "--json", "--config", config)  # `log` is the same command

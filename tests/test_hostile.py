@@ -51,8 +51,12 @@ async def test_hostile_pages_are_refused_or_capped_beside_a_healthy_source(
         site.set(f"/{name}", page)
     sources = [{"name": "ok", "url": site.url("/ok")}]
     sources += [{"name": name, "url": site.url(f"/{name}"), "max_bytes": 8 << 20} for name in HOSTILE]
-    path = write_config(tmp_path, sources=sources, channels=[telegram_channel(telegram)],
-                        rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=sources,
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     async with open_runtime(load(path)) as rt:
         healthy, hostile = rt.sources[0], rt.sources[1:]
         await rt.poll(healthy)  # the baseline
@@ -90,8 +94,12 @@ async def test_a_parse_past_its_deadline_is_killed(site: Site, tmp_path: Path, t
     # Under the guard's limits but slow in the parse: lexbor is quadratic on this nesting.
     page = nested("div", 12_000)  # lexbor takes ~0.3 s (quadratic), the guard lets it through
     site.set("/slow", page)
-    path = write_config(tmp_path, sources=[{"name": "slow", "url": site.url("/slow")}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "slow", "url": site.url("/slow")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     async with open_runtime(load(path)) as rt:
         started = time.monotonic()
         deadline, pool.PARSE_DEADLINE = pool.PARSE_DEADLINE, 0.05
@@ -123,11 +131,18 @@ def test_service_answers_healthz_while_parsing_and_stops_on_sigterm(
         site.set(f"/{name}", HOSTILE[name][0])
     port = free_port()
     sources = [{"name": "ok", "url": site.url("/ok"), "interval": 1}]
-    sources += [{"name": n, "url": site.url(f"/{n}"), "interval": 1, "max_bytes": 8 << 20}
-                for n in ("ul-0.8MB", "b-5MB", "360k-tiny-items")]
-    path = write_config(tmp_path, sources=sources, channels=[telegram_channel(telegram)],
-                        rules=[{"name": "all", "channels": ["alerts"]}], http={"listen": f"127.0.0.1:{port}"},
-                        stop_timeout=3)
+    sources += [
+        {"name": n, "url": site.url(f"/{n}"), "interval": 1, "max_bytes": 8 << 20}
+        for n in ("ul-0.8MB", "b-5MB", "360k-tiny-items")
+    ]
+    path = write_config(
+        tmp_path,
+        sources=sources,
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        http={"listen": f"127.0.0.1:{port}"},
+        stop_timeout=3,
+    )
     service = Service(tmp_path, path)
     try:
         service.notified("READY")

@@ -523,8 +523,16 @@ class Names(AbstractResolver):
         self.asked.append(host)
         if host not in self.names:
             raise OSError(f"no such name {host}")
-        return [ResolveResult(hostname=host, host=self.names[host], port=port, family=socket.AF_INET, proto=0,
-                              flags=socket.AI_NUMERICHOST)]
+        return [
+            ResolveResult(
+                hostname=host,
+                host=self.names[host],
+                port=port,
+                family=socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]
 
     async def close(self) -> None:
         pass

@@ -143,8 +143,10 @@ def test_each_source_kind_resolves_links_as_absolute_link_does(
 
 
 def test_feed_links_resolve_against_a_relative_xml_base() -> None:
-    body = (b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/en/"><title>T</title>'
-            b'<entry><title>one</title><link href="live/1"/></entry></feed>')
+    body = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="/en/"><title>T</title>'
+        b'<entry><title>one</title><link href="live/1"/></entry></feed>'
+    )
     assert parse_feed(body, BASE)[0].link == "https://news.example.net/en/live/1"
 
 
@@ -156,10 +158,38 @@ def test_html_base_element_of_another_scheme_is_ignored(base: str) -> None:
 
 # --- the shortcut for plain paths ---------------------------------------------------------------------
 
-_BASES = ["http://127.0.0.1:4000/s/3", "https://English.Example.net/news/a?x=1#f", "HTTP://a.b/c/d/",
-          "https://u:p@h:8443", "http://[::1]:80/x", "ftp://h/x", "http:///x", "tg://x/y"]
-_URL_BITS = ["/", "/", ".", "..", "?", "#", ";", "a", "%41", " ", "ع", "\\", "=", "&", ":", "//", "x.html", "\x01",
-             "\t", "\x7f"]
+_BASES = [
+    "http://127.0.0.1:4000/s/3",
+    "https://English.Example.net/news/a?x=1#f",
+    "HTTP://a.b/c/d/",
+    "https://u:p@h:8443",
+    "http://[::1]:80/x",
+    "ftp://h/x",
+    "http:///x",
+    "tg://x/y",
+]
+_URL_BITS = [
+    "/",
+    "/",
+    ".",
+    "..",
+    "?",
+    "#",
+    ";",
+    "a",
+    "%41",
+    " ",
+    "ع",
+    "\\",
+    "=",
+    "&",
+    ":",
+    "//",
+    "x.html",
+    "\x01",
+    "\t",
+    "\x7f",
+]
 
 
 @settings(max_examples=3000, deadline=None)

@@ -14,8 +14,9 @@ from monitor.rules import ARTICLE_KEPT, PROCLITICS, Matcher
 
 
 def rule(name: str, **kw: object) -> RuleConfig:
-    fields = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-              for k, v in kw.items()}
+    fields = {
+        k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v for k, v in kw.items()
+    }
     return RuleConfig(name=name, channels=("c",), **fields)  # type: ignore[arg-type]
 
 
@@ -153,8 +154,10 @@ def naive_found(term: str, line: str) -> bool:
 
 def naive_near(a: str, b: str, n: int, line: str) -> bool:
     tokens = match_words(line)
+
     def positions(term: str) -> list[int]:
-        return [i for i in range(len(tokens)) if naive_found(term, " ".join(tokens[i:i + len(match_words(term))]))]
+        return [i for i in range(len(tokens)) if naive_found(term, " ".join(tokens[i : i + len(match_words(term))]))]
+
     return any(abs(x - y) <= n for x in positions(a) for y in positions(b))
 
 
@@ -171,11 +174,54 @@ def naive(rules: list[RuleConfig], line: str) -> set[str]:
     return out
 
 
-VOCAB = ["غزة", "لبنان", "الخيام", "طهران", "مسيرة", "الجنوب", "جنوب", "قصف", "الرئيس", "مسؤول", "Iran", "Gaza",
-         "drone", "south", "Lebanon", "strike", "Tehran", "talks", "war", "12", "day", "nuclear"]
-LINE_WORDS = [*VOCAB, "وغزة", "بغزة", "للبنان", "والخيام", "بالجنوب", "للجنوب", "وللجنوب", "وبالجنوب", "فللخيام",
-              "غزيرة", "رئيس", "للرئيس", "الرئاسة", "مسئول", "المسئول", "اللبناني", "Iranian", "Iran's", "the", "of",
-              "في"]
+VOCAB = [
+    "غزة",
+    "لبنان",
+    "الخيام",
+    "طهران",
+    "مسيرة",
+    "الجنوب",
+    "جنوب",
+    "قصف",
+    "الرئيس",
+    "مسؤول",
+    "Iran",
+    "Gaza",
+    "drone",
+    "south",
+    "Lebanon",
+    "strike",
+    "Tehran",
+    "talks",
+    "war",
+    "12",
+    "day",
+    "nuclear",
+]
+LINE_WORDS = [
+    *VOCAB,
+    "وغزة",
+    "بغزة",
+    "للبنان",
+    "والخيام",
+    "بالجنوب",
+    "للجنوب",
+    "وللجنوب",
+    "وبالجنوب",
+    "فللخيام",
+    "غزيرة",
+    "رئيس",
+    "للرئيس",
+    "الرئاسة",
+    "مسئول",
+    "المسئول",
+    "اللبناني",
+    "Iranian",
+    "Iran's",
+    "the",
+    "of",
+    "في",
+]
 terms = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=2).map(" ".join)
 rules_strategy = st.lists(
     st.builds(
@@ -188,12 +234,16 @@ rules_strategy = st.lists(
         st.lists(terms, max_size=1),
         st.lists(st.tuples(st.sampled_from(VOCAB), st.sampled_from(VOCAB), st.integers(1, 4)), max_size=1),
     ),
-    min_size=1, max_size=12, unique_by=lambda r: r.name,
+    min_size=1,
+    max_size=12,
+    unique_by=lambda r: r.name,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(rules=rules_strategy, lines=st.lists(st.lists(st.sampled_from(LINE_WORDS), max_size=12).map(" ".join), max_size=5))
+@given(
+    rules=rules_strategy, lines=st.lists(st.lists(st.sampled_from(LINE_WORDS), max_size=12).map(" ".join), max_size=5)
+)
 def test_compiled_matcher_agrees_with_naive_check(rules: list[RuleConfig], lines: list[str]) -> None:
     matcher = Matcher(rules)
     for line in lines:

@@ -57,7 +57,7 @@ async def test_baseline_then_new_items_once_oldest_first(tmp_path: Path, site: S
         assert len(telegram.sent) == 3
     # Restart: state is in the SQLite file, so nothing is sent twice.
     async with open_runtime(load(config_for(tmp_path, site, telegram))) as rt:
-        site.set("/", ticker_page(["Brand new line after the restart"] + new + old))
+        site.set("/", ticker_page(["Brand new line after the restart", *new, *old]))
         await poll_and_deliver(rt)
     assert [m.plain.split("\n")[0] for m in telegram.sent[3:]] == ["Brand new line after the restart"]
     first = telegram.sent[0]
@@ -78,7 +78,7 @@ async def test_text_is_escaped_for_telegram_html(tmp_path: Path, site: Site, tel
     site.set("/", ticker_page(["x", "y"]))
     async with open_runtime(load(config_for(tmp_path, site, telegram))) as rt:
         await poll_and_deliver(rt)
-        site.set("/", ticker_page(lines + ["x", "y"]))
+        site.set("/", ticker_page([*lines, "x", "y"]))
         await poll_and_deliver(rt)
     assert [m.plain.split("\n")[0] for m in telegram.sent] == list(reversed(lines))
     assert rt.deliverer.tally["alerts"].failed == 0
@@ -98,8 +98,18 @@ async def test_routing_to_two_channels_with_arabic_terms(tmp_path: Path, site: S
     )
     async with open_runtime(load(path)) as rt:
         await poll_and_deliver(rt)
-        site.set("/ar", ticker_page(["إِيرَان: التلفزيون الإيراني يعلن إسقاط مسيرة", "قصف مدفعي على غــزة", "خبر قديم"], heading="عاجل"))
-        site.set("/en", ticker_page(["Iran and Gaza talks resume", "Gaza football team wins", "Iranian delegation lands", "Old line"]))
+        site.set(
+            "/ar",
+            ticker_page(
+                ["إِيرَان: التلفزيون الإيراني يعلن إسقاط مسيرة", "قصف مدفعي على غــزة", "خبر قديم"], heading="عاجل"
+            ),
+        )
+        site.set(
+            "/en",
+            ticker_page(
+                ["Iran and Gaza talks resume", "Gaza football team wins", "Iranian delegation lands", "Old line"]
+            ),
+        )
         await poll_and_deliver(rt)
     iran = [m.plain.split("\n")[0] for m in telegram.sent_to("@alerts")]
     gaza = [m.plain.split("\n")[0] for m in telegram.sent_to("@second")]
@@ -112,17 +122,26 @@ async def test_windows_1256_page(tmp_path: Path, site: Site, telegram: FakeTeleg
     def page(lines: list[str]) -> bytes:
         html = ticker_page(lines, heading="عاجل")
         if declared == "meta":
-            html = html.replace('<meta charset="utf-8">', '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">')
+            html = html.replace(
+                '<meta charset="utf-8">', '<meta http-equiv="Content-Type" content="text/html; charset=windows-1256">'
+            )
         return html.encode("cp1256")
 
     ctype = "text/html; charset=windows-1256" if declared == "header" else "text/html"
     site.set("/", page(["لبنان: خبر قديم"]), content_type=ctype)
-    path = write_config(tmp_path, sources=[{"name": "ar", "url": site.url("/")}],
-                        channels=[telegram_channel(telegram)],
-                        rules=[{"name": "lb", "any": ["لبنان"], "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "ar", "url": site.url("/")}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "lb", "any": ["لبنان"], "channels": ["alerts"]}],
+    )
     async with open_runtime(load(path)) as rt:
         await poll_and_deliver(rt)
-        site.set("/", page(["لبنان: غارة إسرائيلية على بلدة الخيام", "سوريا: خبر لا يطابق", "لبنان: خبر قديم"]), content_type=ctype)
+        site.set(
+            "/",
+            page(["لبنان: غارة إسرائيلية على بلدة الخيام", "سوريا: خبر لا يطابق", "لبنان: خبر قديم"]),
+            content_type=ctype,
+        )
         await poll_and_deliver(rt)
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["لبنان: غارة إسرائيلية على بلدة الخيام"]
 
@@ -133,7 +152,8 @@ async def test_failing_source_does_not_stop_others(tmp_path: Path, site: Site, t
     path = write_config(
         tmp_path,
         sources=[{"name": "broken", "url": site.url("/broken")}, {"name": "ok", "url": site.url("/ok")}],
-        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
     )
     async with open_runtime(load(path)) as rt:
         assert await poll_and_deliver(rt) == ["HTTP 500 Internal Server Error"]
@@ -142,14 +162,19 @@ async def test_failing_source_does_not_stop_others(tmp_path: Path, site: Site, t
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Fresh"]
 
 
-async def test_unknown_chat_fails_alone(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_unknown_chat_fails_alone(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
     site.set("/", ticker_page(["Old"]))
     telegram.forbidden.add("@second")
     path = write_config(
-        tmp_path, sources=[{"name": "en", "url": site.url("/")}],
-        channels=[telegram_channel(telegram, "ghost", "@no_such_chat"), telegram_channel(telegram, "alerts", "@alerts"),
-                  telegram_channel(telegram, "noadmin", "@second")],
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/")}],
+        channels=[
+            telegram_channel(telegram, "ghost", "@no_such_chat"),
+            telegram_channel(telegram, "alerts", "@alerts"),
+            telegram_channel(telegram, "noadmin", "@second"),
+        ],
         rules=[{"name": "all", "channels": ["ghost", "alerts", "noadmin"]}],
     )
     async with open_runtime(load(path)) as rt:
@@ -166,8 +191,9 @@ async def test_unknown_chat_fails_alone(tmp_path: Path, site: Site, telegram: Fa
 
 
 @pytest.mark.parametrize("on_edit", ["ignore", "edit"])
-async def test_article_fixed_is_an_edit_not_a_new_line(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                       on_edit: str) -> None:
+async def test_article_fixed_is_an_edit_not_a_new_line(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, on_edit: str
+) -> None:
     line = "Iraq: Israeli drone carries out a attack on a convoy near al-Qaim crossing"
     fixed = "Iraq - Israeli drone carries out an attack on a convoy near al-Qaim crossing"
     site.set("/", ticker_page(["Old line"]))
@@ -184,10 +210,16 @@ async def test_article_fixed_is_an_edit_not_a_new_line(tmp_path: Path, site: Sit
             assert (result.queued, result.alerts) == (0, ())
         else:
             [alert] = result.alerts
-            assert (result.queued, alert.channel, alert.item.text, alert.edit_of) == (1, "alerts", fixed,
-                                                                                      str(first.message_id))
+            assert (result.queued, alert.channel, alert.item.text, alert.edit_of) == (
+                1,
+                "alerts",
+                fixed,
+                str(first.message_id),
+            )
         await rt.deliverer.run_until_empty(time.time() + 15)
     [message] = telegram.sent  # still the one message, edited or not
     assert (message.message_id, message.plain.split("\n")[0]) == (
-        first.message_id, line if on_edit == "ignore" else fixed)
+        first.message_id,
+        line if on_edit == "ignore" else fixed,
+    )
     assert message.method == ("sendMessage" if on_edit == "ignore" else "editMessageText")

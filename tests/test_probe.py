@@ -88,8 +88,15 @@ async def test_probe_reports_the_charset_the_html_source_reads(site: Site, decla
     site.set("/", ticker_page(lines).replace('<meta charset="utf-8">', declared).encode(), content_type=content_type)
     report = await run(site.url("/"))
     async with new_session() as session:
-        config = SourceConfig(name="s", url=site.url("/"), interval=60, timeout=10, user_agent=DEFAULT_USER_AGENT,
-                              alarm_after=5, kind=HtmlSettings())
+        config = SourceConfig(
+            name="s",
+            url=site.url("/"),
+            interval=60,
+            timeout=10,
+            user_agent=DEFAULT_USER_AGENT,
+            alarm_after=5,
+            kind=HtmlSettings(),
+        )
         entries = await HtmlSource(config, session).entries()
     assert entries is not None and [e.text for e in entries] == lines
     origin = "default" if "utf-7" in declared else "from <meta>"
@@ -141,8 +148,14 @@ async def test_probe_json_lists_candidate_paths(site: Site) -> None:
     assert "as json, items 'data.breaking', text 'headline', link 'urls.web':" in report  # a preview
     assert all(line in report for line in LINES) and site.url("/news/2") in report
     entry = snippet(report)
-    assert entry == {"name": "127.0.0.1", "url": site.url("/api/ticker.json"), "type": "json",
-                     "items": "data.breaking", "text": "headline", "link": "urls.web"}
+    assert entry == {
+        "name": "127.0.0.1",
+        "url": site.url("/api/ticker.json"),
+        "type": "json",
+        "items": "data.breaking",
+        "text": "headline",
+        "link": "urls.web",
+    }
     # the suggestion works as it stands
     body = json.dumps(TICKER_JSON).encode()
     got = parse_json(body, items=entry["items"], text=entry["text"], link=entry["link"], base_url=site.url("/api/"))
@@ -205,18 +218,44 @@ def each(template: str) -> str:
 
 
 MARKUPS = [
-    pytest.param(f'<div class="bar"><ul class="ticker">{each("<li><a href=/n/{i}>{text}</a></li>")}</ul></div>',
-                 "ul.ticker > li", None, True, id="ul-ticker"),
-    pytest.param(f'<div class="col-main">{each("<div class=news-item><a href=/n/{i}>{text}</a></div>")}</div>',
-                 "div.news-item", None, True, id="div-news-item"),
-    pytest.param(f'<div class="marquee-wrap"><div class="scroller">{each("<span class=item>{text}</span>")}'
-                 "</div></div>", "span.item", None, False, id="spans-in-marquee-div"),
-    pytest.param(f'<div class="top-stories"><ul>{each("<li><a href=/n/{i}><span>{text}</span></a></li>")}'
-                 "</ul></div>", "div.top-stories ul > li", None, True, id="li-a-span"),
-    pytest.param(f'<div class="news-ticker">{" | ".join(FOUR)}</div>', "div.news-ticker", "|", False,
-                 id="pipe-separated-marquee"),
-    pytest.param(f'<div id="strip"><marquee>{" ◆ ".join(FOUR)}</marquee></div>', "#strip > marquee", "◆", False,
-                 id="diamond-separated-marquee-element"),
+    pytest.param(
+        f'<div class="bar"><ul class="ticker">{each("<li><a href=/n/{i}>{text}</a></li>")}</ul></div>',
+        "ul.ticker > li",
+        None,
+        True,
+        id="ul-ticker",
+    ),
+    pytest.param(
+        f'<div class="col-main">{each("<div class=news-item><a href=/n/{i}>{text}</a></div>")}</div>',
+        "div.news-item",
+        None,
+        True,
+        id="div-news-item",
+    ),
+    pytest.param(
+        f'<div class="marquee-wrap"><div class="scroller">{each("<span class=item>{text}</span>")}</div></div>',
+        "span.item",
+        None,
+        False,
+        id="spans-in-marquee-div",
+    ),
+    pytest.param(
+        f'<div class="top-stories"><ul>{each("<li><a href=/n/{i}><span>{text}</span></a></li>")}</ul></div>',
+        "div.top-stories ul > li",
+        None,
+        True,
+        id="li-a-span",
+    ),
+    pytest.param(
+        f'<div class="news-ticker">{" | ".join(FOUR)}</div>', "div.news-ticker", "|", False, id="pipe-separated-marquee"
+    ),
+    pytest.param(
+        f'<div id="strip"><marquee>{" ◆ ".join(FOUR)}</marquee></div>',
+        "#strip > marquee",
+        "◆",
+        False,
+        id="diamond-separated-marquee-element",
+    ),
 ]
 
 
@@ -258,8 +297,12 @@ def test_probe_proposes_a_ticker_without_heading(
     shown = candidates(out.stdout)
     assert 1 <= len(shown) <= 5
     top = shown[0]
-    assert top.entry == {"name": "127.0.0.1", "url": site.url("/"), "selector": selector,
-                         **({"split": split} if split else {})}
+    assert top.entry == {
+        "name": "127.0.0.1",
+        "url": site.url("/"),
+        "selector": selector,
+        **({"split": split} if split else {}),
+    }
     assert snippet(out.stdout) == top.entry
     got = extract(page, site.url("/"), selector=selector, split=split)
     assert [e.text for e in got] == FOUR
@@ -296,9 +339,12 @@ def test_probe_finds_a_run_of_text_under_a_heading(site: Site) -> None:
 def test_walkthrough_probe_add_check_config_dry_run_once(site: Site, tmp_path: Path) -> None:
     """README's "Add a source", end to end, with a ticker that is one run of text."""
     path = tmp_path / "config.yaml"
-    path.write_text("# trial config\nstate: {path: state/monitor.db}\nsources:\n"
-                    "channels:\n  - {name: console, type: console}   # prints alerts\n"
-                    "rules:\n  - {name: iraq, any: [Iraq], channels: [console]}\n", encoding="utf-8")
+    path.write_text(
+        "# trial config\nstate: {path: state/monitor.db}\nsources:\n"
+        "channels:\n  - {name: console, type: console}   # prints alerts\n"
+        "rules:\n  - {name: iraq, any: [Iraq], channels: [console]}\n",
+        encoding="utf-8",
+    )
     site.set("/", headless_page(f'<div class="news-ticker">{" | ".join(FOUR)}</div>'))
     probe_out = run_monitor("probe", site.url("/"), "--add", "wire", "--config", str(path))
     assert probe_out.returncode == 0, probe_out.stdout + probe_out.stderr

@@ -67,8 +67,10 @@ def test_silent_only_when_every_matching_rule_is_silent() -> None:
         ]
     )
     both = Item("en", "Iran and Gaza", None, fingerprint("Iran and Gaza"))
-    assert matcher.channels_for(both) == {"a": Route(silent=False, rules=("loud", "quiet")),
-                                          "b": Route(silent=True, rules=("quiet",))}
+    assert matcher.channels_for(both) == {
+        "a": Route(silent=False, rules=("loud", "quiet")),
+        "b": Route(silent=True, rules=("quiet",)),
+    }
 
 
 def test_match_reports_rule_and_term() -> None:

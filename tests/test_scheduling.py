@@ -20,8 +20,14 @@ from monitor.service import Running
 async def test_first_polls_are_spread_over_the_interval(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
     site.set("/", ticker_page(["A line"]))
     sources = [{"name": f"s{i}", "url": site.url("/"), "interval": 60} for i in range(10)]
-    cfg = load(write_config(tmp_path, sources=sources, channels=[telegram_channel(telegram)],
-                            rules=[{"name": "all", "channels": ["alerts"]}]))
+    cfg = load(
+        write_config(
+            tmp_path,
+            sources=sources,
+            channels=[telegram_channel(telegram)],
+            rules=[{"name": "all", "channels": ["alerts"]}],
+        )
+    )
     async with open_runtime(cfg) as rt:
         running = Running(rt)
         running.start()
@@ -43,9 +49,15 @@ async def test_a_hung_host_does_not_hold_up_the_others(tmp_path: Path, telegram:
             fine.set(f"/{i}", ticker_page([f"Fine {i}"]))
         sources = [{"name": f"hung{i}", "url": hung.url(f"/{i}")} for i in range(4)]
         sources += [{"name": f"fine{i}", "url": fine.url(f"/{i}")} for i in range(4)]
-        cfg = load(write_config(tmp_path, sources=sources, channels=[telegram_channel(telegram)],
-                                rules=[{"name": "all", "channels": ["alerts"]}],
-                                defaults={"connections": 4, "per_host": 2, "timeout": "60s"}))
+        cfg = load(
+            write_config(
+                tmp_path,
+                sources=sources,
+                channels=[telegram_channel(telegram)],
+                rules=[{"name": "all", "channels": ["alerts"]}],
+                defaults={"connections": 4, "per_host": 2, "timeout": "60s"},
+            )
+        )
         async with open_runtime(cfg) as rt:
             polls = {s.config.name: asyncio.ensure_future(rt.poll(s)) for s in rt.sources}  # the hung ones first
             fine_polls = [polls[f"fine{i}"] for i in range(4)]
@@ -59,11 +71,18 @@ async def test_a_hung_host_does_not_hold_up_the_others(tmp_path: Path, telegram:
         assert [r.error for r in results] == [None] * 8
 
 
-async def test_a_stop_as_the_first_jobs_come_due_is_quiet(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_stop_as_the_first_jobs_come_due_is_quiet(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
     site.set("/", ticker_page(["A line"]))
-    cfg = load(write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
-                            channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}]))
+    cfg = load(
+        write_config(
+            tmp_path,
+            sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
+            channels=[telegram_channel(telegram)],
+            rules=[{"name": "all", "channels": ["alerts"]}],
+        )
+    )
     with caplog.at_level(logging.WARNING):
         async with open_runtime(cfg) as rt:
             running = Running(rt)

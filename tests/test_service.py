@@ -18,13 +18,18 @@ from helpers import Service, free_port, metric, run_monitor, scrape, telegram_ch
 from sites import Site, ticker_page
 
 
-def test_ready_metrics_health_and_clean_stop(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                             services: list[Service]) -> None:
+def test_ready_metrics_health_and_clean_stop(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
     site.set("/", ticker_page(["Old"]))
     port = free_port()
-    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
-                        http={"listen": f"127.0.0.1:{port}"})
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        http={"listen": f"127.0.0.1:{port}"},
+    )
     service = Service(tmp_path, path, WATCHDOG_USEC="200000")
     services.append(service)
     ready = service.notified("READY")
@@ -47,14 +52,16 @@ def test_ready_metrics_health_and_clean_stop(tmp_path: Path, site: Site, telegra
     assert "STOPPING" in service.notified("STOPPING")
 
 
-def test_sighup_reload_and_broken_config_refused(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                 services: list[Service]) -> None:
+def test_sighup_reload_and_broken_config_refused(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
     for p in ("/a", "/b"):
         site.set(p, ticker_page(["Old"]))
     channels = [telegram_channel(telegram)]
     rules = [{"name": "all", "channels": ["alerts"]}]
-    path = write_config(tmp_path, sources=[{"name": "a", "url": site.url("/a"), "interval": 1}],
-                        channels=channels, rules=rules)
+    path = write_config(
+        tmp_path, sources=[{"name": "a", "url": site.url("/a"), "interval": 1}], channels=channels, rules=rules
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
@@ -81,17 +88,23 @@ def test_sighup_reload_and_broken_config_refused(tmp_path: Path, site: Site, tel
     assert service.stop() == 0
 
 
-def test_hostile_configs_on_sighup_keep_the_running_config(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                           services: list[Service]) -> None:
+def test_hostile_configs_on_sighup_keep_the_running_config(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
     site.set("/a", ticker_page(["Old"]))
-    path = write_config(tmp_path, sources=[{"name": "a", "url": site.url("/a"), "interval": 1}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "a", "url": site.url("/a"), "interval": 1}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     good = path.read_text()
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
     laughs = "x-lol:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-        f"  {n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+        f"  {n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
     hostile = {
         "regex": good.replace("name: all", "name: all\n  any: ['/a{1,99999999999}/']"),
         "template": good.replace("name: alerts", "name: alerts\n  template: '{text!z}'"),
@@ -115,12 +128,18 @@ def test_hostile_configs_on_sighup_keep_the_running_config(tmp_path: Path, site:
     assert service.stop() == 0
 
 
-def test_sigterm_mid_burst_then_restart_delivers_rest_once(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                          services: list[Service]) -> None:
+def test_sigterm_mid_burst_then_restart_delivers_rest_once(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
     site.set("/", ticker_page(["Old"]))
     channel = telegram_channel(telegram, per_second=5, digest_after=1000)
-    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
-                        channels=[channel], rules=[{"name": "all", "channels": ["alerts"]}], stop_timeout=5)
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[channel],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        stop_timeout=5,
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
@@ -141,13 +160,18 @@ def test_sigterm_mid_burst_then_restart_delivers_rest_once(tmp_path: Path, site:
     assert set(counts) == set(lines) and max(counts.values()) == 1  # a clean stop leaves no duplicate
 
 
-def test_sigterm_while_a_poll_is_held_is_a_clean_stop(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                       services: list[Service]) -> None:
+def test_sigterm_while_a_poll_is_held_is_a_clean_stop(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
     site.set("/", ticker_page(["Old"]))
     site.hold("/")  # the site never answers: the poll is under way when SIGTERM comes
-    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
-                        stop_timeout=1)
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 60}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        stop_timeout=1,
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
@@ -158,15 +182,23 @@ def test_sigterm_while_a_poll_is_held_is_a_clean_stop(tmp_path: Path, site: Site
     assert "ERROR" not in log and "Traceback" not in log, log  # a cancelled poll is a normal part of stopping
 
 
-def test_a_source_slower_than_its_interval_is_one_line_of_ours(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                                                services: list[Service]) -> None:
+def test_a_source_slower_than_its_interval_is_one_line_of_ours(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
     site.set("/slow", ticker_page(["Old"]))
     site.set("/fast", ticker_page(["Old"]))
     site.hold("/slow")
-    sources = [{"name": "slow", "url": site.url("/slow"), "interval": 1},
-               {"name": "fast", "url": site.url("/fast"), "interval": 1}]
-    path = write_config(tmp_path, sources=sources, channels=[telegram_channel(telegram)],
-                        rules=[{"name": "all", "channels": ["alerts"]}], stop_timeout=1)
+    sources = [
+        {"name": "slow", "url": site.url("/slow"), "interval": 1},
+        {"name": "fast", "url": site.url("/fast"), "interval": 1},
+    ]
+    path = write_config(
+        tmp_path,
+        sources=sources,
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        stop_timeout=1,
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
@@ -184,11 +216,14 @@ def test_a_source_slower_than_its_interval_is_one_line_of_ours(tmp_path: Path, s
     assert "maximum number of running instances" not in log, log
 
 
-def test_second_instance_refused(tmp_path: Path, site: Site, telegram: FakeTelegram,
-                                 services: list[Service]) -> None:
+def test_second_instance_refused(tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]) -> None:
     site.set("/", ticker_page(["Old"]))
-    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 5}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}])
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 5}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+    )
     service = Service(tmp_path, path)
     services.append(service)
     service.notified("READY")
@@ -203,8 +238,9 @@ def test_second_instance_refused(tmp_path: Path, site: Site, telegram: FakeTeleg
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_unit_sandboxing_rated_ok() -> None:
     unit = Path(__file__).parents[1] / "systemd" / "monitor.service"
-    out = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(unit)], capture_output=True, text=True, timeout=60
+    )
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
     assert m, out.stdout + out.stderr
     assert float(m.group(1)) <= 2.0, out.stdout
@@ -216,9 +252,14 @@ def test_refused_token_holds_alerts_while_polling_goes_on_and_a_reload_sends_the
     new_token = "123456:NEW-token-after-revoke"
     site.set("/", ticker_page(["Old"]))
     port = free_port()
-    path = write_config(tmp_path, sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
-                        channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}],
-                        http={"listen": f"127.0.0.1:{port}"}, delivery={"retry_max": 120})
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        http={"listen": f"127.0.0.1:{port}"},
+        delivery={"retry_max": 120},
+    )
     env = {"NEW_TOKEN": new_token}
     service = Service(tmp_path, path, **env)
     services.append(service)
@@ -237,16 +278,19 @@ def test_refused_token_holds_alerts_while_polling_goes_on_and_a_reload_sends_the
     wait(lambda: site.hits["/"] >= polls + 2, "two more polls")
     assert [c.status for c in telegram.log if c.status != 200] == [401]  # no second try before retry_max
     out = run_monitor("status", "--config", str(path))
-    assert re.search(r"^alerts\s+2\s+1\s+0\s+Telegram refused the bot token for channel 'alerts'", out.stdout,
-                     re.M), out.stdout
+    assert re.search(r"^alerts\s+2\s+1\s+0\s+Telegram refused the bot token for channel 'alerts'", out.stdout, re.M), (
+        out.stdout
+    )
     data = yaml.safe_load(path.read_text())
     data["channels"][0]["token"] = "${NEW_TOKEN}"  # the operator puts the new token in, and reloads
     path.write_text(yaml.safe_dump(data))
     service.proc.send_signal(signal.SIGHUP)
     telegram.wait_for(3, timeout=20)
     wait(lambda: scrape(port, "/healthz")[0] == 200, "/healthz healthy again")
-    wait(lambda: re.search(r"^alerts\s+0\s+3\s+0", run_monitor("status", "--config", str(path), env=env).stdout, re.M),
-         "the sends recorded")
+    wait(
+        lambda: re.search(r"^alerts\s+0\s+3\s+0", run_monitor("status", "--config", str(path), env=env).stdout, re.M),
+        "the sends recorded",
+    )
     assert service.stop() == 0
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["One", "Two", "Three"]  # each once, in order
     log = service.log()

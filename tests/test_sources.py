@@ -54,11 +54,15 @@ FEED_CASES = [
             # first of two items with this title: the repeat further down is dropped
             (LEBANON, "https://news.example.net/news/5004/lebanon-drone"),
             # escaped HTML in the title is stripped to text, whitespace collapsed, root-relative link
-            ("URGENT Yemen: Sanaa airport resumes flights after a two-day halt",
-             "https://feeds.example.net/news/5003/yemen-airport"),
+            (
+                "URGENT Yemen: Sanaa airport resumes flights after a two-day halt",
+                "https://feeds.example.net/news/5003/yemen-airport",
+            ),
             # CDATA title with a tag; path-relative link resolved against the feed URL
-            ("Iraq: Al Mayadeen's correspondent: Explosions heard near Baghdad airport",
-             "https://feeds.example.net/dir/news/5002"),
+            (
+                "Iraq: Al Mayadeen's correspondent: Explosions heard near Baghdad airport",
+                "https://feeds.example.net/dir/news/5002",
+            ),
             # (an item with a description and no title is skipped)
             ("Markets: AT&T shares fall 3% – oil above $80", None),
         ],
@@ -68,8 +72,10 @@ FEED_CASES = [
         "rss091.xml",
         "text/xml",
         [
-            ("Syria: State media: Air defences intercepted hostile targets over the capital",
-             "http://wire.example.org/flash/77"),
+            (
+                "Syria: State media: Air defences intercepted hostile targets over the capital",
+                "http://wire.example.org/flash/77",
+            ),
             ("Spain: Gobierno convoca reunión de urgencia en Madrid", "http://wire.example.org/flash/76"),
         ],
         id="rss091",
@@ -78,11 +84,18 @@ FEED_CASES = [
         "rss1_rdf.xml",
         None,
         [
-            ("Palestine: Health Ministry in Gaza: The death toll has risen to 41 since dawn",
-             "https://wire.example.org/flash/302"),
-            ("Russia: Kremlin: Talks with Washington have not yet been scheduled", "https://wire.example.org/flash/301"),
-            ("Iran: Foreign Ministry: Tehran will respond to any violation of its airspace",
-             "https://wire.example.org/flash/300"),
+            (
+                "Palestine: Health Ministry in Gaza: The death toll has risen to 41 since dawn",
+                "https://wire.example.org/flash/302",
+            ),
+            (
+                "Russia: Kremlin: Talks with Washington have not yet been scheduled",
+                "https://wire.example.org/flash/301",
+            ),
+            (
+                "Iran: Foreign Ministry: Tehran will respond to any violation of its airspace",
+                "https://wire.example.org/flash/300",
+            ),
         ],
         id="rss1-rdf-no-content-type",
     ),
@@ -94,8 +107,10 @@ FEED_CASES = [
             # relative hrefs resolve against xml:base
             ("BREAKING Iran: Explosion reported at a port in Bandar Abbas", "https://live.example.com/en/live/903"),
             ("Yemen: Ansar Allah says a vessel was targeted in the Red Sea", "https://live.example.com/en/live/902"),
-            ("Gaza: Civil defence: 12 killed in a strike on a school sheltering displaced families",
-             "https://other.example.org/story/901"),
+            (
+                "Gaza: Civil defence: 12 killed in a strike on a school sheltering displaced families",
+                "https://other.example.org/story/901",
+            ),
             # (an entry with an empty title is skipped)
         ],
         id="atom",
@@ -105,8 +120,10 @@ FEED_CASES = [
         "application/rss+xml",
         [
             # a bare '&' in the title and in the link, and an HTML entity XML does not define
-            ("Lebanon: Israeli artillery shells the outskirts of Kfarchouba & Kfarhamam",
-             "https://sloppy.example.com/n?id=88&lang=en"),
+            (
+                "Lebanon: Israeli artillery shells the outskirts of Kfarchouba & Kfarhamam",
+                "https://sloppy.example.com/n?id=88&lang=en",
+            ),
             ("Syria: Road between Homs and Tartus reopened", "https://sloppy.example.com/n?id=87"),
             ("Iraq: Parliament session postponed to next week", "https://sloppy.example.com/n?id=86"),
         ],
@@ -171,10 +188,10 @@ def test_parse_feed_fetches_no_external_entity_or_dtd(site: Site, tmp_path: Path
     secret.write_text("TOP-SECRET-CONTENT", encoding="utf-8")
     site.set("/ent", "PWNED-ENTITY", content_type="text/plain")
     site.set("/dtd", '<!ENTITY leak "PWNED-DTD">', content_type="application/xml-dtd")
-    head = f"""<!DOCTYPE rss SYSTEM "{site.url('/dtd')}" [
-<!ENTITY ext SYSTEM "{site.url('/ent')}">
+    head = f"""<!DOCTYPE rss SYSTEM "{site.url("/dtd")}" [
+<!ENTITY ext SYSTEM "{site.url("/ent")}">
 <!ENTITY file SYSTEM "{secret.as_uri()}">
-<!ENTITY % param SYSTEM "{site.url('/param')}"> %param;
+<!ENTITY % param SYSTEM "{site.url("/param")}"> %param;
 <!ENTITY ok "plain text">
 ]>"""
     body = rss("<title>A &ext; B &file; C &ok;</title>", "<title>Second line</title>", head=head)
@@ -276,11 +293,19 @@ def test_parse_json_errors_name_the_path(items: str, text: str, message: str) ->
     ("body", "content_type", "expected"),
     [
         pytest.param(b'\xef\xbb\xbf{"d": [{"title": "with BOM"}]}', None, [("with BOM", None)], id="utf8-bom"),
-        pytest.param(b'\xef\xbb\xbf{"d": [{"title": "with BOM"}]}', "application/json; charset=utf-8",
-                     [("with BOM", None)], id="utf8-bom-and-charset"),
+        pytest.param(
+            b'\xef\xbb\xbf{"d": [{"title": "with BOM"}]}',
+            "application/json; charset=utf-8",
+            [("with BOM", None)],
+            id="utf8-bom-and-charset",
+        ),
         pytest.param('{"d": [{"title": "عاجل: خبر"}]}'.encode("utf-16"), None, [("عاجل: خبر", None)], id="utf16"),
-        pytest.param('{"d": [{"title": "عاجل: خبر"}]}'.encode("cp1256"), "application/json; charset=windows-1256",
-                     [("عاجل: خبر", None)], id="charset-header"),
+        pytest.param(
+            '{"d": [{"title": "عاجل: خبر"}]}'.encode("cp1256"),
+            "application/json; charset=windows-1256",
+            [("عاجل: خبر", None)],
+            id="charset-header",
+        ),
     ],
 )
 def test_parse_json_encodings(body: bytes, content_type: str | None, expected: list[Any]) -> None:
@@ -309,8 +334,9 @@ def test_parse_json_invalid(body: bytes, message: str) -> None:
 
 
 def source_config(url: str, kind: SourceSettings, **kw: Any) -> SourceConfig:
-    return SourceConfig(name="s", url=url, interval=60, timeout=10, user_agent=DEFAULT_USER_AGENT, alarm_after=5,
-                        kind=kind, **kw)
+    return SourceConfig(
+        name="s", url=url, interval=60, timeout=10, user_agent=DEFAULT_USER_AGENT, alarm_after=5, kind=kind, **kw
+    )
 
 
 async def test_feed_source_end_to_end(site: Site) -> None:
@@ -321,8 +347,10 @@ async def test_feed_source_end_to_end(site: Site) -> None:
         got = await rss_source.entries()
         ar_got = await FeedSource(source_config(site.url("/ar.xml"), FeedSettings()), session).entries()
         again = await rss_source.entries()
-    assert pairs(got)[1] == ("URGENT Yemen: Sanaa airport resumes flights after a two-day halt",
-                             site.url("/news/5003/yemen-airport"))
+    assert pairs(got)[1] == (
+        "URGENT Yemen: Sanaa airport resumes flights after a two-day halt",
+        site.url("/news/5003/yemen-airport"),
+    )
     assert len(pairs(got)) == 4 and got == again
     assert [text for text, _ in pairs(ar_got)] == [text for text, _ in ARABIC]
     assert pairs(ar_got)[0][1] == site.url("/ar/news/7002")
@@ -348,8 +376,10 @@ async def test_big_pages_are_parsed_in_a_worker_process(site: Site) -> None:
         site.set(path, page)
     try:
         async with new_session() as session:
-            got = {p: await PidNoting(source_config(site.url(p), HtmlSettings()), session).entries()
-                   for p in ("/small", "/big", "/many")}
+            got = {
+                p: await PidNoting(source_config(site.url(p), HtmlSettings()), session).entries()
+                for p in ("/small", "/big", "/many")
+            }
     finally:
         pool.close()
     texts = {p: [e.text for e in entries or []] for p, entries in got.items()}
@@ -390,8 +420,9 @@ async def test_sources_raise_plain_errors(site: Site) -> None:
         ("html", None, "text/html; charset=utf-8", HtmlSettings()),
     ],
 )
-async def test_not_modified_page_is_not_parsed(kind: str, path: str | None, content_type: str,
-                                               settings: SourceSettings) -> None:
+async def test_not_modified_page_is_not_parsed(
+    kind: str, path: str | None, content_type: str, settings: SourceSettings
+) -> None:
     bodies = {
         "feed": data(path) if path else b"",
         "json": json.dumps({"d": [{"title": "x"}]}).encode(),
@@ -414,9 +445,28 @@ async def test_not_modified_page_is_not_parsed(kind: str, path: str | None, cont
 
 # --- whatever the bytes, only ExtractError comes out ----------------------------------------------
 
-FEED_BITS = ["<rss version='2.0'>", "<channel>", "<item>", "<title>", "</title>", "<link>", "</link>", "</item>",
-             "<feed xmlns='http://www.w3.org/2005/Atom'>", "<entry>", "<![CDATA[", "]]>", "&amp;", "&", "&nbsp;",
-             "<!DOCTYPE rss [<!ENTITY e 'x'>]>", "&e;", "<?xml version='1.0' encoding='utf-16'?>", "عاجل", "\x00"]
+FEED_BITS = [
+    "<rss version='2.0'>",
+    "<channel>",
+    "<item>",
+    "<title>",
+    "</title>",
+    "<link>",
+    "</link>",
+    "</item>",
+    "<feed xmlns='http://www.w3.org/2005/Atom'>",
+    "<entry>",
+    "<![CDATA[",
+    "]]>",
+    "&amp;",
+    "&",
+    "&nbsp;",
+    "<!DOCTYPE rss [<!ENTITY e 'x'>]>",
+    "&e;",
+    "<?xml version='1.0' encoding='utf-16'?>",
+    "عاجل",
+    "\x00",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -434,8 +484,9 @@ def test_parse_feed_only_raises_extract_error(parts: list[str], content_type: st
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.sampled_from(["d", "title", "0", "a.b"]), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["d", "title", "0", "a.b"]), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -17,9 +17,13 @@ COMMANDS = (["--once"], [], ["status"], ["check-config"])  # [] runs the service
 
 def config(where: Path, site: Site, state: Path) -> Path:
     where.mkdir(exist_ok=True)
-    return write_config(where, sources=[{"name": "en", "url": site.url("/")}],
-                        channels=[{"name": "c", "type": "console"}], rules=[{"name": "all", "channels": ["c"]}],
-                        state={"path": str(state)})
+    return write_config(
+        where,
+        sources=[{"name": "en", "url": site.url("/")}],
+        channels=[{"name": "c", "type": "console"}],
+        rules=[{"name": "all", "channels": ["c"]}],
+        state={"path": str(state)},
+    )
 
 
 def refused(path: Path, *args: str) -> str:
@@ -37,8 +41,10 @@ def test_unusable_state_path_is_one_line_and_exit_2(tmp_path: Path, site: Site, 
     (tmp_path / "adir" / "monitor.db").mkdir(parents=True)
     state, fault = {
         "parent is a file": (tmp_path / "afile" / "monitor.db", f"{tmp_path / 'afile'} is a file, not a folder"),
-        "grandparent is a file": (tmp_path / "afile" / "sub" / "monitor.db",
-                                  f"{tmp_path / 'afile'} is a file, not a folder"),
+        "grandparent is a file": (
+            tmp_path / "afile" / "sub" / "monitor.db",
+            f"{tmp_path / 'afile'} is a file, not a folder",
+        ),
         "state path is a folder": (tmp_path / "adir" / "monitor.db", "is a folder, not a file"),
         "in /proc": (Path("/proc/self/monitor.db"), "/proc/self is not writable"),
     }[case]

@@ -24,7 +24,12 @@ def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
     a, b = item("first line"), item("second line")
     assert not store.has_baseline("en")
     assert store.unseen("en", [a, b]) == [a, b]
-    assert store.record("en", [a, b], [Outgoing("alerts", a, False), Outgoing("alerts", b, True), Outgoing("other", b, False)]) == 3
+    assert (
+        store.record(
+            "en", [a, b], [Outgoing("alerts", a, False), Outgoing("alerts", b, True), Outgoing("other", b, False)]
+        )
+        == 3
+    )
     assert store.has_baseline("en") and not store.has_baseline("ar")
     assert store.unseen("en", [a, b, item("third")]) == [item("third")]
     assert store.unseen("ar", [a]) == [a]  # seen is per source
@@ -36,7 +41,9 @@ def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
 def test_delivery_states_and_status(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     a, b, c = item("a a"), item("b b"), item("c c")
-    store.record("en", [a, b, c], [Outgoing("alerts", a, False), Outgoing("alerts", b, False), Outgoing("alerts", c, False)])
+    store.record(
+        "en", [a, b, c], [Outgoing("alerts", a, False), Outgoing("alerts", b, False), Outgoing("alerts", c, False)]
+    )
     first, second, third = store.load_queue("alerts")
     store.mark_delivered([first.id], "17")
     store.mark_failed(second.id, "chat not found")
@@ -113,8 +120,14 @@ async def test_a_running_service_writes_poll_state_within_seconds(
     tmp_path: Path, site: Site, telegram: FakeTelegram
 ) -> None:
     site.set("/", ticker_page(["A line"]))
-    cfg = load(write_config(tmp_path, sources=[{"name": "en", "url": site.url("/")}],
-                            channels=[telegram_channel(telegram)], rules=[{"name": "all", "channels": ["alerts"]}]))
+    cfg = load(
+        write_config(
+            tmp_path,
+            sources=[{"name": "en", "url": site.url("/")}],
+            channels=[telegram_channel(telegram)],
+            rules=[{"name": "all", "channels": ["alerts"]}],
+        )
+    )
     async with open_runtime(cfg) as rt:
         for _ in range(3):
             await rt.poll(rt.sources[0])  # the last poll's row is left to the flush timer

@@ -12,10 +12,33 @@ PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
 
 LEAVES = ("monitor.config_types", "monitor.models", "monitor.errors")  # import nothing of monitor
 # The pure core: text in, text out. None of it may reach config loading or any I/O.
-CORE = ("monitor.extract", "monitor.normalize", "monitor.rules", "monitor.similar", "monitor.split",
-        "monitor.links", "monitor.markup", "monitor.suggest", "monitor.charset", "monitor.entries")
-NOT_IN_CORE = ("monitor.config", "monitor.config_reader", "monitor.store", "monitor.http", "monitor.runtime",
-               "monitor.sources", "monitor.channels", "aiohttp", "sqlite3", "telegram", "httpx", "yaml", "socket")
+CORE = (
+    "monitor.extract",
+    "monitor.normalize",
+    "monitor.rules",
+    "monitor.similar",
+    "monitor.split",
+    "monitor.links",
+    "monitor.markup",
+    "monitor.suggest",
+    "monitor.charset",
+    "monitor.entries",
+)
+NOT_IN_CORE = (
+    "monitor.config",
+    "monitor.config_reader",
+    "monitor.store",
+    "monitor.http",
+    "monitor.runtime",
+    "monitor.sources",
+    "monitor.channels",
+    "aiohttp",
+    "sqlite3",
+    "telegram",
+    "httpx",
+    "yaml",
+    "socket",
+)
 
 
 def module_name(path: Path) -> str:

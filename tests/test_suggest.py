@@ -79,8 +79,11 @@ def test_spans_between_separators_are_items_not_one_run() -> None:
 
 
 def test_arabic_ticker() -> None:
-    lines = ["لبنان: غارة إسرائيلية على بلدة عيتا الشعب", "اليمن: استهداف سفينة في البحر الأحمر",
-             "العراق: انفجار في محيط قاعدة عسكرية شمال بغداد"]
+    lines = [
+        "لبنان: غارة إسرائيلية على بلدة عيتا الشعب",
+        "اليمن: استهداف سفينة في البحر الأحمر",
+        "العراق: انفجار في محيط قاعدة عسكرية شمال بغداد",
+    ]
     menu = items(["الرئيسية", "سياسة", "اقتصاد"])
     page = f"<body dir='rtl'><nav><ul>{menu}</ul></nav><div id='ajel'><ul>{items(lines)}</ul></div>"
     [found] = suggest(page, URL)

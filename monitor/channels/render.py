@@ -38,7 +38,9 @@ HTML = Markup(
     visible=lambda text: html.unescape(_TAG.sub("", text)),
 )
 PLAIN = Markup(
-    escape=lambda text: text, link=lambda url, label: f"{label} {url}", bold=lambda text: text,
+    escape=lambda text: text,
+    link=lambda url, label: f"{label} {url}",
+    bold=lambda text: text,
     visible=lambda text: text,
 )
 
@@ -107,7 +109,10 @@ class Renderer:
         when = datetime.fromtimestamp(alert.created, self.tz).strftime("%H:%M")
         mark = self.markup.bold(URGENT) + " " if alert.urgent else ""
         return mark + self.template.format(
-            text=esc(text), source=esc(alert.source), link=esc(alert.link or ""), time=when,
+            text=esc(text),
+            source=esc(alert.source),
+            link=esc(alert.link or ""),
+            time=when,
             source_link=source_link,
         )
 

@@ -32,8 +32,10 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE = 4096  # Telegram's limit, in UTF-16 code units after entity parsing
 _TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _CHAT = re.compile(r"^(@[A-Za-z][A-Za-z0-9_]{4,31}|-?\d+)$")
-_CHAT_RULE = ("a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
-              "a numeric id is an integer (channels and supergroups start with -100)")
+_CHAT_RULE = (
+    "a Telegram @name is 5-32 letters, digits and underscores starting with a letter; "
+    "a numeric id is an integer (channels and supergroups start with -100)"
+)
 _TELEGRAM = field_defaults(TelegramSettings)
 
 
@@ -97,13 +99,19 @@ class TelegramChannel:
                 self._ready = True
             if first.edit_of is not None:  # an edited ticker line: change the message already sent
                 await self.bot.edit_message_text(
-                    texts[0], chat_id=self.chat_id, message_id=int(first.edit_of), parse_mode="HTML",
+                    texts[0],
+                    chat_id=self.chat_id,
+                    message_id=int(first.edit_of),
+                    parse_mode="HTML",
                     link_preview_options=preview,
                 )
                 return first.edit_of
             for text in texts[done:]:
                 message = await self.bot.send_message(
-                    chat_id=self.chat_id, text=text, parse_mode="HTML", link_preview_options=preview,
+                    chat_id=self.chat_id,
+                    text=text,
+                    parse_mode="HTML",
+                    link_preview_options=preview,
                     disable_notification=silent,
                 )
                 message_id = str(message.message_id)
@@ -117,7 +125,8 @@ class TelegramChannel:
         except Exception as exc:  # an answer python-telegram-bot cannot read (not a Message, say)
             raise DeliveryError(
                 self._redact(f"Telegram's answer was not understood: {type(exc).__name__}: {exc}"),
-                unexpected=True, parts_sent=done,
+                unexpected=True,
+                parts_sent=done,
             ) from None
         return message_id
 

@@ -45,8 +45,12 @@ class WebhookChannel:
             "urgent": any(a.urgent for a in alerts),
             "edit_of": alerts[0].edit_of,  # set when a ticker line was edited after it was sent
             "alerts": [
-                {"source": a.source, "text": a.text, "link": a.link,
-                 "time": datetime.fromtimestamp(a.created, UTC).isoformat()}
+                {
+                    "source": a.source,
+                    "text": a.text,
+                    "link": a.link,
+                    "time": datetime.fromtimestamp(a.created, UTC).isoformat(),
+                }
                 for a in alerts
             ],
         }

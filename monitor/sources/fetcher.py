@@ -53,8 +53,9 @@ class Fetcher:
             return None
         parsed = parse(self.config, page) if on_loop(page) else await parse_in_worker(parse, self.config, page)
         if parsed.capped:
-            logger.warning("extract.capped source=%s found=%d kept=%d", self.config.name, parsed.found,
-                           len(parsed.entries))
+            logger.warning(
+                "extract.capped source=%s found=%d kept=%d", self.config.name, parsed.found, len(parsed.entries)
+            )
         # Keep the validators only once the page was read: a page that failed to parse (a changed
         # markup) must come whole again next time, not as a 304 taken for "nothing changed".
         self.etag, self.last_modified = page.etag, page.last_modified

@@ -43,8 +43,9 @@ def _split(n: Node) -> str | None:
     if value == "":  # `split: |` is YAML for an empty block of text
         raise n.error('is empty: write the separator in quotes, as in split: "|"', "split")
     if not isinstance(value, str) or not value.strip() or len(value) > 20 or not value.isprintable():
-        raise n.error(f'expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; '
-                      f"got {value!r}", "split")
+        raise n.error(
+            f'expected a separator of at most 20 characters such as "|", "•" or " - ", or auto; got {value!r}', "split"
+        )
     return AUTO if value.strip().lower() == AUTO else value
 
 

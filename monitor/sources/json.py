@@ -31,7 +31,11 @@ def parse_json_page(config: SourceConfig[JsonSettings], page: Page) -> Parsed:
     """Read the entries of a fetched JSON document."""
     c = config.kind
     return read_json(
-        page.body, items=c.items, text=c.text_field, link=c.link_field, base_url=page.url,
+        page.body,
+        items=c.items,
+        text=c.text_field,
+        link=c.link_field,
+        base_url=page.url,
         content_type=page.content_type,
     )
 
@@ -63,7 +67,13 @@ def parse_json(
 
 
 def read_json(
-    body: bytes, *, items: str, text: str, link: str | None, base_url: str, content_type: str | None = None,
+    body: bytes,
+    *,
+    items: str,
+    text: str,
+    link: str | None,
+    base_url: str,
+    content_type: str | None = None,
     limit: int = MAX_ITEMS,
 ) -> Parsed:
     """Return the first `limit` entries of the list at `items`, repeats dropped, and how many it has."""

@@ -113,8 +113,10 @@ def _explain(exc: sqlite3.Error, path: Path | str) -> str:
     if "readonly" in low or "read-only" in low:
         return f"state file {path} is read-only: make it and its folder writable by this user"
     if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return (f"state file {path} is not a valid SQLite database ({text}): move it aside to start afresh,"
-                " or restore a backup")
+        return (
+            f"state file {path} is not a valid SQLite database ({text}): move it aside to start afresh,"
+            " or restore a backup"
+        )
     if "unable to open" in low:
         return f"cannot open the state file {path}: check that its folder exists and is writable ({text})"
     if "i/o" in low:
@@ -127,8 +129,10 @@ def _ours(db: sqlite3.Connection, path: Path) -> None:
     try:  # a corrupt file fails here
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if tables and not {"seen", "outbox"} <= tables:
-            raise StateError(f"state file {path} is a SQLite database of something else (it has no seen and"
-                             " outbox tables): set state.path to another file")
+            raise StateError(
+                f"state file {path} is a SQLite database of something else (it has no seen and"
+                " outbox tables): set state.path to another file"
+            )
     except BaseException:
         db.close()
         raise
@@ -188,14 +192,17 @@ class SqliteStore:
             mode = "ro"
             if os.statvfs(self.path).f_flag & os.ST_RDONLY and not os.path.exists(f"{self.path}-wal"):
                 mode += "&immutable=1"  # nothing can change it, and SQLite could not create the -shm it wants
-            db = sqlite3.connect(f"file:{self.path.resolve()}?mode={mode}", uri=True, isolation_level=None,
-                                 timeout=BUSY_TIMEOUT)
+            db = sqlite3.connect(
+                f"file:{self.path.resolve()}?mode={mode}", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT
+            )
             _ours(db, self.path)
             (version,) = db.execute("PRAGMA user_version").fetchone()
             if version < SCHEMA_VERSION:
                 db.close()
-                raise StateError(f"state file {self.path} was written by an older version of monitor: run"
-                                 " `monitor --once` or restart the service once to bring it up to date")
+                raise StateError(
+                    f"state file {self.path} was written by an older version of monitor: run"
+                    " `monitor --once` or restart the service once to bring it up to date"
+                )
             return db
         db = sqlite3.connect(":memory:", isolation_level=None)
         db.executescript(SCHEMA)
@@ -322,8 +329,22 @@ class SqliteStore:
                     " (channel, source, fingerprint, text, link, created, silent, edit_of, urgent, rule)"
                     " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL OR NOT EXISTS (SELECT 1 FROM outbox"
                     "  WHERE fingerprint = ? AND channel = ? AND created >= ?)",
-                    (a.channel, i.source, i.fingerprint, i.text, i.link, now, a.silent, a.edit_of, a.urgent, a.rule,
-                     a.edit_of, i.fingerprint, a.channel, now - same_line_window),
+                    (
+                        a.channel,
+                        i.source,
+                        i.fingerprint,
+                        i.text,
+                        i.link,
+                        now,
+                        a.silent,
+                        a.edit_of,
+                        a.urgent,
+                        a.rule,
+                        a.edit_of,
+                        i.fingerprint,
+                        a.channel,
+                        now - same_line_window,
+                    ),
                 ).rowcount
             self.db.execute("INSERT OR IGNORE INTO baseline (source, at) VALUES (?, ?)", (source, now))
         self._polls.clear()
@@ -394,8 +415,7 @@ class SqliteStore:
         parts_sent: how many parts of a split message the channel accepted, so they are not sent again.
         """
         self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, parts_sent = MAX(parts_sent, ?)"
-            " WHERE id = ?",
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, parts_sent = MAX(parts_sent, ?) WHERE id = ?",
             (error, parts_sent, alert_id),
         )
 
@@ -403,8 +423,7 @@ class SqliteStore:
     def mark_failed(self, alert_id: int, error: str) -> None:
         """Give up on an alert that its channel refused for good."""
         self.db.execute(
-            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
-            " done_at = ? WHERE id = ?",
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, done_at = ? WHERE id = ?",
             (error, time.time(), alert_id),
         )
 
@@ -420,8 +439,15 @@ class SqliteStore:
 
     @_guarded
     def note_poll(
-        self, source: str, *, at: float, error: str | None, new: int, next_poll: float | None,
-        validators: tuple[str | None, str | None] = (None, None), health: SourceHealth | None = None,
+        self,
+        source: str,
+        *,
+        at: float,
+        error: str | None,
+        new: int,
+        next_poll: float | None,
+        validators: tuple[str | None, str | None] = (None, None),
+        health: SourceHealth | None = None,
     ) -> None:
         """Remember how a poll went (for `monitor status`), the page's validators and the source's health.
 
@@ -429,8 +455,11 @@ class SqliteStore:
         each 304 poll would be a third of its cost. Lost by a crash, they cost one full fetch and
         a bad poll left uncounted; an alarm is written in one transaction with its health state.
         """
-        h = (None,) * 6 if health is None else (
-            health.streak, health.failures, health.alarmed, health.skip_until, health.pace, health.paced_at)
+        h = (
+            (None,) * 6
+            if health is None
+            else (health.streak, health.failures, health.alarmed, health.skip_until, health.pace, health.paced_at)
+        )
         self._polls.append((source, at, error, new, next_poll, *validators, *h))
 
     @_guarded
@@ -481,8 +510,10 @@ class SqliteStore:
             "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll, streak, alarmed"
             " FROM source_state ORDER BY source"
         )
-        return [SourceStatus(s, poll, ok, new, failures, error, next_poll, streak, bool(alarmed))
-                for s, poll, ok, new, failures, error, next_poll, streak, alarmed in rows]
+        return [
+            SourceStatus(s, poll, ok, new, failures, error, next_poll, streak, bool(alarmed))
+            for s, poll, ok, new, failures, error, next_poll, streak, alarmed in rows
+        ]
 
     @_guarded
     def status(self) -> list[ChannelStatus]:
@@ -496,8 +527,9 @@ class SqliteStore:
         return [ChannelStatus(*row) for row in rows]
 
     @_guarded
-    def history(self, since: float, *, channel: str | None = None, source: str | None = None,
-                limit: int = 100) -> list[Sent]:
+    def history(
+        self, since: float, *, channel: str | None = None, source: str | None = None, limit: int = 100
+    ) -> list[Sent]:
         """Return the newest alerts queued since a time, newest last, optionally of one channel or source."""
         rows = self.db.execute(
             "SELECT * FROM (SELECT id, created, done_at, source, rule, channel, status, last_error, text, edit_of"
