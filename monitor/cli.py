@@ -10,7 +10,7 @@ import sys
 
 from . import __version__, logs
 from . import config as config_mod
-from .config_reader import field_defaults, parse_duration
+from .config_reader import field_defaults
 from .config_types import DEFAULT_USER_AGENT, Config, FeedSettings, JsonSettings, SourceSettings, TelegramSettings
 from .errors import ConfigError, MonitorError, StateError
 
@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
             print(describe(config, check_state(config)))
             return 0
         if args.command == "status":
+            from .status import show_status
+
             return show_status(config)
         if args.command == "match":
             return show_match(config, args.line, args.source)
@@ -181,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
                 as_json=args.json,
             )
         if args.command == "replay":
+            from .history import replay
+
             return replay(config, args.since)
         from .runtime import run_once
         from .service import run_service
@@ -286,55 +290,6 @@ def _finds(kind: SourceSettings) -> str:
     return how + (f", split at {kind.split!r}" if kind.split else "")
 
 
-def show_status(config: Config) -> int:
-    """Print per-source poll state and per-channel outbox counts from the state file (safe while running)."""
-    import time
-
-    from .lock import holder
-    from .statepath import check
-    from .store import ChannelStatus, SourceStatus, open_store
-
-    if not check(config.state.path, write=False):
-        print(f"no state yet at {config.state.path}")
-        return 0
-
-    def ago(t: float | None) -> str:
-        if t is None:
-            return "never"
-        seconds = time.time() - t
-        return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
-
-    store = open_store(config.state.path, readonly=True)
-    try:
-        sources, channels = store.source_states(), store.status()
-    finally:
-        store.close()
-    pid = holder(config.state.path)
-    print(
-        f"monitor is running (PID {pid})"
-        if pid is not None
-        else "no monitor is running on this state (next polls are shown while one runs)"
-    )
-    source_names, channel_names = [s.name for s in config.sources], [c.name for c in config.channels]
-    polled = {s.source: s for s in sources}
-    print(f"\n{'source':20} {'last poll':>12} {'last new':>12} {'failures':>8} {'next poll':>12}  last error")
-    for name in source_names + [n for n in polled if n not in source_names]:
-        s = polled.get(name) or SourceStatus(name, None, None, None, 0, None, None)
-        error = (s.last_error if s.failures else None) or "-"
-        if s.alarmed:
-            error = f"ALARM after {s.streak} bad polls: {error if s.failures else 'the page yields no items'}"
-        if name not in source_names:
-            error += " (no longer in the config)"
-        next_poll = ago(s.next_poll) if pid is not None else "-"
-        print(f"{s.source:20} {ago(s.last_poll):>12} {ago(s.last_new):>12} {s.failures:>8} {next_poll:>12}  {error}")
-    counted = {c.channel: c for c in channels}
-    print(f"\n{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")
-    for name in channel_names + [n for n in counted if n not in channel_names]:
-        c = counted.get(name) or ChannelStatus(name, 0, 0, 0, None)
-        print(f"{c.channel:20} {c.queued:>7} {c.delivered:>10} {c.failed:>7}  {c.last_error or '-'}")
-    return 0
-
-
 def run_locked(config: Config) -> int:
     """`monitor --once`, refused while another instance writes the same state."""
     from .lock import StateLock
@@ -401,40 +356,6 @@ def show_match(config: Config, line: str, source: str) -> int:
     if not matches:
         print("no rule matches")
     return 0 if matches else 1
-
-
-def replay(config: Config, since: str) -> int:
-    """Run the current rules over items stored since a time ago; print what would go where."""
-    import time
-
-    from .models import Item
-    from .rules import Matcher
-    from .statepath import check
-    from .store import open_store
-
-    seconds = parse_duration(since)
-    if seconds is None:
-        print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
-        return 2
-    if not check(config.state.path, write=False):
-        print(f"no state yet at {config.state.path}")
-        return 0
-    matcher, store = Matcher(config.rules), open_store(config.state.path, readonly=True)
-    try:
-        rows = store.seen_since(time.time() - seconds)
-    finally:
-        store.close()
-    counts: dict[str, int] = {}
-    for source, text, link, first_seen in rows:
-        routes = matcher.channels_for(Item(source, text, link, ""))
-        if routes:
-            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_seen))
-            print(f"{stamp} {source}: {text}\n    -> {', '.join(routes)}")
-        for channel in routes:
-            counts[channel] = counts.get(channel, 0) + 1
-    summary = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "nothing"
-    print(f"{len(rows)} items seen in the last {since}; would send {summary}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`monitor history` (also `monitor log`): what went out, to whom, and what did not, from the state file."""
+"""`monitor history` (also `monitor log`): what went out, to whom, and what did not; `monitor replay`: what
+the current rules would send of the lines stored lately. Both read the state file only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 from .config_reader import parse_duration
+from .config_types import Config
+from .models import Item
+from .rules import Matcher
+from .statepath import check
 from .store import Sent, open_store
 
 _STATUS = {"delivered": "sent", "queued": "queued", "failed": "FAILED"}
@@ -70,3 +75,30 @@ def format_row(row: Sent) -> str:
 
 def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def replay(config: Config, since: str) -> int:
+    """Run the current rules over items stored since a time ago; print what would go where."""
+    seconds = parse_duration(since)
+    if seconds is None:
+        print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
+        return 2
+    if not check(config.state.path, write=False):
+        print(f"no state yet at {config.state.path}")
+        return 0
+    matcher, store = Matcher(config.rules), open_store(config.state.path, readonly=True)
+    try:
+        rows = store.seen_since(time.time() - seconds)
+    finally:
+        store.close()
+    counts: dict[str, int] = {}
+    for source, text, link, first_seen in rows:
+        routes = matcher.channels_for(Item(source, text, link, ""))
+        if routes:
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(first_seen))
+            print(f"{stamp} {source}: {text}\n    -> {', '.join(routes)}")
+        for channel in routes:
+            counts[channel] = counts.get(channel, 0) + 1
+    summary = ", ".join(f"{c}: {n}" for c, n in counts.items()) or "nothing"
+    print(f"{len(rows)} items seen in the last {since}; would send {summary}")
+    return 0
