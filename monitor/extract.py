@@ -29,39 +29,8 @@ _INVISIBLE = ["script", "style", "noscript", "template"]
 _TOP = frozenset({"body", "html", "head", "-document"})
 _NO_TEXT = frozenset({"title", "textarea", "option", "select"}) | _TOP
 _BLOCK = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "dd",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "footer",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "li",
-        "main",
-        "marquee",
-        "nav",
-        "ol",
-        "p",
-        "section",
-        "table",
-        "td",
-        "th",
-        "tr",
-        "ul",
-    ]
+    "address article aside blockquote br dd div dl dt figcaption footer h1 h2 h3 h4 h5 h6 header hr li "
+    "main marquee nav ol p section table td th tr ul".split()
 )
 _HEADING_TAGS = frozenset(
     ["h1", "h2", "h3", "h4", "h5", "h6", "strong", "b", "span", "div", "label", "p", "th", "dt", "legend"]
@@ -69,7 +38,8 @@ _HEADING_TAGS = frozenset(
 _WRAPPERS = frozenset(["div", "section", "aside", "header", "footer", "article", "marquee", "span", "td", "body"])
 _LISTS = frozenset({"ul", "ol", "marquee"})
 _NO_DESCEND = frozenset({"article", "main", "nav", "footer", "form"})
-_HINT = re.compile(r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.IGNORECASE)
+# Class and id words of ticker containers; probe's suggestions rank by the same words.
+TICKER_HINT = re.compile(r"breaking|urgent|ticker|news[-_]?bar|flash|latest|marquee|alert|scroll|ajel", re.IGNORECASE)
 _MENU = re.compile(r"\b(?:nav|menu|navbar|navigation)\b", re.IGNORECASE)
 _KEY_JUNK = re.compile(r"[\W_]+")
 _WORD = re.compile(r"\w")
@@ -243,7 +213,7 @@ def _score(element: LexborNode) -> int | None:
             break
         attrs = node.attributes
         marks = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        hinted = hinted or (depth < 4 and bool(_HINT.search(marks)))
+        hinted = hinted or (depth < 4 and bool(TICKER_HINT.search(marks)))
         menu = menu or node.tag == "nav" or attrs.get("role") == "navigation"
         menu = menu or bool(_MENU.search(marks))
         in_link = in_link or node.tag == "a"

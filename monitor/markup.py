@@ -40,71 +40,12 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 # Raw text and comments: tags in them are not tags. An unclosed one is left in (and overcounted).
 _RAW = re.compile(r"<(script|style|textarea|title|xmp)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL)
 _VOID = frozenset(
-    [
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "keygen",
-        "link",
-        "meta",
-        "param",
-        "source",
-        "track",
-        "wbr",
-        "frame",
-        "basefont",
-        "bgsound",
-    ]
+    "area base br col embed hr img input keygen link meta param source track wbr frame basefont bgsound".split()
 )
 _CLOSES_P = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "center",
-        "details",
-        "dialog",
-        "dir",
-        "div",
-        "dl",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hgroup",
-        "hr",
-        "main",
-        "menu",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "listing",
-        "search",
-        "section",
-        "summary",
-        "table",
-        "ul",
-        "li",
-        "dd",
-        "dt",
-        "plaintext",
-        "xmp",
-    ]
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hgroup hr main menu nav ol p pre listing search section summary table "
+    "ul li dd dt plaintext xmp".split()
 )
 # An item closes an open item of its kind a few levels up (<li><a>one<li>two), not across a list.
 _ITEMS = {

@@ -19,12 +19,11 @@ from itertools import islice
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .errors import ExtractError
-from .extract import entries_of, extract, page_base, parse, select
+from .extract import TICKER_HINT, entries_of, extract, page_base, parse, select
 from .models import MAX_ITEMS, Entry
 from .split import usual_separator
 
 SHOWN = 5
-_HINT = re.compile(r"ticker|breaking|urgent|latest|news[-_]?bar|marquee|flash|alert|scroll|ajel", re.IGNORECASE)
 _MENU = re.compile(
     r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|menus|footer|breadcrumbs?|social|share|sharing|pagination|pager"
     r"|copyright|lang|languages|tags|sitemap)(?:$|[\s_-])",
@@ -35,50 +34,10 @@ _SENTENCE = re.compile(r"[.!?؟]\s+\S")
 _DATELINE = re.compile(r"^\W*[^\W\d][^:.!?]{0,40}:\s")  # "Lebanon: ...", "Iraq's PM: ...": a ticker line's head
 _ASIDE = re.compile(r"sidebar|related|popular|most[-_]?read|most[-_]?viewed|recommend", re.IGNORECASE)
 _NOT_ITEMS = frozenset(
-    {
-        "br",
-        "hr",
-        "img",
-        "input",
-        "option",
-        "meta",
-        "link",
-        "source",
-        "svg",
-        "path",
-        "iframe",
-        "picture",
-        "video",
-        "audio",
-        "button",
-        "select",
-        "textarea",
-        "head",
-        "title",
-        "html",
-    }
+    "br hr img input option meta link source svg path iframe picture video audio button select textarea "
+    "head title html".split()
 )
-_BLOCKS = frozenset(
-    {
-        "div",
-        "li",
-        "p",
-        "ul",
-        "ol",
-        "article",
-        "section",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "table",
-        "dl",
-        "blockquote",
-    }
-)
+_BLOCKS = frozenset("div li p ul ol article section h1 h2 h3 h4 h5 h6 tr table dl blockquote".split())
 _MAX_TEXT = 3000  # an element with more text than this is no ticker line
 _MAX_RUN = 50_000  # ... and one with more than this no run of them
 _MAX_GROUPS = 30  # the best runs for which a selector is sought
@@ -169,7 +128,7 @@ def _groups(tree: LexborHTMLParser) -> list[_Group]:
             if not runs:
                 runs[tuple(range(len(members)))] = []
             for indexes, classes in runs.items():
-                ranked = sorted(classes, key=lambda c: not _HINT.search(c))
+                ranked = sorted(classes, key=lambda c: not TICKER_HINT.search(c))
                 groups.append(_Group([members[i] for i in indexes], tuple(ranked), None, order))
         own = " ".join(n.text_content or "" for n in parent.iter(include_text=True) if n.is_text_node)
         if parent.tag not in _NOT_ITEMS and (sep := usual_separator(own)):
@@ -254,7 +213,7 @@ def _marks(node: LexborNode) -> tuple[str | None, str | None, str | None]:
             break
         attrs = current.attributes
         names = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
-        if hint is None and depth <= 3 and (m := _HINT.search(f"{names} <{current.tag}>")):
+        if hint is None and depth <= 3 and (m := TICKER_HINT.search(f"{names} <{current.tag}>")):
             hint = m.group(0).lower()
         if menu is None and (current.tag in ("nav", "footer") or attrs.get("role") == "navigation"):
             menu = f"<{current.tag}>"
@@ -299,5 +258,5 @@ def _tokens(node: LexborNode) -> list[str]:
     tag = node.tag or ""
     ident = node.attributes.get("id") or ""
     classes = [c for c in _classes(node) if _NAME.match(c)]
-    classes.sort(key=lambda c: not _HINT.search(c))
+    classes.sort(key=lambda c: not TICKER_HINT.search(c))
     return ([f"#{ident}"] if _NAME.match(ident) else []) + [f"{tag}.{c}" for c in classes] + [tag]
