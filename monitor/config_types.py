@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
+MAX_PAGE_BYTES = 5 * 1024 * 1024  # a page larger than this is refused, not read
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; monitor/0.1; +https://github.com/monitor/monitor)"
 TEMPLATE_FIELDS = ("text", "source", "link", "time", "source_link")
@@ -120,7 +121,7 @@ class SourceConfig(Generic[_S]):
     headers: tuple[tuple[str, str], ...] = ()
     on_edit: str = "ignore"  # an edited line: ignore, edit (the sent message) or send
     proxy: str | None = None
-    max_bytes: int = 5 * 1024 * 1024
+    max_bytes: int = MAX_PAGE_BYTES
     interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
     allow_private: bool = False  # follow redirects from a public address to a private one
 

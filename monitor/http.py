@@ -15,7 +15,7 @@ import aiohttp
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from .config_types import DefaultsConfig
+from .config_types import MAX_PAGE_BYTES, DefaultsConfig
 from .errors import FetchError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from aiohttp.connector import Connection
     from aiohttp.tracing import Trace
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = MAX_PAGE_BYTES  # fetch()'s cap when a caller names none: a source's max_bytes default
 _DEFAULTS = DefaultsConfig()  # connections and per_host, as config.yaml's defaults: section has them
 MAX_REDIRECTS = 5
 _ENCODING = re.compile(r"decode content-encoding: (\w+)", re.IGNORECASE)
