@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
+from urllib.parse import parse_qsl, urlsplit
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a page larger than this is refused, not read
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
@@ -152,13 +153,33 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AppriseSettings:
+    """type: apprise: any service Apprise knows, by its URLs (discord://, slack://, ntfy://, mailto://...)."""
+
+    type: ClassVar[str] = "apprise"
+    urls: tuple[str, ...] = field(repr=False)  # secrets inside: never printed
+    per_second: float = 1.0  # chat services allow about this much to one channel (Discord: 30 a minute)
+    per_minute: float = 30.0
+
+    def secrets(self) -> list[str]:
+        """The parts of the URLs that may be secret, for log redaction: each URL, its user and password,
+        its path parts and query values (tokens live there), when 6 characters or longer."""
+        found = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            found += [url, parts.username or "", parts.password or "", *parts.path.split("/")]
+            found += [value for _, value in parse_qsl(parts.query)]
+        return [s for s in found if len(s) >= 6]
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSettings:
     """type: console: stdout; nothing of its own to set."""
 
     type: ClassVar[str] = "console"
 
 
-ChannelSettings = TelegramSettings | WebhookSettings | ConsoleSettings
+ChannelSettings = TelegramSettings | WebhookSettings | AppriseSettings | ConsoleSettings
 _C = TypeVar("_C", bound=ChannelSettings)
 
 
@@ -186,13 +207,13 @@ class ChannelConfig(Generic[_C]):
 
     @property
     def per_second(self) -> float | None:
-        """Messages a second the chat takes; None: no limit (a channel other than Telegram)."""
-        return self.kind.per_second if isinstance(self.kind, TelegramSettings) else None
+        """Messages a second the chat takes; None: no limit (a webhook, the console)."""
+        return self.kind.per_second if isinstance(self.kind, (TelegramSettings, AppriseSettings)) else None
 
     @property
     def per_minute(self) -> float | None:
         """Messages a minute the chat takes; None: no limit."""
-        return self.kind.per_minute if isinstance(self.kind, TelegramSettings) else None
+        return self.kind.per_minute if isinstance(self.kind, (TelegramSettings, AppriseSettings)) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +252,8 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
-        return [c.kind.token for c in self.channels if isinstance(c.kind, TelegramSettings)]
+        found = [c.kind.token for c in self.channels if isinstance(c.kind, TelegramSettings)]
+        return found + [s for c in self.channels if isinstance(c.kind, AppriseSettings) for s in c.kind.secrets()]
 
 
 AnySource = SourceConfig[Any]  # a source of whichever kind, where its kind does not matter

@@ -110,6 +110,9 @@ def setup(level: str = "info", fmt: str = "text", secrets: Iterable[str] = ()) -
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO, and Bot API URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Apprise logs each failure with the service's address; the apprise channel reads the same lines
+    # from its result and reports them itself, redacted.
+    logging.getLogger("apprise").propagate = False
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("telegram").setLevel(logging.WARNING)

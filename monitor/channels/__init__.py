@@ -14,7 +14,8 @@ import aiohttp
 from ..config_reader import Node
 from ..config_types import AnyChannel, ChannelSettings, ConsoleSettings
 from ..models import Alert
-from . import telegram, webhook
+from . import apprise, telegram, webhook
+from .apprise import AppriseChannel
 from .console import ConsoleChannel, format_plain
 from .telegram import TelegramChannel
 from .webhook import WebhookChannel
@@ -48,6 +49,7 @@ class ChannelKind(NamedTuple):
 CHANNELS: dict[str, ChannelKind] = {
     "telegram": ChannelKind(lambda config, session: TelegramChannel(config), telegram.read_settings),
     "webhook": ChannelKind(WebhookChannel, webhook.read_settings),
+    "apprise": ChannelKind(lambda config, session: AppriseChannel(config), apprise.read_settings),
     "console": ChannelKind(lambda config, session: ConsoleChannel(config), lambda n: ConsoleSettings()),
 }
 
