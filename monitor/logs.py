@@ -112,7 +112,11 @@ def setup(level: str = "info", fmt: str = "text", secrets: Iterable[str] = ()) -
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Apprise logs each failure with the service's address; the apprise channel reads the same lines
     # from its result and reports them itself, redacted.
-    logging.getLogger("apprise").propagate = False
+    # Its own level, not the root's: the channel reads the WARNING lines of each send from Apprise,
+    # also when monitor's log shows only errors (`--once`).
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.propagate = False
+    apprise_log.setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("telegram").setLevel(logging.WARNING)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from helpers import until, write_config
+from helpers import free_port, run_monitor, until, write_config
 from sites import BackgroundServer, Site, ticker_page
 
 from monitor.config import load
@@ -163,3 +163,22 @@ def test_bad_urls_are_config_errors_that_do_not_echo_them(
         load(config(tmp_path, site, urls))
     assert fault in str(info.value)
     assert all(u.split("://")[-1] not in str(info.value) for u in urls if len(u) > 12)
+
+
+def test_once_names_the_fault_and_keeps_the_secret(tmp_path: Path, site: Site) -> None:
+    site.set("/", ticker_page(["A line", "Old line"]))
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "backfill": 1}],
+        channels=[
+            {"name": "chat", "type": "apprise", "urls": [f"json://127.0.0.1:{free_port()}/hooks/${{CHAT_TOKEN}}"]}
+        ],
+        rules=[{"name": "all", "channels": ["chat"]}],
+        delivery={"timeout": 2, "retry_base": 0.1, "retry_max": 0.2},
+    )
+    out = run_monitor("--once", "--config", str(path), env={"CHAT_TOKEN": SECRET})
+    assert out.returncode == 1
+    # The process logs only errors by default: Apprise's own words still reach the summary.
+    assert "channel chat: 1 alert still queued (last error: JSON (" in out.stderr
+    assert "A Connection error occurred" in out.stderr, out.stderr
+    assert SECRET not in out.stdout + out.stderr
