@@ -251,7 +251,7 @@ def describe(config: Config, state: str) -> str:
     """Return the check-config summary; state says whether the state file is usable."""
     lines = [f"{config.file}: OK", f"state: {config.state.path} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
-        how = _finds(s.kind)
+        how = _finds(s.kind) + (", no items is normal (empty_ok)" if s.empty_ok else "")
         every = (
             f"every {s.interval:g}s to {s.interval_max:g}s (adaptive: more often while the ticker is busy)"
             if s.interval_max

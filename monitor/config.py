@@ -202,6 +202,7 @@ def _source(n: Node, defaults: DefaultsConfig, alarm_after: int) -> SourceConfig
         proxy=proxy,
         max_bytes=_whole(n, "max_bytes", _SOURCE.max_bytes, minimum=1024),
         allow_private=n.boolean("allow_private", _SOURCE.allow_private),
+        empty_ok=n.boolean("empty_ok", _SOURCE.empty_ok),
     )
     n.done()
     return source

@@ -125,6 +125,7 @@ class SourceConfig(Generic[_S]):
     max_bytes: int = MAX_PAGE_BYTES
     interval_max: float | None = None  # adaptive polling between interval and this; None: fixed
     allow_private: bool = False  # follow redirects from a public address to a private one
+    empty_ok: bool = False  # no items is normal for this source (a banner that is often down): no alarm
 
     @property
     def type(self) -> str:

@@ -50,7 +50,8 @@ class Health:
     def observe(self, result: PollResult, now: float, max_age: float | None = None) -> str | None:
         """Record a poll; return the message for the admin channel, if one is due."""
         cfg, state = self.configs[result.source], self.states[result.source]
-        bad = result.error is not None or (result.found == 0 and not result.unchanged)
+        empty = result.found == 0 and not result.unchanged and not cfg.empty_ok
+        bad = result.error is not None or empty
         if not bad:
             recovered = state.alarmed
             self.states[result.source] = SourceHealth()

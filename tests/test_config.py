@@ -120,7 +120,13 @@ def test_split_refused_when_wrong(tmp_path: Path, line: str, fault: str) -> None
 
 def test_shipped_config_is_valid() -> None:
     config = load(Path(__file__).parents[1] / "config.yaml")
-    assert {s.name for s in config.sources} == {"almayadeen-en", "almayadeen-ar"}
+    assert {s.name for s in config.sources} == {
+        "almayadeen-en",
+        "almayadeen-ar",
+        "almayadeen-ar-latest",
+        "aljazeera-en",
+        "elbalad",
+    }
 
 
 BAD = [

@@ -1,6 +1,7 @@
 """JSON endpoints that a page's script loads its ticker from.
 
-`items` is the dotted path to the list (``data.breaking``, ``data.0.items``; ``.`` is the top level),
+`items` is the dotted path to the list (``data.breaking``, ``data.0.items``; ``.`` is the top level);
+an object there is one item (a single breaking-news banner), and null or null fields are no items now,
 `text` and `link` the (possibly dotted) fields of each element (``text: .`` for a list of strings).
 Repeated texts are kept once, as in html and feed sources. JSONP (``callback({...})``) is not
 supported: point the source at an endpoint that returns plain JSON.
@@ -77,13 +78,22 @@ def read_json(
     limit: int = MAX_ITEMS,
 ) -> Parsed:
     """Return the first `limit` entries of the list at `items`, repeats dropped, and how many it has."""
-    elements = resolve(load_json(body, content_type), items)
+    found = resolve(load_json(body, content_type), items)
+    # An object holding the text field is one item (a single banner); null is no item right now.
+    banner = isinstance(found, dict) and _has(found, text)
+    elements = [] if found is None else [found] if banner else found
     if not isinstance(elements, list):
-        raise ExtractError(f"{items!r} is not a list (it is {describe(elements)})")
+        raise ExtractError(f"{items!r} is not a list (it is {describe(found)})")
     parsed = build_entries(elements, lambda element: _line(element, text, link), base_url, limit)
-    if elements and not parsed.found:  # not one line offered
+    # Not one line offered, and no element has the text field (a wrong `text:`); null fields are "nothing now".
+    if elements and not parsed.found and not any(_has(e, text) for e in elements):
         raise ExtractError(f"no element of {items!r} has a {text!r} string")
     return parsed
+
+
+def _has(element: Any, path: str) -> bool:
+    """Whether an element has the (possibly dotted) field, whatever its value, null included."""
+    return _walk(element, _parts(path))[1] is None
 
 
 def load_json(body: bytes, content_type: str | None = None) -> Any:
