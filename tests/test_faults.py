@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import signal
 import sqlite3
@@ -57,10 +58,16 @@ async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     assert (await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
 
 
+async def _holds(condition: Callable[[], Any]) -> bool:
+    """condition(), awaited when it is a coroutine (a store query)."""
+    result = condition()
+    return bool(await result if inspect.isawaitable(result) else result)
+
+
 async def until(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
     """Wait in the event loop, with a deadline, until condition() holds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _holds(condition):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
 
