@@ -3,6 +3,7 @@ the current rules would send of the lines stored lately. Both read the state fil
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -44,11 +45,7 @@ def show_history(
         return 2
     rows: list[Sent] = []
     if state_path.exists():
-        store = open_store(state_path, readonly=True)
-        try:
-            rows = store.history(start, channel=channel, source=source, limit=limit)
-        finally:
-            store.close()
+        rows = asyncio.run(_history(state_path, start, channel=channel, source=source, limit=limit))
     if as_json:
         for row in rows:
             print(json.dumps({**asdict(row), "status": _STATUS[row.status].lower()}, ensure_ascii=False))
@@ -64,6 +61,14 @@ def show_history(
     return 0
 
 
+async def _history(path: Path, since: float, *, channel: str | None, source: str | None, limit: int) -> list[Sent]:
+    store = open_store(path, readonly=True)
+    try:
+        return await store.history(since, channel=channel, source=source, limit=limit)
+    finally:
+        await store.close()
+
+
 def format_row(row: Sent) -> str:
     """One alert: time queued, status, channel, source, rule, text; a failure's reason on a second line."""
     what = row.rule or ("edit" if row.edit_of else "health" if row.source == "monitor" else "-")
@@ -77,6 +82,14 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
+async def _seen_since(path: Path, since: float) -> list[tuple[str, str, str | None, float]]:
+    store = open_store(path, readonly=True)
+    try:
+        return await store.seen_since(since)
+    finally:
+        await store.close()
+
+
 def replay(config: Config, since: str) -> int:
     """Run the current rules over items stored since a time ago; print what would go where."""
     seconds = parse_duration(since)
@@ -86,11 +99,7 @@ def replay(config: Config, since: str) -> int:
     if not check(config.state.path, write=False):
         print(f"no state yet at {config.state.path}")
         return 0
-    matcher, store = Matcher(config.rules), open_store(config.state.path, readonly=True)
-    try:
-        rows = store.seen_since(time.time() - seconds)
-    finally:
-        store.close()
+    matcher, rows = Matcher(config.rules), asyncio.run(_seen_since(config.state.path, time.time() - seconds))
     counts: dict[str, int] = {}
     for source, text, link, first_seen in rows:
         routes = matcher.channels_for(Item(source, text, link, ""))

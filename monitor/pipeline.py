@@ -35,11 +35,11 @@ def to_items(source: str, entries: Sequence[Entry]) -> list[Item]:
     return list(items.values())
 
 
-def find_edits(store: Store, source: str, new: Sequence[Item], since: float) -> dict[str, str]:
+async def find_edits(store: Store, source: str, new: Sequence[Item], since: float) -> dict[str, str]:
     """Map each new item that is an edited version of a recent line of its source to that line."""
     if not new:
         return {}
-    recent = [(fp, words(text)) for fp, text in store.recent(source, since)]
+    recent = [(fp, words(text)) for fp, text in await store.recent(source, since)]
     edits = {}
     for item in new:
         mine = words(item.text)
@@ -71,7 +71,7 @@ async def poll_once(
         logger.debug("poll.unchanged source=%s", cfg.name)
         return PollResult(cfg.name, unchanged=True)
     try:
-        return _remember(cfg, to_items(cfg.name, entries), store, matcher, dry_run, dedup)
+        return await _remember(cfg, to_items(cfg.name, entries), store, matcher, dry_run, dedup)
     except Exception as exc:  # the state store failed (locked, disk full): this poll failed, nothing is lost
         # Nothing of this page was recorded, so its lines are new again next poll, which must fetch
         # the page whole: a 304 would be taken for "nothing changed".
@@ -88,13 +88,13 @@ def _failed(source: str, exc: Exception, *, state_fault: bool = False) -> PollRe
     return PollResult(source, error=_internal(exc), state_fault=state_fault)
 
 
-def _remember(
+async def _remember(
     cfg: AnySource, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, dedup: DedupConfig
 ) -> PollResult:
     """Drop seen items, match rules and queue the alerts of the new ones, in one store transaction."""
-    new = store.unseen(cfg.name, items)
-    baseline = not store.has_baseline(cfg.name)
-    edits = {} if baseline else find_edits(store, cfg.name, new, time.time() - dedup.edit_window)
+    new = await store.unseen(cfg.name, items)
+    baseline = not await store.has_baseline(cfg.name)
+    edits = {} if baseline else await find_edits(store, cfg.name, new, time.time() - dedup.edit_window)
     fresh = [i for i in new if cfg.on_edit == "send" or i.fingerprint not in edits]
     # Tickers list the newest first: the first poll sends only the newest `backfill` items,
     # and everything goes out oldest first.
@@ -109,12 +109,12 @@ def _remember(
             Outgoing(channel, item, silent=True, edit_of=message_id)
             for item in reversed(new)
             if item.fingerprint in edits
-            for channel, message_id in store.sent_messages(cfg.name, edits[item.fingerprint])
+            for channel, message_id in await store.sent_messages(cfg.name, edits[item.fingerprint])
         ]
     queued = (
         len(alerts)
         if dry_run
-        else store.record(cfg.name, items, alerts, edits=edits, same_line_window=dedup.same_line_window)
+        else await store.record(cfg.name, items, alerts, edits=edits, same_line_window=dedup.same_line_window)
     )
     logger.log(
         logging.INFO if new or baseline else logging.DEBUG,  # a poll with nothing new is routine
@@ -196,14 +196,14 @@ class Deliverer:
         """Send nothing new; a send under way finishes and is recorded."""
         self._stopping.set()
 
-    def due_in(self, name: str) -> float | None:
+    async def due_in(self, name: str) -> float | None:
         """Seconds until the channel may send again, or None when its queue is empty."""
-        if not self.store.count_queued(name) and not self._unrecorded[name]:
+        if not await self.store.count_queued(name) and not self._unrecorded[name]:
             return None
         key, now = self.channels[name].config.chat_key, time.time()
         return max(0.0, self._resume_at.get(key, 0.0) - now, self._blocked_until.get(name, 0.0) - now)
 
-    def stalled(self, now: float, bound: float) -> list[str]:
+    async def stalled(self, now: float, bound: float) -> list[str]:
         """Name the blocked channels, and those whose oldest queued alert has waited longer than bound seconds."""
         problems = []
         for name in self.channels:
@@ -211,7 +211,7 @@ class Deliverer:
             if tally.blocked:
                 problems.append(f"channel {name}: {tally.blocked}, its alerts wait (last error: {tally.last_error})")
                 continue
-            oldest = self.store.oldest_queued(name)
+            oldest = await self.store.oldest_queued(name)
             if oldest is not None and now - oldest > bound:
                 last = self.tally[name].last_error or "none"
                 problems.append(f"channel {name}: alerts waiting for {now - oldest:.0f}s (last error: {last})")
@@ -226,15 +226,15 @@ class Deliverer:
         """
         channel, tally = self.channels[name], self.tally[name]
         key = channel.config.chat_key
-        self._record_sent(name)  # sends the store could not record yet: before anything is sent again
-        if expired := self.store.expire(name, time.time() - self.config.max_age):
+        await self._record_sent(name)  # sends the store could not record yet: before anything is sent again
+        if expired := await self.store.expire(name, time.time() - self.config.max_age):
             tally.failed += expired
             self._count(name, 0, expired)
             logger.warning("alert.expired channel=%s count=%d max_age=%gs", name, expired, self.config.max_age)
         if time.time() < self._blocked_until.get(name, 0.0):
             return
         while time.time() >= self._resume_at.get(key, 0.0):
-            alerts = self.store.load_queue(name, limit=200)
+            alerts = await self.store.load_queue(name, limit=200)
             if not alerts:
                 return
             # Edits change one message each; everything else may be folded into digests.
@@ -253,10 +253,10 @@ class Deliverer:
         try:
             message_id = await self.channels[name].send(group)
         except DeliveryError as exc:
-            return self._refused(name, group, exc)
+            return await self._refused(name, group, exc)
         except Exception as exc:  # a reply that is not what the API promises, a bug in a channel
             self._crashed(name, exc)
-            return self._refused(name, group, DeliveryError(_internal(exc), unexpected=True))
+            return await self._refused(name, group, DeliveryError(_internal(exc), unexpected=True))
         tally = self.tally[name]
         tally.sent += len(ids)
         self._count(name, len(ids), 0)
@@ -268,17 +268,17 @@ class Deliverer:
         # A crash between the channel's answer and this commit re-sends this one message after a
         # restart: the only window for a duplicate. A failed commit is retried before the next send.
         self._unrecorded[name].append((ids, message_id))
-        self._record_sent(name)
+        await self._record_sent(name)
         return True
 
-    def _refused(self, name: str, group: list[Alert], exc: DeliveryError) -> bool:
+    async def _refused(self, name: str, group: list[Alert], exc: DeliveryError) -> bool:
         """Record a refused send: failed for good, or kept queued while the chat pauses or the channel is blocked
         (then False)."""
         self._note_error(name, exc)
         attempts = group[0].attempts + 1
         if exc.permanent or (exc.unexpected and attempts >= self.config.max_attempts):
             for alert in group:
-                self.store.mark_failed(alert.id, str(exc))
+                await self.store.mark_failed(alert.id, str(exc))
             self.tally[name].failed += len(group)
             self._count(name, 0, len(group))
             return True
@@ -291,15 +291,15 @@ class Deliverer:
             self._resume_at[self.channels[name].config.chat_key] = time.time() + wait
         parts = exc.parts_sent if len(group) == 1 else 0
         for alert in group:
-            self.store.schedule_retry(alert.id, str(exc), parts_sent=parts)
+            await self.store.schedule_retry(alert.id, str(exc), parts_sent=parts)
         return False
 
-    def _record_sent(self, name: str) -> None:
+    async def _record_sent(self, name: str) -> None:
         """Write the sends not yet recorded, oldest first (raises StateError if the store still fails)."""
         pending = self._unrecorded[name]
         while pending:
             ids, message_id = pending[0]
-            self.store.mark_delivered(ids, message_id)
+            await self.store.mark_delivered(ids, message_id)
             pending.pop(0)
 
     def _backoff(self, attempts: int) -> float:
@@ -340,7 +340,7 @@ class Deliverer:
         failures = 0
         while time.time() < deadline and not self.tally[name].blocked:  # blocked: no use waiting for the deadline
             try:
-                wait = self.due_in(name)
+                wait = await self.due_in(name)
                 if wait is None:
                     return
                 if time.time() + wait >= deadline:
@@ -364,7 +364,7 @@ class Deliverer:
         while not self._stopping.is_set():
             try:
                 await self.drain(name)
-                wait = self.due_in(name)
+                wait = await self.due_in(name)
                 failures = 0
             except Exception as exc:
                 self._crashed(name, exc)

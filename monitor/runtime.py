@@ -46,6 +46,7 @@ class Runtime:
     last_polled: dict[str, float] = field(default_factory=dict)
     state_problem: str | None = None  # the state file was deleted or replaced under the running service
     _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
+    _flushing: asyncio.Task[None] | None = None  # the write the timer started
 
     async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
@@ -68,36 +69,45 @@ class Runtime:
                 health=self.health.snapshot(result.source),
             )
             if self._flush is None:
-                self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self.flush_polls)
+                self._flush = asyncio.get_running_loop().call_later(POLL_FLUSH, self._flush_soon)
         if message:
             recovered = not self.health.alarmed(result.source)  # good news is not a warning
             logger.log(logging.INFO if recovered else logging.WARNING, "source.health %s", message)
             if self.config.admin_channel and not self.dry_run:
                 try:
-                    self.store.queue_message(self.config.admin_channel, message)
+                    await self.store.queue_message(self.config.admin_channel, message)
                 except MonitorError as exc:
                     logger.error("source.health_not_queued error=%s", exc)
         if result.queued or message:
             self.deliverer.wake()
         return result
 
-    def flush_polls(self) -> None:
-        """Write the noted polls to the state file (a failed write loses only status and ETags)."""
+    def _flush_soon(self) -> None:
+        """The flush timer fired: write the noted polls in a task (flush_polls logs its faults)."""
         self._flush = None
+        self._flushing = asyncio.create_task(self.flush_polls(), name="flush-polls")
+
+    async def flush_polls(self) -> None:
+        """Write the noted polls to the state file (a failed write loses only status and ETags; never raises)."""
         try:
-            self.store.flush_polls()
+            await self.store.flush_polls()
         except MonitorError as exc:
             logger.error("state.write_failed what=polls error=%s", exc)
+        except Exception:  # a bug: logged with its traceback, the next poll's timer tries again
+            logger.exception("state.write_crashed what=polls")
 
     def cancel_flush(self) -> None:
         """Stop the pending write of noted polls (closing the store writes them)."""
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
+        if self._flushing is not None:
+            self._flushing.cancel()
+            self._flushing = None
 
-    def check_state(self) -> None:
+    async def check_state(self) -> None:
         """Notice a state file deleted or replaced under the running service (logged once, shown by /healthz)."""
-        problem = self.store.check_file()
+        problem = await self.store.check_file()
         if problem and problem != self.state_problem:
             logger.error("state.file_gone %s", problem)
         self.state_problem = problem
@@ -111,7 +121,7 @@ async def open_runtime(
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
         stack.callback(pool.close)  # parser processes: started again on demand
         store = open_store(config.state.path, readonly=dry_run)
-        stack.callback(store.close)
+        stack.push_async_callback(store.close)
         session = new_session(limit=config.defaults.connections, limit_per_host=config.defaults.per_host)
         stack.push_async_callback(session.close)
         channels = {c.name: make_channel(c, session) for c in config.channels}
@@ -119,7 +129,7 @@ async def open_runtime(
             stack.push_async_callback(channel.close)
         sources = [make_source(s, session) for s in config.sources]
         for source in sources:  # a restart (or the next --once) still asks "changed since?"
-            source.restore(store.validators(source.config.name))
+            source.restore(await store.validators(source.config.name))
         rt = Runtime(
             config=config,
             session=session,
@@ -127,7 +137,7 @@ async def open_runtime(
             sources=sources,
             channels=channels,
             matcher=Matcher(config.rules),
-            health=Health(config.sources, store.health_states()),
+            health=Health(config.sources, await store.health_states()),
             metrics=metrics,
             dry_run=dry_run,
             deliverer=Deliverer(store, channels, config.delivery, on_result=metrics.delivery if metrics else None),
@@ -145,15 +155,15 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
         if dry_run:
             return 1 if any(r.error for r in results) else 0
         await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
-        return _summary(rt, results)
+        return await _summary(rt, results)
 
 
-def _summary(rt: Runtime, results: list[PollResult]) -> int:
+async def _summary(rt: Runtime, results: list[PollResult]) -> int:
     """Print what went wrong with the channels, if anything, and return the exit code."""
     problems = []
     for name in rt.channels:
         try:
-            queued = rt.store.count_queued(name)
+            queued = await rt.store.count_queued(name)
         except MonitorError as exc:
             problems.append(f"channel {name}: cannot count its queue: {exc}")
             continue
@@ -163,15 +173,15 @@ def _summary(rt: Runtime, results: list[PollResult]) -> int:
     return 1 if problems or any(r.error for r in results) else 0
 
 
-def prune(rt: Runtime) -> None:
+async def prune(rt: Runtime) -> None:
     """Forget old lines and finished alerts (state.retention); expire alerts of removed channels."""
     now = time.time()
-    for status in rt.store.status():
+    for status in await rt.store.status():
         # A channel taken out of the config has no delivery loop to expire its queue.
         if not status.queued or status.channel in rt.channels:
             continue
-        if expired := rt.store.expire(status.channel, now - rt.config.delivery.max_age):
+        if expired := await rt.store.expire(status.channel, now - rt.config.delivery.max_age):
             logger.warning("alert.expired channel=%s count=%d reason=channel-removed", status.channel, expired)
-    removed = rt.store.prune(now - rt.config.state.retention)
+    removed = await rt.store.prune(now - rt.config.state.retention)
     if removed:
         logger.info("store.pruned rows=%d", removed)

@@ -7,8 +7,9 @@ import functools
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -44,6 +45,7 @@ class Running:
         self.overran: set[str] = set()  # sources whose poll under way missed a turn
         self.overrun_logged: dict[str, float] = {}  # source -> when its overrun was last logged (monotonic)
         self.workers: dict[str, asyncio.Task[None]] = {}
+        self.chores: set[asyncio.Task[None]] = set()  # prunes and state checks under way
         self.started = time.time()
 
     def start(self) -> None:
@@ -65,8 +67,8 @@ class Running:
                 misfire_grace_time=max(1, int(interval)),
                 next_run_time=datetime.fromtimestamp(first, UTC),
             )
-        self.scheduler.add_job(self._prune, "interval", hours=6, next_run_time=now)
-        self.scheduler.add_job(self.rt.check_state, "interval", seconds=STATE_CHECK)
+        self.scheduler.add_job(self._chore, "interval", args=[self._prune], hours=6, next_run_time=now)
+        self.scheduler.add_job(self._chore, "interval", args=[self._check_state], seconds=STATE_CHECK)
         for name in self.rt.channels:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
         self.scheduler.start()
@@ -96,18 +98,30 @@ class Running:
         self.overrun_logged[name] = now
         logger.warning("poll.overrun source=%s took=%.1fs interval=%gs", name, now - started, source.config.interval)
 
-    def _prune(self) -> None:
+    def _chore(self, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Start a housekeeping task (it logs its own faults); stop() waits for it."""
+        task = asyncio.create_task(work())
+        self.chores.add(task)
+        task.add_done_callback(self.chores.discard)
+
+    async def _prune(self) -> None:
         try:
-            prune(self.rt)
+            await prune(self.rt)
         except Exception:  # logged; the job runs again at its next time
             logger.exception("store.prune_failed")
+
+    async def _check_state(self) -> None:
+        try:
+            await self.rt.check_state()
+        except Exception:  # logged; the job runs again at its next time
+            logger.exception("state.check_failed")
 
     async def stop(self, timeout: float) -> None:
         """No new polls; running polls and sends finish within timeout, else they are cancelled (and stay queued)."""
         self.scheduler.pause()  # at once: shutdown() takes effect at the loop's next turn, a job could start before
         self.scheduler.shutdown(wait=False)
         self.rt.deliverer.stop()
-        pending = [*self.polls.values(), *self.workers.values()]
+        pending = [*self.polls.values(), *self.workers.values(), *self.chores]
         if not pending:
             return
         _, late = await asyncio.wait(pending, timeout=timeout)
@@ -123,13 +137,13 @@ class Running:
         dead += [f"channel {name}: delivery loop ended" for name, task in self.workers.items() if task.done()]
         return dead
 
-    def problems(self, now: float) -> list[str]:
+    async def problems(self, now: float) -> list[str]:
         """Everything /healthz should report: dead parts, stalled channels, sources not polled, the state file."""
         problems = self.dead()
         if self.rt.state_problem:
             problems.append(self.rt.state_problem)
         try:
-            problems += self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
+            problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
         except MonitorError as exc:
             problems.append(f"state: {exc}")
         for source in self.rt.sources:
@@ -140,10 +154,10 @@ class Running:
                 problems.append(f"{name}: not polled for {now - last:.0f}s (interval {interval:g}s)")
         return problems
 
-    def summary(self) -> str:
+    async def summary(self) -> str:
         """One line for `systemctl status`."""
         try:
-            queued = sum(self.rt.store.count_queued(name) for name in self.rt.channels)
+            queued = sum([await self.rt.store.count_queued(name) for name in self.rt.channels])
         except MonitorError:
             queued = -1
         failing = self.rt.health.failing()
@@ -165,7 +179,11 @@ async def run_service(path: str, config: Config) -> int:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     current: list[Running] = []
-    web = WebServer(metrics, lambda: current[0].problems(time.time()) if current else ["starting"])
+
+    async def problems() -> list[str]:
+        return await current[0].problems(time.time()) if current else ["starting"]
+
+    web = WebServer(metrics, problems)
     if config.http.listen:
         await web.start(config.http.listen)
     watchdog = (
@@ -212,7 +230,7 @@ async def _run(
         running = Running(rt)
         running.start()
         current[:] = [running]
-        notifier.ready(running.summary())
+        notifier.ready(await running.summary())
         logger.info(
             "service.started sources=%d channels=%d rules=%d", len(rt.sources), len(rt.channels), len(config.rules)
         )
@@ -238,7 +256,7 @@ async def _wait(
             waiter.cancel()
         if stop.is_set():
             return None
-        notifier.status(running.summary())
+        notifier.status(await running.summary())
         if not reload.is_set():
             continue
         reload.clear()

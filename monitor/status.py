@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 from .config_types import Config
 from .lock import holder
 from .statepath import check
 from .store import ChannelStatus, SourceStatus, open_store
+
+
+async def _read(path: Path) -> tuple[list[SourceStatus], list[ChannelStatus]]:
+    """What the state file says of the sources and the channels."""
+    store = open_store(path, readonly=True)
+    try:
+        return await store.source_states(), await store.status()
+    finally:
+        await store.close()
 
 
 def show_status(config: Config) -> int:
@@ -22,11 +33,7 @@ def show_status(config: Config) -> int:
         seconds = time.time() - t
         return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
 
-    store = open_store(config.state.path, readonly=True)
-    try:
-        sources, channels = store.source_states(), store.status()
-    finally:
-        store.close()
+    sources, channels = asyncio.run(_read(config.state.path))
     pid = holder(config.state.path)
     print(
         f"monitor is running (PID {pid})"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 class WebServer:
     """Serves health and metrics; problems() says what is wrong with the service now (it changes on reload)."""
 
-    def __init__(self, metrics: Metrics, problems: Callable[[], list[str]]) -> None:
+    def __init__(self, metrics: Metrics, problems: Callable[[], Awaitable[list[str]]]) -> None:
         self.metrics, self.problems = metrics, problems
         self.runner: web.AppRunner | None = None
 
@@ -44,7 +44,7 @@ class WebServer:
     async def healthz(self, request: web.Request) -> web.Response:
         """200 when nothing is wrong, else 503 with the problems: a dead part, a stalled channel, an
         unpolled source, the state file gone."""
-        problems = self.problems()
+        problems = await self.problems()
         body = {"ok": not problems, "problems": problems}
         return web.Response(status=503 if problems else 200, text=json.dumps(body), content_type="application/json")
 

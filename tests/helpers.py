@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import re
 import signal
@@ -81,10 +82,16 @@ def wait(condition: Callable[[], Any], what: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+async def _holds(condition: Callable[[], Any]) -> bool:
+    """condition(), awaited when it is a coroutine (a store query)."""
+    result = condition()
+    return bool(await result if inspect.isawaitable(result) else result)
+
+
 async def until(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
     """wait() inside an event loop: the loop keeps running while condition() does not hold."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _holds(condition):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
 

@@ -179,7 +179,7 @@ def test_once_runs_ask_changed_since_the_last_run(tmp_path: Path, site: Site, te
 REVOKED = "123456:REVOKED-token-not-valid"  # the shape of a token: the fake answers 401 Unauthorized
 
 
-def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
+async def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
     tmp_path: Path, site: Site, telegram: FakeTelegram
 ) -> None:
     from monitor.store import SqliteStore
@@ -205,9 +205,9 @@ def test_once_with_a_refused_token_exits_at_once_and_keeps_the_alert(
     assert [(c.method, c.status) for c in telegram.log] == [("getMe", 401)]  # one try, no hammering
     store = SqliteStore.open_readonly(tmp_path / "state" / "monitor.db")
     try:
-        assert store.count_queued("alerts") == 1
+        assert await store.count_queued("alerts") == 1
     finally:
-        store.close()
+        await store.close()
     fixed = run_monitor("--once", "--config", path)
     assert fixed.returncode == 0, fixed.stderr
     assert [m.plain.split("\n")[0] for m in telegram.sent] == ["Iran: new line"]

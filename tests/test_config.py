@@ -432,7 +432,7 @@ def test_rule_and_channel_extras_refused_when_wrong(tmp_path: Path, change: str,
     assert any(key in str(info.value) for key in ("near[0]", "priority", "quiet_hours.from", "quiet_hours.tz"))
 
 
-def test_match_and_replay_commands(tmp_path: Path) -> None:
+async def test_match_and_replay_commands(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     hit = run_cli("match", "Kiev asks allies for help", "--source", "almayadeen-en", "--config", str(path))
     assert hit.returncode == 0 and hit.stdout.strip() == "ukraine: term 'Kiev' -> alerts"
@@ -444,8 +444,8 @@ def test_match_and_replay_commands(tmp_path: Path) -> None:
 
     store = SqliteStore(tmp_path / "state" / "monitor.db")
     lines = ["Kyiv: air raid alert", "Oil prices rise", "Ukraine and Kiev talks"]
-    store.record("almayadeen-en", [Item("almayadeen-en", t, None, fingerprint(t)) for t in lines], [])
-    store.close()
+    await store.record("almayadeen-en", [Item("almayadeen-en", t, None, fingerprint(t)) for t in lines], [])
+    await store.close()
     out = run_cli("replay", "--since", "1h", "--config", str(path))
     assert out.returncode == 0, out.stderr
     assert out.stdout.count("-> alerts") == 2 and "Oil prices" not in out.stdout

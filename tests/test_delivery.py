@@ -55,6 +55,10 @@ def config(
     )
 
 
+async def _none_queued(rt: Runtime) -> bool:
+    return await rt.store.count_queued("alerts") == 0
+
+
 def firsts(sent: list[Any]) -> list[str]:
     return [m.plain.split("\n")[0] for m in sent]
 
@@ -82,7 +86,7 @@ async def test_500s_and_dropped_connections_then_recovery(tmp_path: Path, site: 
         telegram.fail(status=500, times=2)
         telegram.fail(drop=True, times=2)
         await rt.deliverer.run_until_empty(time.time() + 30)
-        assert rt.store.count_queued("alerts") == 0
+        assert await rt.store.count_queued("alerts") == 0
     refused = [status for _, _, status, _ in telegram.log if status != 200]
     assert refused == [500, 500, 0, 0]  # 0: connection dropped
     assert firsts(telegram.sent) == list(reversed(new))  # each once, in order
@@ -246,7 +250,7 @@ async def test_webhook_channel_retries_5xx_and_fails_4xx_alone(
         async with open_runtime(load(config(tmp_path, site, telegram, channels))) as rt:
             await queue(rt, site, ["Second", "First"])
             await rt.deliverer.run_until_empty(time.time() + 30)
-            status = {s.channel: s for s in rt.store.status()}
+            status = {s.channel: s for s in await rt.store.status()}
     assert [b["alerts"][0]["text"] for b in ok.bodies] == ["First", "Second"]
     assert ok.bodies[0]["text"].startswith("First\n— en")
     assert (status["hook"].delivered, status["hook"].failed) == (2, 0)
@@ -279,7 +283,7 @@ async def test_webhook_goes_through_the_environment_proxy(
         async with open_runtime(load(config(tmp_path, site, telegram, channels))) as rt:
             await queue(rt, site, ["Second", "First"])
             await rt.deliverer.run_until_empty(time.time() + 30)
-            [status] = rt.store.status()
+            [status] = await rt.store.status()
     finally:
         proxy.stop()
     assert targets == ["http://hooks.invalid/hook"] * 2
@@ -317,8 +321,8 @@ async def test_queue_of_a_removed_channel_expires(tmp_path: Path, site: Site, te
         await queue(rt, site, ["Queued for a channel about to be removed"])
         rt.store.db.execute("UPDATE outbox SET created = 0")  # older than max_age
     async with open_runtime(load(config(tmp_path, site, telegram, [telegram_channel(telegram)]))) as rt:
-        prune(rt)
-        [status] = [s for s in rt.store.status() if s.channel == "gone"]
+        await prune(rt)
+        [status] = [s for s in await rt.store.status() if s.channel == "gone"]
     assert (status.queued, status.failed) == (0, 1)
 
 
@@ -355,7 +359,7 @@ async def test_refused_token_holds_alerts_then_a_recheck_after_retry_max_sends_t
         loop = asyncio.create_task(rt.deliverer.run_forever("alerts"))
         try:
             await until(lambda: rt.deliverer.tally["alerts"].blocked == "token refused", "the refused token")
-            [problem] = rt.deliverer.stalled(time.time(), 600)
+            [problem] = await rt.deliverer.stalled(time.time(), 600)
             assert problem.startswith("channel alerts: token refused")
             # A new line while blocked is queued, and sends nothing before the recheck.
             site.set("/", ticker_page(["Late line", *new, "Old line"]))
@@ -363,8 +367,8 @@ async def test_refused_token_holds_alerts_then_a_recheck_after_retry_max_sends_t
             rt.deliverer.wake()
             telegram.token = accepted  # the token works again (a Telegram hiccup): the recheck finds it
             await telegram.await_for(3)
-            await until(lambda: rt.store.count_queued("alerts") == 0, "the sends recorded")
-            assert rt.deliverer.tally["alerts"].blocked is None and rt.deliverer.stalled(time.time(), 600) == []
+            await until(lambda: _none_queued(rt), "the sends recorded")
+            assert rt.deliverer.tally["alerts"].blocked is None and await rt.deliverer.stalled(time.time(), 600) == []
         finally:
             rt.deliverer.stop()
             await loop

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import signal
 import sqlite3
@@ -57,12 +58,30 @@ async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     assert (await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
 
 
+async def _holds(condition: Callable[[], Any]) -> bool:
+    """condition(), awaited when it is a coroutine (a store query)."""
+    result = condition()
+    return bool(await result if inspect.isawaitable(result) else result)
+
+
 async def until(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
     """Wait in the event loop, with a deadline, until condition() holds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not await _holds(condition):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
+
+
+async def _none_queued(rt: Runtime) -> bool:
+    return await rt.store.count_queued("alerts") == 0
+
+
+async def _any_problem(running: Running, text: str) -> bool:
+    return any(text in p for p in await running.problems(time.time()))
+
+
+async def _no_problems(running: Running) -> bool:
+    return not await running.problems(time.time())
 
 
 def firsts(sent: list[Any]) -> list[str]:
@@ -85,7 +104,7 @@ async def test_reply_that_is_not_a_message_is_retried_then_failed_and_delivery_g
         await telegram.await_for(3)
         rt.deliverer.stop()
         await loop
-        [status] = rt.store.status()
+        [status] = await rt.store.status()
     assert firsts(telegram.sent)[-1] == "After the fault"
     assert (status.delivered, status.failed, status.queued) == (3, 1, 0)
     assert status.last_error is not None and "not understood: KeyError" in status.last_error
@@ -100,7 +119,7 @@ async def test_split_message_never_resends_accepted_parts(tmp_path: Path, site: 
         telegram.fail("@alerts", status=500, after=1, times=1)  # part 1 accepted, part 2 refused once
         telegram.fail("@alerts", drop=True, after=1, times=1)  # then part 3 lost on the wire once
         await rt.deliverer.run_until_empty(time.time() + 20)
-        assert rt.store.count_queued("alerts") == 0
+        assert await rt.store.count_queued("alerts") == 0
     parts = [m.plain.split("\n— ")[0] for m in telegram.sent]
     assert len(parts) == 4, [len(p) for p in parts]
     assert " ".join(parts) == long_line  # each part once, in order
@@ -127,16 +146,16 @@ async def test_locked_state_fails_the_poll_and_loses_nothing(
     assert firsts(telegram.sent) == ["First", "Second"]
 
 
-def test_many_tiny_items_fit_the_store(tmp_path: Path) -> None:
+async def test_many_tiny_items_fit_the_store(tmp_path: Path) -> None:
     from monitor.models import Item
     from monitor.normalize import fingerprint
 
     store = SqliteStore(tmp_path / "state.db")
     items = [Item("en", f"x{i}", None, fingerprint(f"x{i}")) for i in range(360_000)]
-    assert len(store.unseen("en", items)) == 360_000  # one IN (...) list would have too many SQL variables
-    store.record("en", items[:1000], [])
-    assert len(store.unseen("en", items)) == 359_000
-    store.close()
+    assert len(await store.unseen("en", items)) == 360_000  # one IN (...) list would have too many SQL variables
+    await store.record("en", items[:1000], [])
+    assert len(await store.unseen("en", items)) == 359_000
+    await store.close()
 
 
 def fill(disk: Path) -> Path:
@@ -169,7 +188,7 @@ async def test_disk_full_fails_polls_and_delays_sends_then_everything_arrives_on
         filler.unlink()
         assert (await rt.poll(rt.sources[0])).queued == 1  # the late line, seen again now
         await telegram.await_for(len(new) + 1)
-        await until(lambda: rt.store.count_queued("alerts") == 0, "the queue to empty")
+        await until(lambda: _none_queued(rt), "the queue to empty")
         rt.deliverer.stop()
         await loop
     counts = Counter(firsts(telegram.sent))
@@ -187,19 +206,19 @@ async def test_healthz_problems_name_a_stalled_channel_a_dead_loop_and_a_deleted
         running.start()
         try:
             await until(
-                lambda: any("channel alerts: alerts waiting" in p for p in running.problems(time.time())),
+                lambda: _any_problem(running, "channel alerts: alerts waiting"),
                 "the stalled channel in the problems",
             )
             telegram.down = False
             await telegram.await_for(1)
-            await until(lambda: not running.problems(time.time()), "the problems to clear")
+            await until(lambda: _no_problems(running), "the problems to clear")
             running.workers["alerts"].cancel()
             await until(lambda: running.workers["alerts"].done(), "the loop to end")
-            assert "channel alerts: delivery loop ended" in running.problems(time.time())
+            assert "channel alerts: delivery loop ended" in await running.problems(time.time())
             rt.config.state.path.unlink()
             with caplog.at_level(logging.ERROR):
-                rt.check_state()
-            assert any("was deleted while in use" in p for p in running.problems(time.time()))
+                await rt.check_state()
+            assert any("was deleted while in use" in p for p in await running.problems(time.time()))
             assert "state.file_gone" in caplog.text
         finally:
             await running.stop(5)

@@ -181,7 +181,7 @@ async def test_unknown_chat_fails_alone(
         await poll_and_deliver(rt)
         site.set("/", ticker_page(["New one", "New two", "Old"]))
         await poll_and_deliver(rt)
-        [ghost] = [s for s in rt.store.status() if s.channel == "ghost"]
+        [ghost] = [s for s in await rt.store.status() if s.channel == "ghost"]
     assert [m.plain.split("\n")[0] for m in telegram.sent_to("@alerts")] == ["New two", "New one"]
     assert (ghost.failed, ghost.queued) == (2, 0)
     assert "not found" in (ghost.last_error or "")

@@ -19,82 +19,85 @@ def item(text: str, source: str = "en") -> Item:
     return Item(source, text, None, fingerprint(text))
 
 
-def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
+async def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "deep" / "state.db")
     a, b = item("first line"), item("second line")
-    assert not store.has_baseline("en")
-    assert store.unseen("en", [a, b]) == [a, b]
+    assert not await store.has_baseline("en")
+    assert await store.unseen("en", [a, b]) == [a, b]
     assert (
-        store.record(
+        await store.record(
             "en", [a, b], [Outgoing("alerts", a, False), Outgoing("alerts", b, True), Outgoing("other", b, False)]
         )
         == 3
     )
-    assert store.has_baseline("en") and not store.has_baseline("ar")
-    assert store.unseen("en", [a, b, item("third")]) == [item("third")]
-    assert store.unseen("ar", [a]) == [a]  # seen is per source
-    assert [(x.text, x.silent) for x in store.load_queue("alerts")] == [("first line", False), ("second line", True)]
+    assert await store.has_baseline("en") and not await store.has_baseline("ar")
+    assert await store.unseen("en", [a, b, item("third")]) == [item("third")]
+    assert await store.unseen("ar", [a]) == [a]  # seen is per source
+    assert [(x.text, x.silent) for x in await store.load_queue("alerts")] == [
+        ("first line", False),
+        ("second line", True),
+    ]
     # Queuing the same item for the same channel twice is ignored.
-    assert store.record("en", [a], [Outgoing("alerts", a, False)]) == 0
+    assert await store.record("en", [a], [Outgoing("alerts", a, False)]) == 0
 
 
-def test_delivery_states_and_status(tmp_path: Path) -> None:
+async def test_delivery_states_and_status(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     a, b, c = item("a a"), item("b b"), item("c c")
-    store.record(
+    await store.record(
         "en", [a, b, c], [Outgoing("alerts", a, False), Outgoing("alerts", b, False), Outgoing("alerts", c, False)]
     )
-    first, second, third = store.load_queue("alerts")
-    store.mark_delivered([first.id], "17")
-    store.mark_failed(second.id, "chat not found")
-    store.schedule_retry(third.id, "timeout")
-    assert [a.attempts for a in store.load_queue("alerts")] == [1]
-    assert store.count_queued("alerts") == 1
-    [status] = store.status()
+    first, second, third = await store.load_queue("alerts")
+    await store.mark_delivered([first.id], "17")
+    await store.mark_failed(second.id, "chat not found")
+    await store.schedule_retry(third.id, "timeout")
+    assert [a.attempts for a in await store.load_queue("alerts")] == [1]
+    assert await store.count_queued("alerts") == 1
+    [status] = await store.status()
     assert (status.queued, status.delivered, status.failed, status.last_error) == (1, 1, 1, "timeout")
 
 
-def test_state_survives_reopen_and_readonly_never_writes(tmp_path: Path) -> None:
+async def test_state_survives_reopen_and_readonly_never_writes(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     store = SqliteStore(path)
-    store.record("en", [item("kept")], [])
-    store.close()
+    await store.record("en", [item("kept")], [])
+    await store.close()
     ro = SqliteStore.open_readonly(path)
-    assert ro.has_baseline("en") and ro.unseen("en", [item("kept")]) == []
+    assert await ro.has_baseline("en") and await ro.unseen("en", [item("kept")]) == []
     try:
-        ro.record("en", [item("new")], [])
+        await ro.record("en", [item("new")], [])
         raise AssertionError("read-only store wrote")
     except StateError:
         pass
-    ro.close()
+    await ro.close()
     missing = SqliteStore.open_readonly(tmp_path / "absent.db")
-    assert not missing.has_baseline("en")
-    missing.close()
+    assert not await missing.has_baseline("en")
+    await missing.close()
     assert not (tmp_path / "absent.db").exists()
 
 
-def test_prune_forgets_old_items_only(tmp_path: Path) -> None:
+async def test_prune_forgets_old_items_only(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
-    store.record("en", [item("old")], [])
+    await store.record("en", [item("old")], [])
     store.db.execute("UPDATE seen SET last_seen = 0")
-    store.record("en", [item("fresh")], [])
-    assert store.prune(older_than=1000) == 1
-    assert store.unseen("en", [item("old"), item("fresh")]) == [item("old")]
+    await store.record("en", [item("fresh")], [])
+    assert await store.prune(older_than=1000) == 1
+    assert await store.unseen("en", [item("old"), item("fresh")]) == [item("old")]
 
 
-def test_expire_gives_up_on_old_queued_alerts(tmp_path: Path) -> None:
+async def test_expire_gives_up_on_old_queued_alerts(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "state.db")
     a, b = item("old alert"), item("new alert")
-    store.record("en", [a], [Outgoing("alerts", a, False)])
+    await store.record("en", [a], [Outgoing("alerts", a, False)])
     store.db.execute("UPDATE outbox SET created = 0, last_error = 'chat not found'")
-    store.record("en", [b], [Outgoing("alerts", b, False)])
-    assert store.expire("alerts", older_than=1000) == 1
-    assert [x.text for x in store.load_queue("alerts")] == ["new alert"]
-    [status] = store.status()
+    await store.record("en", [b], [Outgoing("alerts", b, False)])
+    assert await store.expire("alerts", older_than=1000) == 1
+    assert [x.text for x in await store.load_queue("alerts")] == ["new alert"]
+    [status] = await store.status()
     assert status.failed == 1
 
 
-def test_polls_wait_in_memory_until_flushed_recorded_or_closed(tmp_path: Path) -> None:
+async def test_polls_wait_in_memory_until_flushed_recorded_or_closed(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     store = SqliteStore(path)
     other = sqlite3.connect(path)  # what `monitor status` in another process would read
@@ -105,15 +108,15 @@ def test_polls_wait_in_memory_until_flushed_recorded_or_closed(tmp_path: Path) -
     store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0)
     store.note_poll("en", at=2.0, error="HTTP 500", new=0, next_poll=3.0, validators=('"v1"', None))
     assert failures() == []  # no commit (no fsync) for a poll that found nothing
-    store.flush_polls()
+    await store.flush_polls()
     assert failures() == [("en", 2)]  # written in order: both failures counted
     store.note_poll("ar", at=3.0, error=None, new=0, next_poll=4.0)
-    store.record("en", [item("a line")], [])  # rides along in the transaction that commits anyway
+    await store.record("en", [item("a line")], [])  # rides along in the transaction that commits anyway
     assert failures() == [("ar", 0), ("en", 2)]
     store.note_poll("ar", at=4.0, error="timed out", new=0, next_poll=5.0)
-    store.close()
+    await store.close()
     assert failures() == [("ar", 1), ("en", 2)]
-    assert SqliteStore(path).validators("en") == ('"v1"', None)
+    assert await SqliteStore(path).validators("en") == ('"v1"', None)
 
 
 async def test_a_running_service_writes_poll_state_within_seconds(
@@ -139,7 +142,7 @@ async def test_a_running_service_writes_poll_state_within_seconds(
             await asyncio.sleep(0.02)
 
 
-def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None:
+async def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     old = sqlite3.connect(path)  # the tables as the first release wrote them, user_version 0
     old.executescript("""
@@ -163,25 +166,25 @@ def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None:
     except StateError as exc:
         assert "older version of monitor" in str(exc)
     store = SqliteStore(path)
-    assert [a.text for a in store.load_queue("alerts")] == ["kept"]
-    assert store.health_states()["en"].streak == 0  # health starts afresh for sources known before
-    [status] = store.source_states()
+    assert [a.text for a in await store.load_queue("alerts")] == ["kept"]
+    assert (await store.health_states())["en"].streak == 0  # health starts afresh for sources known before
+    [status] = await store.source_states()
     assert (status.failures, status.last_error, status.alarmed) == (2, "HTTP 500", False)
-    store.close()
-    assert SqliteStore.open_readonly(path).source_states() == [status]
+    await store.close()
+    assert await SqliteStore.open_readonly(path).source_states() == [status]
 
 
-def test_health_is_kept_with_the_polls(tmp_path: Path) -> None:
+async def test_health_is_kept_with_the_polls(tmp_path: Path) -> None:
     from monitor.models import SourceHealth
 
     store = SqliteStore(tmp_path / "state.db")
     bad = SourceHealth(streak=3, failures=3, alarmed=True, skip_until=500.0)
     store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0, health=bad)
-    store.queue_message("admin", "⚠️ en: 3 bad polls in a row")  # the alarm and its health state: one transaction
+    await store.queue_message("admin", "⚠️ en: 3 bad polls in a row")  # the alarm and its health state: one transaction
     other = sqlite3.connect(tmp_path / "state.db")
     assert other.execute("SELECT streak, alarmed FROM source_state").fetchall() == [(3, 1)]
     store.note_poll("en", at=2.0, error=None, new=0, next_poll=3.0)  # no health given: left as it was
-    assert store.health_states() == {"en": bad}
+    assert await store.health_states() == {"en": bad}
     store.note_poll("en", at=3.0, error=None, new=1, next_poll=4.0, health=SourceHealth(pace=0.5, paced_at=3.0))
-    store.close()
-    assert SqliteStore(tmp_path / "state.db").health_states() == {"en": SourceHealth(pace=0.5, paced_at=3.0)}
+    await store.close()
+    assert await SqliteStore(tmp_path / "state.db").health_states() == {"en": SourceHealth(pace=0.5, paced_at=3.0)}

@@ -2,6 +2,9 @@
 
 Marking items seen and queuing their alerts happen in one transaction, so a crash can never
 lose an alert whose item was recorded as seen, nor queue one twice.
+
+Its methods are coroutines, as the Store protocol has them, yet run their SQLite calls directly on
+the event loop: the file is local and a lock is waited for BUSY_TIMEOUT at most.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .. import statepath
 from ..errors import StateError
@@ -139,9 +142,24 @@ def _ours(db: sqlite3.Connection, path: Path) -> None:
 
 
 def _guarded(
+    method: Callable[Concatenate[SqliteStore, _P], Awaitable[_R]],
+) -> Callable[Concatenate[SqliteStore, _P], Coroutine[Any, Any, _R]]:
+    """Turn sqlite3's errors into a StateError that names the file and what to do."""
+
+    @functools.wraps(method)
+    async def wrapper(self: SqliteStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StateError(_explain(exc, self.path)) from None
+
+    return wrapper
+
+
+def _guarded_sync(
     method: Callable[Concatenate[SqliteStore, _P], _R],
 ) -> Callable[Concatenate[SqliteStore, _P], _R]:
-    """Turn sqlite3's errors into a StateError that names the file and what to do."""
+    """_guarded for a method that is not a coroutine."""
 
     @functools.wraps(method)
     def wrapper(self: SqliteStore, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -235,7 +253,7 @@ class SqliteStore:
                 self.db.execute(f"ALTER TABLE source_state ADD COLUMN {name} {kind}")
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    def check_file(self) -> str | None:
+    async def check_file(self) -> str | None:
         """Return what is wrong if the state file was deleted or replaced since it was opened, else None."""
         if self._identity is None:
             return None
@@ -250,13 +268,13 @@ class SqliteStore:
         return None
 
     @_guarded
-    def has_baseline(self, source: str) -> bool:
+    async def has_baseline(self, source: str) -> bool:
         """Whether the source's first poll has been recorded."""
         row = self.db.execute("SELECT 1 FROM baseline WHERE source = ?", (source,)).fetchone()
         return row is not None
 
     @_guarded
-    def unseen(self, source: str, items: Sequence[Item]) -> list[Item]:
+    async def unseen(self, source: str, items: Sequence[Item]) -> list[Item]:
         """Return the items never seen before for this source, in the given order."""
         seen: set[str] = set()
         for start in range(0, len(items), _CHUNK):
@@ -272,7 +290,7 @@ class SqliteStore:
         return [i for i in items if i.fingerprint not in seen]
 
     @_guarded
-    def recent(self, source: str, since: float) -> list[tuple[str, str]]:
+    async def recent(self, source: str, since: float) -> list[tuple[str, str]]:
         """Return (fingerprint, text) of the source's lines seen on its ticker since a time."""
         return self.db.execute(
             "SELECT fingerprint, text FROM seen WHERE source = ? AND last_seen >= ? ORDER BY first_seen DESC",
@@ -280,7 +298,7 @@ class SqliteStore:
         ).fetchall()
 
     @_guarded
-    def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]:
+    async def seen_since(self, since: float) -> list[tuple[str, str, str | None, float]]:
         """Return (source, text, link, first seen) of every line first seen since a time, oldest first."""
         return self.db.execute(
             "SELECT source, text, link, first_seen FROM seen WHERE first_seen >= ? ORDER BY first_seen, source",
@@ -288,7 +306,7 @@ class SqliteStore:
         ).fetchall()
 
     @_guarded
-    def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]:
+    async def sent_messages(self, source: str, fingerprint: str) -> list[tuple[str, str]]:
         """Return (channel, message id) of the messages sent for a line (to edit them)."""
         return self.db.execute(
             "SELECT channel, message_id FROM outbox WHERE source = ? AND fingerprint = ?"
@@ -297,7 +315,7 @@ class SqliteStore:
         ).fetchall()
 
     @_guarded
-    def record(
+    async def record(
         self,
         source: str,
         items: Sequence[Item],
@@ -351,7 +369,7 @@ class SqliteStore:
         return queued
 
     @_guarded
-    def queue_message(self, channel: str, text: str) -> None:
+    async def queue_message(self, channel: str, text: str) -> None:
         """Queue a message of monitor's own (a health alarm) for a channel.
 
         The polls noted so far are written in the same transaction: an alarm is on disk together
@@ -369,7 +387,7 @@ class SqliteStore:
         self._polls.clear()
 
     @_guarded
-    def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]:
+    async def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]:
         """Return the channel's queued alerts, oldest first."""
         rows = self.db.execute(
             "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent, parts_sent"
@@ -382,7 +400,7 @@ class SqliteStore:
         ]
 
     @_guarded
-    def count_queued(self, channel: str) -> int:
+    async def count_queued(self, channel: str) -> int:
         """Return how many alerts wait for the channel."""
         row = self.db.execute(
             "SELECT COUNT(*) FROM outbox WHERE channel = ? AND status = 'queued'", (channel,)
@@ -390,7 +408,7 @@ class SqliteStore:
         return int(row[0])
 
     @_guarded
-    def oldest_queued(self, channel: str) -> float | None:
+    async def oldest_queued(self, channel: str) -> float | None:
         """Return when the channel's oldest queued alert was queued, or None when none waits."""
         row = self.db.execute(
             "SELECT MIN(created) FROM outbox WHERE channel = ? AND status = 'queued'", (channel,)
@@ -398,7 +416,7 @@ class SqliteStore:
         return None if row[0] is None else float(row[0])
 
     @_guarded
-    def mark_delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None:
+    async def mark_delivered(self, alert_ids: Sequence[int], message_id: str | None) -> None:
         """Record that alerts reached their channel (several when sent as one digest)."""
         now = time.time()
         with self._transaction():
@@ -409,7 +427,7 @@ class SqliteStore:
             )
 
     @_guarded
-    def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None:
+    async def schedule_retry(self, alert_id: int, error: str, *, parts_sent: int = 0) -> None:
         """Keep an alert queued after a transient fault (the deliverer decides when to retry).
 
         parts_sent: how many parts of a split message the channel accepted, so they are not sent again.
@@ -420,7 +438,7 @@ class SqliteStore:
         )
 
     @_guarded
-    def mark_failed(self, alert_id: int, error: str) -> None:
+    async def mark_failed(self, alert_id: int, error: str) -> None:
         """Give up on an alert that its channel refused for good."""
         self.db.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, done_at = ? WHERE id = ?",
@@ -428,7 +446,7 @@ class SqliteStore:
         )
 
     @_guarded
-    def expire(self, channel: str, older_than: float) -> int:
+    async def expire(self, channel: str, older_than: float) -> int:
         """Give up on the channel's alerts queued before older_than; return how many."""
         return self.db.execute(
             "UPDATE outbox SET status = 'failed', done_at = ?,"
@@ -437,7 +455,7 @@ class SqliteStore:
             (time.time(), channel, older_than),
         ).rowcount
 
-    @_guarded
+    @_guarded_sync
     def note_poll(
         self,
         source: str,
@@ -463,14 +481,14 @@ class SqliteStore:
         self._polls.append((source, at, error, new, next_poll, *validators, *h))
 
     @_guarded
-    def health_states(self) -> dict[str, SourceHealth]:
+    async def health_states(self) -> dict[str, SourceHealth]:
         """Return the saved health of every source polled before."""
-        self.flush_polls()
+        await self.flush_polls()
         rows = self.db.execute("SELECT source, streak, backoff, alarmed, skip_until, pace, paced_at FROM source_state")
         return {row[0]: SourceHealth(row[1], row[2], bool(row[3]), *row[4:]) for row in rows}
 
     @_guarded
-    def flush_polls(self) -> None:
+    async def flush_polls(self) -> None:
         """Write the polls noted since the last write, in one transaction."""
         if self._polls:
             with self._transaction():
@@ -496,16 +514,16 @@ class SqliteStore:
         )
 
     @_guarded
-    def validators(self, source: str) -> tuple[str | None, str | None]:
+    async def validators(self, source: str) -> tuple[str | None, str | None]:
         """Return the ETag and Last-Modified of the source's last page read, if any."""
-        self.flush_polls()
+        await self.flush_polls()
         row = self.db.execute("SELECT etag, last_modified FROM source_state WHERE source = ?", (source,)).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
     @_guarded
-    def source_states(self) -> list[SourceStatus]:
+    async def source_states(self) -> list[SourceStatus]:
         """Return what is known of every source's polls."""
-        self.flush_polls()
+        await self.flush_polls()
         rows = self.db.execute(
             "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll, streak, alarmed"
             " FROM source_state ORDER BY source"
@@ -516,7 +534,7 @@ class SqliteStore:
         ]
 
     @_guarded
-    def status(self) -> list[ChannelStatus]:
+    async def status(self) -> list[ChannelStatus]:
         """Return outbox counts per channel."""
         rows = self.db.execute(
             "SELECT channel, SUM(status = 'queued'), SUM(status = 'delivered'), SUM(status = 'failed'),"
@@ -527,7 +545,7 @@ class SqliteStore:
         return [ChannelStatus(*row) for row in rows]
 
     @_guarded
-    def history(
+    async def history(
         self, since: float, *, channel: str | None = None, source: str | None = None, limit: int = 100
     ) -> list[Sent]:
         """Return the newest alerts queued since a time, newest last, optionally of one channel or source."""
@@ -540,7 +558,7 @@ class SqliteStore:
         return [Sent(*row) for row in rows]
 
     @_guarded
-    def prune(self, older_than: float) -> int:
+    async def prune(self, older_than: float) -> int:
         """Forget seen items and finished alerts not seen since older_than; return rows removed."""
         with self._transaction():
             seen = self.db.execute("DELETE FROM seen WHERE last_seen < ?", (older_than,)).rowcount
@@ -549,10 +567,10 @@ class SqliteStore:
             ).rowcount
         return seen + done
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Write the polls still in memory, then close the database."""
         try:
-            self.flush_polls()
+            await self.flush_polls()
         except StateError as exc:  # only poll status and validators are lost: one full fetch each
             logger.error("state.write_failed what=polls error=%s", exc)
         finally:
