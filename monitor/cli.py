@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             from .history import show_history
 
             return show_history(
-                config.state.path,
+                config.state,
                 args.since,
                 channel=args.channel,
                 source=args.source,
@@ -215,10 +215,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_state(config: Config) -> str:
-    """Say whether the state file is usable ("ok") or "will be created"; raise StateError if neither. Writes nothing."""
+    """Say whether the state file is usable ("ok") or "will be created"; raise StateError if neither. Writes nothing.
+
+    A PostgreSQL state is "not checked": check-config makes no connection (a server down is no config error).
+    """
     from .statepath import check
     from .store import SqliteStore
 
+    if config.state.url is not None:
+        return "not checked"
     if not check(config.state.path):
         return "will be created"
     SqliteStore.verify(config.state.path)
@@ -249,7 +254,7 @@ def _load(path: str, origin: str) -> Config:
 
 def describe(config: Config, state: str) -> str:
     """Return the check-config summary; state says whether the state file is usable."""
-    lines = [f"{config.file}: OK", f"state: {config.state.path} ({state})", f"sources ({len(config.sources)}):"]
+    lines = [f"{config.file}: OK", f"state: {config.state.where()} ({state})", f"sources ({len(config.sources)}):"]
     for s in config.sources:
         how = _finds(s.kind) + (", no items is normal (empty_ok)" if s.empty_ok else "")
         every = (
@@ -295,7 +300,7 @@ def run_locked(config: Config) -> int:
     from .lock import StateLock
     from .runtime import run_once
 
-    lock = StateLock(config.state.path)
+    lock = StateLock(config.state.file)
     lock.acquire()
     try:
         return asyncio.run(run_once(config))

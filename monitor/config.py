@@ -109,10 +109,15 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
 
 
 def _state(n: Node, base: Path | None) -> StateConfig:
-    path = Path(n.string("path") or _STATE.path)
+    given, url = n.string("path"), n.string("url")
+    if given is not None and url is not None:
+        raise n.error("give path (a SQLite file) or url (a PostgreSQL database), not both", "url")
+    if url is not None and not url.startswith(("postgresql://", "postgres://")):
+        raise n.error("expected a PostgreSQL url: postgresql://user@host/database", "url")
+    path = Path(given or _STATE.path)
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
-    state = StateConfig(path=path, retention=n.duration("retention", _STATE.retention))
+    state = StateConfig(path=path, url=url, retention=n.duration("retention", _STATE.retention))
     n.done()
     return state
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a page larger than this is refused, not read
 DEFAULT_HEADINGS: tuple[str, ...] = ("BREAKING", "Breaking News", "URGENT", "عاجل", "ÚLTIMA HORA")
@@ -23,9 +23,26 @@ DEFAULT_TEMPLATE = "{text}\n— {source_link} · {time}"
 
 @dataclass(frozen=True, slots=True)
 class StateConfig:
-    """state: the SQLite file and how long it remembers."""
+    """state: the SQLite file (or a PostgreSQL database's url) and how long it remembers."""
 
     path: Path = Path("state/monitor.db")  # a relative path is relative to the config file
+    url: str | None = field(default=None, repr=False)  # postgresql://...: the state there, not in path's file
+
+    @property
+    def file(self) -> Path | None:
+        """The SQLite file, or None for a PostgreSQL state."""
+        return self.path if self.url is None else None
+
+    def where(self) -> str:
+        """The state's file, or its database's url without the password, for messages."""
+        if self.url is None:
+            return str(self.path)
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.rpartition("@")[2]
+        return parts._replace(netloc=f"{parts.username}@{netloc}" if parts.username else netloc).geturl()
+
     retention: float = 30 * 86400.0  # forget lines not seen on their ticker for this long
 
 
@@ -254,6 +271,8 @@ class Config:
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
         found = [c.kind.token for c in self.channels if isinstance(c.kind, TelegramSettings)]
+        if self.state.url and (password := urlsplit(self.state.url).password):
+            found += [self.state.url, password, unquote(password)]
         return found + [s for c in self.channels if isinstance(c.kind, AppriseSettings) for s in c.kind.secrets()]
 
 

@@ -9,10 +9,9 @@ import sys
 import time
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 
 from .config_reader import parse_duration
-from .config_types import Config
+from .config_types import Config, StateConfig
 from .models import Item
 from .rules import Matcher
 from .statepath import check
@@ -33,7 +32,7 @@ def parse_since(value: str, now: float) -> float | None:
 
 
 def show_history(
-    state_path: Path, since: str, *, channel: str | None, source: str | None, limit: int, as_json: bool
+    state: StateConfig, since: str, *, channel: str | None, source: str | None, limit: int, as_json: bool
 ) -> int:
     """Print the alerts queued since a time, oldest first; return the exit code."""
     start = parse_since(since, time.time())
@@ -44,8 +43,8 @@ def show_history(
         )
         return 2
     rows: list[Sent] = []
-    if state_path.exists():
-        rows = asyncio.run(_history(state_path, start, channel=channel, source=source, limit=limit))
+    if state.file is None or state.file.exists():
+        rows = asyncio.run(_history(state, start, channel=channel, source=source, limit=limit))
     if as_json:
         for row in rows:
             print(json.dumps({**asdict(row), "status": _STATUS[row.status].lower()}, ensure_ascii=False))
@@ -61,8 +60,10 @@ def show_history(
     return 0
 
 
-async def _history(path: Path, since: float, *, channel: str | None, source: str | None, limit: int) -> list[Sent]:
-    store = open_store(path, readonly=True)
+async def _history(
+    state: StateConfig, since: float, *, channel: str | None, source: str | None, limit: int
+) -> list[Sent]:
+    store = await open_store(state, readonly=True)
     try:
         return await store.history(since, channel=channel, source=source, limit=limit)
     finally:
@@ -82,8 +83,8 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-async def _seen_since(path: Path, since: float) -> list[tuple[str, str, str | None, float]]:
-    store = open_store(path, readonly=True)
+async def _seen_since(state: StateConfig, since: float) -> list[tuple[str, str, str | None, float]]:
+    store = await open_store(state, readonly=True)
     try:
         return await store.seen_since(since)
     finally:
@@ -96,10 +97,10 @@ def replay(config: Config, since: str) -> int:
     if seconds is None:
         print(f"monitor: --since: expected a duration such as 6h or 2d, got {since!r}", file=sys.stderr)
         return 2
-    if not check(config.state.path, write=False):
-        print(f"no state yet at {config.state.path}")
+    if config.state.file is not None and not check(config.state.file, write=False):
+        print(f"no state yet at {config.state.file}")
         return 0
-    matcher, rows = Matcher(config.rules), asyncio.run(_seen_since(config.state.path, time.time() - seconds))
+    matcher, rows = Matcher(config.rules), asyncio.run(_seen_since(config.state, time.time() - seconds))
     counts: dict[str, int] = {}
     for source, text, link, first_seen in rows:
         routes = matcher.channels_for(Item(source, text, link, ""))

@@ -11,15 +11,21 @@ from .errors import MonitorError, StateError
 
 
 class StateLock:
-    """An exclusive lock on `<state file>.lock`, held while the process runs, released by the kernel at exit."""
+    """An exclusive lock on `<state file>.lock`, held while the process runs, released by the kernel at exit.
 
-    def __init__(self, state_path: Path) -> None:
-        self.path = state_path.with_name(state_path.name + ".lock")
+    A PostgreSQL state (state_path None) has no file to lock: for now one instance writes a database;
+    instances cooperating through the database itself come next.
+    """
+
+    def __init__(self, state_path: Path | None) -> None:
+        self.path = None if state_path is None else state_path.with_name(state_path.name + ".lock")
         self.state_path = state_path
         self.fd: int | None = None
 
     def acquire(self) -> None:
         """Take the lock or raise MonitorError naming the process that holds it."""
+        if self.path is None or self.state_path is None:
+            return
         statepath.prepare(self.state_path)  # the lock needs what the state file needs: a writable folder
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)

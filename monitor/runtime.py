@@ -120,7 +120,7 @@ async def open_runtime(
     """Build the session, store, sources and channels; close them all on the way out."""
     async with contextlib.AsyncExitStack() as stack:  # closed in reverse order, whatever fails
         stack.callback(pool.close)  # parser processes: started again on demand
-        store = open_store(config.state.path, readonly=dry_run)
+        store = await open_store(config.state, readonly=dry_run)
         stack.push_async_callback(store.close)
         session = new_session(limit=config.defaults.connections, limit_per_host=config.defaults.per_host)
         stack.push_async_callback(session.close)

@@ -170,7 +170,7 @@ class Running:
 
 async def run_service(path: str, config: Config) -> int:
     """Run until SIGTERM or SIGINT; SIGHUP reloads the config file. Return the exit code."""
-    lock = StateLock(config.state.path)
+    lock = StateLock(config.state.file)
     lock.acquire()
     notifier, metrics = Notifier(), Metrics()
     stop, reload = asyncio.Event(), asyncio.Event()
@@ -262,8 +262,8 @@ async def _wait(
         reload.clear()
         try:
             new = await asyncio.to_thread(config_mod.load, path)  # a big config takes seconds to check
-            if new.state.path != config.state.path:
-                raise MonitorError("state.path cannot change on reload: restart the service instead")
+            if (new.state.path, new.state.url) != (config.state.path, config.state.url):
+                raise MonitorError("state.path or state.url cannot change on reload: restart the service instead")
         except (ConfigError, MonitorError) as exc:
             # The same clear error as check-config; the running config stays.
             logger.error("service.reload_refused error=%s", exc)

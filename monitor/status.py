@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
-from .config_types import Config
+from .config_types import Config, StateConfig
 from .lock import holder
 from .statepath import check
 from .store import ChannelStatus, SourceStatus, open_store
 
 
-async def _read(path: Path) -> tuple[list[SourceStatus], list[ChannelStatus]]:
-    """What the state file says of the sources and the channels."""
-    store = open_store(path, readonly=True)
+async def _read(state: StateConfig) -> tuple[list[SourceStatus], list[ChannelStatus]]:
+    """What the state says of the sources and the channels."""
+    store = await open_store(state, readonly=True)
     try:
         return await store.source_states(), await store.status()
     finally:
@@ -23,8 +22,8 @@ async def _read(path: Path) -> tuple[list[SourceStatus], list[ChannelStatus]]:
 
 def show_status(config: Config) -> int:
     """Print per-source poll state and per-channel outbox counts from the state file (safe while running)."""
-    if not check(config.state.path, write=False):
-        print(f"no state yet at {config.state.path}")
+    if config.state.file is not None and not check(config.state.file, write=False):
+        print(f"no state yet at {config.state.file}")
         return 0
 
     def ago(t: float | None) -> str:
@@ -33,8 +32,8 @@ def show_status(config: Config) -> int:
         seconds = time.time() - t
         return f"in {-seconds:.0f}s" if seconds < 0 else f"{seconds:.0f}s ago"
 
-    sources, channels = asyncio.run(_read(config.state.path))
-    pid = holder(config.state.path)
+    sources, channels = asyncio.run(_read(config.state))
+    pid = None if config.state.file is None else holder(config.state.file)
     print(
         f"monitor is running (PID {pid})"
         if pid is not None
