@@ -1,26 +1,62 @@
 import asyncio
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
+import pytest
 from fake_telegram import FakeTelegram
 from helpers import telegram_channel, write_config
 from sites import Site, ticker_page
 
 from monitor.config import load
+from monitor.config_types import StateConfig
 from monitor.errors import StateError
-from monitor.models import Item, Outgoing
+from monitor.models import Item, Outgoing, SourceHealth
 from monitor.normalize import fingerprint
 from monitor.runtime import open_runtime
-from monitor.store import SqliteStore
+from monitor.store import SqliteStore, Store, open_store
 
 
 def item(text: str, source: str = "en") -> Item:
     return Item(source, text, None, fingerprint(text))
 
 
-async def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "deep" / "state.db")
+@dataclass
+class Backend:
+    """One state, on SQLite or PostgreSQL: open a Store on it, or read it with SQL from beside (another process)."""
+
+    state: StateConfig
+
+    async def open(self) -> Store:
+        return await open_store(self.state)
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        if self.state.url is None:
+            with closing(sqlite3.connect(self.state.path)) as db:
+                rows = db.execute(query).fetchall()
+                db.commit()
+                return rows
+        with psycopg.connect(self.state.url, autocommit=True) as conn:
+            cur = conn.execute(query)
+            return cur.fetchall() if cur.description else []
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """The store tests that use only the Store protocol run on both backends."""
+    if request.param == "sqlite":
+        yield Backend(StateConfig(path=tmp_path / "deep" / "state.db"))
+    else:
+        yield Backend(StateConfig(url=request.getfixturevalue("pg_url")))
+
+
+async def test_record_marks_seen_and_queues_in_order(backend: Backend) -> None:
+    store = await backend.open()
     a, b = item("first line"), item("second line")
     assert not await store.has_baseline("en")
     assert await store.unseen("en", [a, b]) == [a, b]
@@ -39,10 +75,11 @@ async def test_record_marks_seen_and_queues_in_order(tmp_path: Path) -> None:
     ]
     # Queuing the same item for the same channel twice is ignored.
     assert await store.record("en", [a], [Outgoing("alerts", a, False)]) == 0
+    await store.close()
 
 
-async def test_delivery_states_and_status(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "state.db")
+async def test_delivery_states_and_status(backend: Backend) -> None:
+    store = await backend.open()
     a, b, c = item("a a"), item("b b"), item("c c")
     await store.record(
         "en", [a, b, c], [Outgoing("alerts", a, False), Outgoing("alerts", b, False), Outgoing("alerts", c, False)]
@@ -55,6 +92,14 @@ async def test_delivery_states_and_status(tmp_path: Path) -> None:
     assert await store.count_queued("alerts") == 1
     [status] = await store.status()
     assert (status.queued, status.delivered, status.failed, status.last_error) == (1, 1, 1, "timeout")
+    assert [(h.status, h.error) for h in await store.history(0)] == [
+        ("delivered", None),
+        ("failed", "chat not found"),
+        ("queued", "timeout"),
+    ]
+    assert [h.text for h in await store.history(0, channel="other")] == []
+    assert await store.sent_messages("en", a.fingerprint) == [("alerts", "17")]
+    await store.close()
 
 
 async def test_state_survives_reopen_and_readonly_never_writes(tmp_path: Path) -> None:
@@ -76,34 +121,35 @@ async def test_state_survives_reopen_and_readonly_never_writes(tmp_path: Path) -
     assert not (tmp_path / "absent.db").exists()
 
 
-async def test_prune_forgets_old_items_only(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "state.db")
+async def test_prune_forgets_old_items_only(backend: Backend) -> None:
+    store = await backend.open()
     await store.record("en", [item("old")], [])
-    store.db.execute("UPDATE seen SET last_seen = 0")
+    backend.sql("UPDATE seen SET last_seen = 0")
     await store.record("en", [item("fresh")], [])
     assert await store.prune(older_than=1000) == 1
     assert await store.unseen("en", [item("old"), item("fresh")]) == [item("old")]
+    await store.close()
 
 
-async def test_expire_gives_up_on_old_queued_alerts(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "state.db")
+async def test_expire_gives_up_on_old_queued_alerts(backend: Backend) -> None:
+    store = await backend.open()
     a, b = item("old alert"), item("new alert")
     await store.record("en", [a], [Outgoing("alerts", a, False)])
-    store.db.execute("UPDATE outbox SET created = 0, last_error = 'chat not found'")
+    backend.sql("UPDATE outbox SET created = 0, last_error = 'chat not found'")
     await store.record("en", [b], [Outgoing("alerts", b, False)])
     assert await store.expire("alerts", older_than=1000) == 1
     assert [x.text for x in await store.load_queue("alerts")] == ["new alert"]
     [status] = await store.status()
     assert status.failed == 1
+    assert [h.error for h in await store.history(-1) if h.status == "failed"] == ["expired undelivered: chat not found"]
+    await store.close()
 
 
-async def test_polls_wait_in_memory_until_flushed_recorded_or_closed(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    store = SqliteStore(path)
-    other = sqlite3.connect(path)  # what `monitor status` in another process would read
+async def test_polls_wait_in_memory_until_flushed_recorded_or_closed(backend: Backend) -> None:
+    store = await backend.open()
 
-    def failures() -> list[tuple[str, int]]:
-        return other.execute("SELECT source, failures FROM source_state ORDER BY source").fetchall()
+    def failures() -> list[tuple[Any, ...]]:  # what `monitor status` in another process would read
+        return backend.sql("SELECT source, failures FROM source_state ORDER BY source")
 
     store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0)
     store.note_poll("en", at=2.0, error="HTTP 500", new=0, next_poll=3.0, validators=('"v1"', None))
@@ -116,7 +162,9 @@ async def test_polls_wait_in_memory_until_flushed_recorded_or_closed(tmp_path: P
     store.note_poll("ar", at=4.0, error="timed out", new=0, next_poll=5.0)
     await store.close()
     assert failures() == [("ar", 1), ("en", 2)]
-    assert await SqliteStore(path).validators("en") == ('"v1"', None)
+    again = await backend.open()
+    assert await again.validators("en") == ('"v1"', None)
+    await again.close()
 
 
 async def test_a_running_service_writes_poll_state_within_seconds(
@@ -174,17 +222,16 @@ async def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None
     assert await SqliteStore.open_readonly(path).source_states() == [status]
 
 
-async def test_health_is_kept_with_the_polls(tmp_path: Path) -> None:
-    from monitor.models import SourceHealth
-
-    store = SqliteStore(tmp_path / "state.db")
+async def test_health_is_kept_with_the_polls(backend: Backend) -> None:
+    store = await backend.open()
     bad = SourceHealth(streak=3, failures=3, alarmed=True, skip_until=500.0)
     store.note_poll("en", at=1.0, error="HTTP 500", new=0, next_poll=2.0, health=bad)
     await store.queue_message("admin", "⚠️ en: 3 bad polls in a row")  # the alarm and its health state: one transaction
-    other = sqlite3.connect(tmp_path / "state.db")
-    assert other.execute("SELECT streak, alarmed FROM source_state").fetchall() == [(3, 1)]
+    assert backend.sql("SELECT streak, alarmed FROM source_state") == [(3, 1)]
     store.note_poll("en", at=2.0, error=None, new=0, next_poll=3.0)  # no health given: left as it was
     assert await store.health_states() == {"en": bad}
     store.note_poll("en", at=3.0, error=None, new=1, next_poll=4.0, health=SourceHealth(pace=0.5, paced_at=3.0))
     await store.close()
-    assert await SqliteStore(tmp_path / "state.db").health_states() == {"en": SourceHealth(pace=0.5, paced_at=3.0)}
+    again = await backend.open()
+    assert await again.health_states() == {"en": SourceHealth(pace=0.5, paced_at=3.0)}
+    await again.close()

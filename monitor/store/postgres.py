@@ -181,7 +181,9 @@ class PostgresStore:
                 async with store.pool.connection() as conn:
                     row = await (await conn.execute("SELECT to_regclass('outbox') IS NULL")).fetchone()
                     if row and row[0]:  # as SQLite's read-only store of a file not there: empty, in memory
-                        await conn.execute(SCHEMA.replace("CREATE TABLE", "CREATE TEMPORARY TABLE"))
+                        async with conn.transaction():  # temporary tables only, seen by this session alone
+                            await conn.execute("SET TRANSACTION READ WRITE")
+                            await conn.execute(SCHEMA.replace("CREATE TABLE", "CREATE TEMPORARY TABLE"))
         except psycopg.Error as exc:
             await store.pool.close()
             raise StateError(store.explain(exc)) from None

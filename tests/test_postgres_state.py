@@ -1,0 +1,114 @@
+"""A PostgreSQL state (state.url): the config, the commands and `monitor --once` end to end on a real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from helpers import run_monitor, write_config
+from sites import Site, ticker_page
+
+from monitor.config import load
+from monitor.errors import ConfigError, StateError
+from monitor.store.postgres import PostgresStore
+
+SECRET = "s3cret-Pass"
+
+
+def pg_config(tmp_path: Path, site: Site, url: str, **state: Any) -> str:
+    """A config with one local source, the console channel and its state in the database at url."""
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/en")}],
+        channels=[{"name": "screen", "type": "console"}],
+        rules=[{"name": "all", "channels": ["screen"]}],
+    )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["state"] = {"url": url, **state}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return str(path)
+
+
+def with_password(url: str) -> str:
+    """The url with ${PG_SECRET} for a password (the test server trusts local connections: any password does)."""
+    return url.replace("monitor@", "monitor:${PG_SECRET}@", 1)
+
+
+def test_once_on_postgresql_baselines_alerts_once_and_never_again(tmp_path: Path, site: Site, pg_url: str) -> None:
+    site.set("/en", ticker_page(["Old line"]))
+    config = pg_config(tmp_path, site, with_password(pg_url))
+    env = {"PG_SECRET": SECRET}
+    first = run_monitor("--once", "-v", "--config", config, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "[screen]" not in first.stdout  # the first poll is the baseline
+    site.set("/en", ticker_page(["A new line", "Old line"]))
+    second = run_monitor("--once", "-v", "--config", config, env=env)
+    assert second.returncode == 0, second.stderr
+    assert [line.split(" ", 1)[1] for line in second.stdout.splitlines() if "[screen]" in line] == [
+        "[screen] en: A new line"
+    ]
+    third = run_monitor("--once", "-v", "--config", config, env=env)
+    assert third.returncode == 0, third.stderr
+    assert "[screen]" not in third.stdout  # no duplicates
+    assert not (tmp_path / "state").exists()  # no SQLite file, no lock file
+    status = run_monitor("status", "--config", config, env=env)
+    assert status.returncode == 0, status.stderr
+    assert any(line.startswith("en ") for line in status.stdout.splitlines())
+    history = run_monitor("history", "--since", "1h", "--config", config, env=env)
+    assert "A new line" in history.stdout, history.stderr
+    check = run_monitor("check-config", "--config", config, env=env)
+    assert check.returncode == 0, check.stderr
+    assert f"state: {pg_url} (not checked)" in check.stdout.splitlines()
+    for out in (first, second, third, status, history, check):
+        assert SECRET not in out.stdout + out.stderr
+
+
+def test_dry_run_on_an_empty_database_writes_nothing(tmp_path: Path, site: Site, pg_url: str) -> None:
+    site.set("/en", ticker_page(["A line"]))
+    config = pg_config(tmp_path, site, pg_url)
+    out = run_monitor("--dry-run", "--config", config)
+    assert out.returncode == 0, out.stderr
+    assert "a real first run records them as the baseline" in out.stdout
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('outbox')").fetchone() == (None,)  # not even the tables
+    status = run_monitor("status", "--config", config)
+    assert status.returncode == 0 and "never" in status.stdout, status.stderr
+    assert run_monitor("--once", "--config", config).returncode == 0  # tables made by the first real run
+
+
+@pytest.mark.parametrize(
+    ("state", "fault"),
+    [
+        ({"url": "postgresql://u@h/d", "path": "x.db"}, "not both"),
+        ({"url": "mysql://u@h/d"}, "expected a PostgreSQL url"),
+    ],
+)
+def test_state_url_config_errors(tmp_path: Path, site: Site, state: dict[str, str], fault: str) -> None:
+    config = pg_config(tmp_path, site, "postgresql://u@h/d")
+    data = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+    data["state"] = state
+    Path(config).write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(ConfigError, match=fault):
+        load(config)
+
+
+def test_the_url_with_a_password_is_a_secret(tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PG_SECRET", SECRET)
+    cfg = load(pg_config(tmp_path, site, "postgresql://monitor:${PG_SECRET}@db.example/news"))
+    assert cfg.state.url == f"postgresql://monitor:{SECRET}@db.example/news"
+    assert SECRET in cfg.secrets() and cfg.state.url in cfg.secrets()
+    assert cfg.state.where() == "postgresql://monitor@db.example/news"
+    assert SECRET not in repr(cfg)
+    plain = load(pg_config(tmp_path, site, "postgresql://monitor@db.example/news"))
+    assert plain.secrets() == []
+
+
+async def test_a_server_down_is_a_state_error_naming_it_without_the_password(unused_tcp_port: int) -> None:
+    url = f"postgresql://monitor:{SECRET}@127.0.0.1:{unused_tcp_port}/news"
+    with pytest.raises(StateError) as caught:
+        await PostgresStore.open(url)
+    message = str(caught.value)
+    assert f"monitor@127.0.0.1:{unused_tcp_port}/news" in message and SECRET not in message
