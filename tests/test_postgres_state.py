@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +11,12 @@ import psycopg
 import pytest
 import yaml
 from helpers import run_monitor, write_config
+from postgres import PostgresServer
 from sites import Site, ticker_page
 
 from monitor.config import load
 from monitor.errors import ConfigError, StateError
+from monitor.models import Item, Outgoing
 from monitor.store.postgres import PostgresStore
 
 SECRET = "s3cret-Pass"
@@ -112,3 +116,25 @@ async def test_a_server_down_is_a_state_error_naming_it_without_the_password(unu
         await PostgresStore.open(url)
     message = str(caught.value)
     assert f"monitor@127.0.0.1:{unused_tcp_port}/news" in message and SECRET not in message
+
+
+async def test_a_server_restart_fails_a_write_plainly_and_the_store_recovers(own_postgres: PostgresServer) -> None:
+    store = await PostgresStore.open(own_postgres.url)
+    a, b = Item("en", "one", None, "f1"), Item("en", "two", None, "f2")
+    assert await store.record("en", [a], [Outgoing("alerts", a)]) == 1
+    await asyncio.to_thread(own_postgres.stop)
+    with pytest.raises(
+        StateError, match=f"cannot reach the state database PostgreSQL monitor@127.0.0.1:{own_postgres.port}"
+    ):
+        await store.record("en", [b], [Outgoing("alerts", b)])
+    await asyncio.to_thread(own_postgres.start)
+    deadline = time.monotonic() + 30
+    while True:  # the pool reconnects on its own; a call in between may still meet a broken connection
+        try:
+            assert await store.record("en", [b], [Outgoing("alerts", b)]) == 1
+            break
+        except StateError:
+            assert time.monotonic() < deadline, "the store never got its connection back"
+            await asyncio.sleep(0.2)
+    assert [x.text for x in await store.load_queue("alerts")] == ["one", "two"]
+    await store.close()
