@@ -20,73 +20,12 @@ from monitor.normalize import match_words
 from monitor.rules import ARTICLE_KEPT, PROCLITICS, Matcher
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-COMMON = [
-    "the",
-    "of",
-    "in",
-    "on",
-    "at",
-    "to",
-    "and",
-    "a",
-    "an",
-    "for",
-    "with",
-    "from",
-    "by",
-    "says",
-    "said",
-    "after",
-    "over",
-    "near",
-    "new",
-    "two",
-    "three",
-    "officials",
-    "sources",
-    "report",
-    "reports",
-    "killed",
-    "wounded",
-    "strike",
-    "strikes",
-    "attack",
-    "drone",
-    "missile",
-    "army",
-    "minister",
-    "president",
-    "talks",
-    "ceasefire",
-    "border",
-    "town",
-    "city",
-    "north",
-    "south",
-    "east",
-    "west",
-]
-AR_COMMON = [
-    "في",
-    "على",
-    "من",
-    "إلى",
-    "عن",
-    "مع",
-    "بعد",
-    "قبل",
-    "غارة",
-    "قصف",
-    "مسيرة",
-    "وزير",
-    "رئيس",
-    "مصدر",
-    "مصادر",
-    "الجنوب",
-    "الشمال",
-    "بلدة",
-    "مدينة",
-]
+COMMON = (
+    "the of in on at to and a an for with from by says said after over near new two three officials sources "
+    "report reports killed wounded strike strikes attack drone missile army minister president talks ceasefire "
+    "border town city north south east west"
+).split()
+AR_COMMON = "في على من إلى عن مع بعد قبل غارة قصف مسيرة وزير رئيس مصدر مصادر الجنوب الشمال بلدة مدينة".split()
 AR_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
 
 
