@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import signal
 import sqlite3
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from fake_telegram import FakeTelegram
-from helpers import Service, free_port, run_monitor, scrape, telegram_channel, wait, write_config
+from helpers import Service, free_port, run_monitor, scrape, telegram_channel, until, wait, write_config
 from sites import Site, ticker_page
 
 from monitor.config import load
@@ -56,20 +54,6 @@ async def queue(rt: Runtime, site: Site, new: list[str]) -> None:
     await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)
     site.set("/", ticker_page([*new, "Old line"]))
     assert (await poll_once(rt.sources[0], rt.store, rt.matcher, dedup=rt.config.dedup)).error is None
-
-
-async def _holds(condition: Callable[[], Any]) -> bool:
-    """condition(), awaited when it is a coroutine (a store query)."""
-    result = condition()
-    return bool(await result if inspect.isawaitable(result) else result)
-
-
-async def until(condition: Callable[[], Any], what: str, timeout: float = 20) -> None:
-    """Wait in the event loop, with a deadline, until condition() holds."""
-    deadline = time.monotonic() + timeout
-    while not await _holds(condition):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 async def _none_queued(rt: Runtime) -> bool:
