@@ -117,7 +117,10 @@ def _state(n: Node, base: Path | None) -> StateConfig:
     path = Path(given or _STATE.path)
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
-    state = StateConfig(path=path, url=url, retention=n.duration("retention", _STATE.retention))
+    takeover = n.duration("takeover", _STATE.takeover)
+    if takeover < 1:
+        raise n.error("expected at least 1s", "takeover")
+    state = StateConfig(path=path, url=url, retention=n.duration("retention", _STATE.retention), takeover=takeover)
     n.done()
     return state
 

@@ -44,6 +44,7 @@ class StateConfig:
         return parts._replace(netloc=f"{parts.username}@{netloc}" if parts.username else netloc).geturl()
 
     retention: float = 30 * 86400.0  # forget lines not seen on their ticker for this long
+    takeover: float = 30.0  # PostgreSQL: a dead instance's sources and chats are taken over within this
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from aiolimiter import AsyncLimiter
 
 from .channels import Channel
+from .cluster import Cluster, Solo
 from .config_types import AnySource, DedupConfig, DeliveryConfig
 from .errors import DeliveryError, MonitorError
 from .models import Alert, Entry, Item, Outgoing, PollResult
@@ -171,9 +172,12 @@ class Deliverer:
     _logged: dict[str, str] = field(default_factory=dict)
     _unrecorded: dict[str, list[tuple[list[int], str | None]]] = field(default_factory=dict)
     on_result: Callable[[str, int, int], None] | None = None  # (channel, sent, failed), for metrics
+    cluster: Cluster = field(default_factory=Solo)  # who sends to which chat, when instances share the state
+    _budgeted: set[str] = field(default_factory=set)  # chats within the bot's global rate (Telegram's)
+    _total: AsyncLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        total = AsyncLimiter(self.config.per_second_total, 1)
+        self._total = AsyncLimiter(self.config.per_second_total, 1)
         for name, channel in self.channels.items():
             self.tally[name] = ChannelTally()
             self._wakes[name] = asyncio.Event()
@@ -183,7 +187,8 @@ class Deliverer:
                 continue
             limits = self._limits[cfg.chat_key] = []
             if cfg.per_second:
-                limits += [AsyncLimiter(1, 1 / cfg.per_second), total]
+                limits.append(AsyncLimiter(1, 1 / cfg.per_second))
+                self._budgeted.add(cfg.chat_key)
             if cfg.per_minute:
                 limits.append(AsyncLimiter(cfg.per_minute, 60))
 
@@ -201,7 +206,9 @@ class Deliverer:
         if not await self.store.count_queued(name) and not self._unrecorded[name]:
             return None
         key, now = self.channels[name].config.chat_key, time.time()
-        return max(0.0, self._resume_at.get(key, 0.0) - now, self._blocked_until.get(name, 0.0) - now)
+        wait = max(0.0, self._resume_at.get(key, 0.0) - now, self._blocked_until.get(name, 0.0) - now)
+        # Another instance sends to this chat: try to take it over now and then (a NOTIFY wakes us sooner).
+        return wait if self.cluster.holds(key) else max(wait, self.cluster.retry)
 
     async def stalled(self, now: float, bound: float) -> list[str]:
         """Name the blocked channels, and those whose oldest queued alert has waited longer than bound seconds."""
@@ -234,6 +241,8 @@ class Deliverer:
         if time.time() < self._blocked_until.get(name, 0.0):
             return
         while time.time() >= self._resume_at.get(key, 0.0):
+            if not await self.cluster.may_send(key):
+                return  # another instance sends to this chat
             alerts = await self.store.load_queue(name, limit=200)
             if not alerts:
                 return
@@ -244,6 +253,10 @@ class Deliverer:
                     return
                 for limiter in self._limits[key]:
                     await limiter.acquire()
+                if key in self._budgeted:  # n instances: each sends at most 1/n of the bot's rate
+                    await self._total.acquire(min(self.cluster.budget_cost(), self._total.max_rate))
+                if not await self.cluster.may_send(key):
+                    return  # our lease lapsed (the state database is unreachable?): another instance may send
                 if not await self._send(name, group):
                     return
 

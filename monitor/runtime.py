@@ -14,6 +14,7 @@ import aiohttp
 
 from . import report
 from .channels import Channel, make_channel
+from .cluster import Cluster, Solo
 from .config_types import Config
 from .errors import MonitorError
 from .health import Health
@@ -23,7 +24,7 @@ from .models import PollResult
 from .pipeline import Deliverer, poll_once
 from .rules import Matcher
 from .sources import Source, make_source, pool
-from .store import Store, open_store
+from .store import Store, cluster_for, open_store
 
 logger = logging.getLogger(__name__)
 POLL_FLUSH = 1.0  # seconds a poll's status may wait in memory before it is written
@@ -42,6 +43,7 @@ class Runtime:
     deliverer: Deliverer
     health: Health
     metrics: Metrics | None = None
+    cluster: Cluster = field(default_factory=Solo)
     dry_run: bool = False  # read the state, write nothing, send nothing
     last_polled: dict[str, float] = field(default_factory=dict)
     state_problem: str | None = None  # the state file was deleted or replaced under the running service
@@ -81,6 +83,23 @@ class Runtime:
         if result.queued or message:
             self.deliverer.wake()
         return result
+
+    async def poll_claimed(self, source: Source) -> PollResult | None:
+        """Poll a source if this instance claims its poll (always, alone on a state); None when not ours now."""
+        name, now = source.config.name, time.time()
+        try:
+            claim = await self.cluster.claim(name, source.config.interval, now)
+        except MonitorError as exc:  # the state database is unreachable: the poll waits (the heartbeat logs it)
+            logger.debug("poll.unclaimed source=%s error=%s", name, exc)
+            return None
+        if claim is None:  # another instance polls it: to /healthz it is polled
+            self.last_polled[name] = now
+            return None
+        if claim.health is not None:  # another instance may have polled it since we last did
+            self.health.states[name] = claim.health
+        if claim.validators is not None:
+            source.restore(claim.validators)
+        return await self.poll(source)
 
     def _flush_soon(self) -> None:
         """The flush timer fired: write the noted polls in a task (flush_polls logs its faults)."""
@@ -130,8 +149,10 @@ async def open_runtime(
         sources = [make_source(s, session) for s in config.sources]
         for source in sources:  # a restart (or the next --once) still asks "changed since?"
             source.restore(await store.validators(source.config.name))
+        cluster = Solo() if dry_run else cluster_for(store, config.state)
         rt = Runtime(
             config=config,
+            cluster=cluster,
             session=session,
             store=store,
             sources=sources,
@@ -140,7 +161,9 @@ async def open_runtime(
             health=Health(config.sources, await store.health_states()),
             metrics=metrics,
             dry_run=dry_run,
-            deliverer=Deliverer(store, channels, config.delivery, on_result=metrics.delivery if metrics else None),
+            deliverer=Deliverer(
+                store, channels, config.delivery, on_result=metrics.delivery if metrics else None, cluster=cluster
+            ),
         )
         stack.callback(rt.cancel_flush)  # store.close() writes what the timer would have
         yield rt

@@ -41,7 +41,7 @@ class Running:
         # and a poll that outlasts its interval is ours to report (poll.overrun), not a "maximum
         # number of running instances" warning every interval.
         self.scheduler = AsyncIOScheduler(timezone=UTC, executors={"default": DebugExecutor()})
-        self.polls: dict[str, asyncio.Task[PollResult]] = {}  # the poll under way of each source
+        self.polls: dict[str, asyncio.Task[PollResult | None]] = {}  # the poll under way of each source
         self.overran: set[str] = set()  # sources whose poll under way missed a turn
         self.overrun_logged: dict[str, float] = {}  # source -> when its overrun was last logged (monotonic)
         self.workers: dict[str, asyncio.Task[None]] = {}
@@ -79,13 +79,13 @@ class Running:
         if name in self.polls:
             self.overran.add(name)  # one poll at a time per source: this turn is skipped
             return
-        if not self.rt.health.due(name, time.time()):
-            return  # backing off a failing source
-        task = asyncio.ensure_future(self.rt.poll(source))  # stop() waits for it, then cancels it
+        if not self.rt.cluster.shared and not self.rt.health.due(name, time.time()):
+            return  # backing off a failing source (shared: the state says, in the claim)
+        task = asyncio.ensure_future(self.rt.poll_claimed(source))  # stop() waits for it, then cancels it
         self.polls[name] = task
         task.add_done_callback(functools.partial(self._polled, source, time.monotonic()))
 
-    def _polled(self, source: Source, started: float, task: asyncio.Task[PollResult]) -> None:
+    def _polled(self, source: Source, started: float, task: asyncio.Task[PollResult | None]) -> None:
         """A poll ended: if it missed a turn of its source, say so (once an hour at most)."""
         name = source.config.name
         del self.polls[name]
@@ -122,14 +122,14 @@ class Running:
         self.scheduler.shutdown(wait=False)
         self.rt.deliverer.stop()
         pending = [*self.polls.values(), *self.workers.values(), *self.chores]
-        if not pending:
-            return
-        _, late = await asyncio.wait(pending, timeout=timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            logger.warning("service.stop_timeout cancelled=%d after=%gs", len(late), timeout)
-            await asyncio.gather(*late, return_exceptions=True)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                logger.warning("service.stop_timeout cancelled=%d after=%gs", len(late), timeout)
+                await asyncio.gather(*late, return_exceptions=True)
+        await self.rt.cluster.stop()  # nothing is sent any more: the chats go to another instance now
 
     def dead(self) -> list[str]:
         """Name the parts that stopped working: the scheduler, a channel's delivery loop."""
@@ -142,10 +142,13 @@ class Running:
         problems = self.dead()
         if self.rt.state_problem:
             problems.append(self.rt.state_problem)
-        try:
-            problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
-        except MonitorError as exc:
-            problems.append(f"state: {exc}")
+        if self.rt.cluster.problem:  # the state database is unreachable: no use asking it about the queues
+            problems.append(self.rt.cluster.problem)
+        else:
+            try:
+                problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
+            except MonitorError as exc:
+                problems.append(f"state: {exc}")
         for source in self.rt.sources:
             name = source.config.name
             interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait
@@ -228,6 +231,7 @@ async def _run(
     """Run one config until a signal; return the new config on a valid reload, None on stop."""
     async with open_runtime(config, metrics=metrics) as rt:
         running = Running(rt)
+        await rt.cluster.start(rt.deliverer.wake)
         running.start()
         current[:] = [running]
         notifier.ready(await running.summary())

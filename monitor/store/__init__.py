@@ -6,11 +6,21 @@ an alert whose item was recorded as seen, nor queue one twice.
 
 from __future__ import annotations
 
+from ..cluster import Cluster, Solo
 from ..config_types import StateConfig
 from .base import ChannelStatus, Sent, SourceStatus, Store
 from .sqlite import SCHEMA_VERSION, SqliteStore
 
-__all__ = ["SCHEMA_VERSION", "ChannelStatus", "Sent", "SourceStatus", "SqliteStore", "Store", "open_store"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "ChannelStatus",
+    "Sent",
+    "SourceStatus",
+    "SqliteStore",
+    "Store",
+    "cluster_for",
+    "open_store",
+]
 
 
 async def open_store(state: StateConfig, *, readonly: bool = False) -> Store:
@@ -20,3 +30,15 @@ async def open_store(state: StateConfig, *, readonly: bool = False) -> Store:
 
         return await PostgresStore.open(state.url, readonly=readonly)
     return SqliteStore(state.path, readonly=readonly)
+
+
+def cluster_for(store: Store, state: StateConfig) -> Cluster:
+    """How this instance shares the state: alone on a file, or with any others on a PostgreSQL database."""
+    if state.url is None:
+        return Solo()
+    from .pg_cluster import PgCluster  # psycopg loads only for a PostgreSQL state
+    from .postgres import PostgresStore
+
+    if isinstance(store, PostgresStore) and not store.readonly:
+        return PgCluster(store, takeover=state.takeover)
+    return Solo()

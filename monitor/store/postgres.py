@@ -1,8 +1,8 @@
-"""The Store on PostgreSQL: the same tables and semantics as sqlite.py, for one monitor instance.
+"""The Store on PostgreSQL: the same tables and semantics as sqlite.py, for one or several instances.
 
 psycopg 3's async API over a small AsyncConnectionPool: the event loop never waits on the network.
 record() and queue_message() are one transaction each, as on SQLite. Several instances sharing one
-database (leases, SKIP LOCKED, LISTEN) come later; until then one instance writes a database.
+database cooperate through pg_cluster.py; a commit that queues alerts NOTIFYs them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from .base import ChannelStatus, Sent, SourceStatus
 from .postgres_sql import SCHEMA, WRITE_POLL
 
 logger = logging.getLogger(__name__)
+# The pool logs every failed reconnection: an outage is logged once, by pg_cluster's heartbeat, instead.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 CONNECT_TIMEOUT = 10  # seconds to reach the server, and to wait for a connection of the pool
 POOL_SIZE = 4
@@ -224,6 +226,8 @@ class PostgresStore:
             await cur.execute(
                 "INSERT INTO baseline (source, at) VALUES (%s, %s) ON CONFLICT (source) DO NOTHING", (source, now)
             )
+            if queued:  # other instances wake at the commit (pg_cluster.py)
+                await cur.execute("NOTIFY monitor_outbox")
         self._polls.clear()
         return queued
 
@@ -239,6 +243,7 @@ class PostgresStore:
                 " VALUES (%s, 'monitor', %s, %s, NULL, %s)",
                 (channel, key, text, now),
             )
+            await cur.execute("NOTIFY monitor_outbox")
         self._polls.clear()
 
     @_guarded

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS seen (
     source TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
@@ -58,6 +59,22 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
 """
+    + """
+ALTER TABLE source_state ADD COLUMN IF NOT EXISTS holder TEXT;
+ALTER TABLE source_state ADD COLUMN IF NOT EXISTS held_until DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE source_state ADD COLUMN IF NOT EXISTS claimed_at DOUBLE PRECISION NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS instances (
+    name TEXT PRIMARY KEY,
+    started DOUBLE PRECISION NOT NULL,
+    seen DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chat_lease (
+    chat TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until DOUBLE PRECISION NOT NULL
+);
+"""
+)
 
 WRITE_POLL = (
     "INSERT INTO source_state"
@@ -76,5 +93,39 @@ WRITE_POLL = (
     "  streak = COALESCE(%(streak)s, source_state.streak), backoff = COALESCE(%(backoff)s, source_state.backoff),"
     "  alarmed = COALESCE(%(alarmed)s, source_state.alarmed),"
     "  skip_until = COALESCE(%(skip_until)s, source_state.skip_until),"
-    "  pace = COALESCE(%(pace)s, source_state.pace), paced_at = COALESCE(%(paced_at)s, source_state.paced_at)"
+    "  pace = COALESCE(%(pace)s, source_state.pace), paced_at = COALESCE(%(paced_at)s, source_state.paced_at),"
+    "  held_until = 0"  # the poll is written: the source may be claimed again when it is due
 )
+
+# Several instances (pg_cluster.py). Leases are in the server's clock, so the machines' clocks may differ.
+NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
+
+# A poll of a source is claimed when nobody is polling it (or the one who was died a lease ago), it was
+# last claimed at least `gap` seconds ago, and it is not backing off. RETURNING gives what the last
+# poller wrote, so the claimant's health and validators are current; inserted: never polled before.
+CLAIM_POLL = (
+    "INSERT INTO source_state AS s (source, holder, held_until, claimed_at)"
+    f" VALUES (%(source)s, %(me)s, {NOW} + %(lease)s, {NOW})"
+    " ON CONFLICT (source) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until,"
+    "  claimed_at = excluded.claimed_at"
+    " WHERE s.held_until < excluded.claimed_at AND s.claimed_at <= excluded.claimed_at - %(gap)s"
+    "  AND s.skip_until <= %(now)s"
+    " RETURNING s.streak, s.backoff, s.alarmed, s.skip_until, s.pace, s.paced_at, s.etag, s.last_modified"
+)
+
+# Take a chat's lease, or renew ours: it is free when its holder let it lapse.
+LEASE_CHAT = (
+    f"INSERT INTO chat_lease AS l (chat, holder, until) VALUES (%(chat)s, %(me)s, {NOW} + %(lease)s)"
+    " ON CONFLICT (chat) DO UPDATE SET holder = excluded.holder, until = excluded.until"
+    f" WHERE l.holder = excluded.holder OR l.until < {NOW}"
+    " RETURNING 1"
+)
+
+HEARTBEAT = (
+    f"INSERT INTO instances (name, started, seen) VALUES (%(me)s, {NOW}, {NOW})"
+    f" ON CONFLICT (name) DO UPDATE SET seen = {NOW}"
+)
+LIVE = f"SELECT name FROM instances WHERE seen >= {NOW} - %(lease)s ORDER BY name"
+# An instance not seen for a day is gone for good (a kill -9 leaves its row).
+FORGET_GONE = f"DELETE FROM instances WHERE seen < {NOW} - 86400"
+LEAVE = ("UPDATE chat_lease SET until = 0 WHERE holder = %(me)s", "DELETE FROM instances WHERE name = %(me)s")
