@@ -39,7 +39,8 @@ class StateLock:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             raise MonitorError(
-                f"another monitor (PID {holder}) is already using {self.state_path}; stop it first"
+                f"another monitor (PID {holder}) is already using {self.state_path}; stop it first;"
+                " several instances need a PostgreSQL state (state.url), see README"
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())

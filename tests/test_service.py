@@ -230,20 +230,38 @@ def test_second_instance_refused(tmp_path: Path, site: Site, telegram: FakeTeleg
     for args in ([], ["--once"]):
         second = run_monitor(*args, "--config", str(path))
         assert second.returncode == 1
-        assert f"another monitor (PID {service.proc.pid}) is already using" in second.stderr
+        state = tmp_path / "state" / "monitor.db"
+        assert f"another monitor (PID {service.proc.pid}) is already using {state};" in second.stderr
+        assert "stop it first; several instances need a PostgreSQL state (state.url), see README" in second.stderr
     assert service.stop() == 0
     assert run_monitor("--once", "--config", str(path)).returncode == 0  # free again
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
-def test_unit_sandboxing_rated_ok() -> None:
-    unit = Path(__file__).parents[1] / "systemd" / "monitor.service"
-    out = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", str(unit)], capture_output=True, text=True, timeout=60
-    )
-    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
-    assert m, out.stdout + out.stderr
-    assert float(m.group(1)) <= 2.0, out.stdout
+def test_units_sandboxing_rated_ok_and_alike() -> None:
+    def exposure(name: str) -> float:
+        unit = Path(__file__).parents[1] / "systemd" / name
+        out = subprocess.run(
+            ["systemd-analyze", "security", "--offline=true", str(unit)], capture_output=True, text=True, timeout=60
+        )
+        m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
+        assert m, out.stdout + out.stderr
+        return float(m.group(1))
+
+    single, template = exposure("monitor.service"), exposure("monitor@.service")
+    assert single <= 2.0
+    assert template == single  # an instance per core gives up none of the single service's sandbox
+
+
+def test_template_unit_is_the_service_unit_but_for_the_instance_names() -> None:
+    def directives(name: str) -> list[str]:
+        text = (Path(__file__).parents[1] / "systemd" / name).read_text()
+        return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+    single, template = directives("monitor.service"), directives("monitor@.service")
+    extra = [line for line in template if line not in single]
+    assert extra == ["Description=monitor: breaking-news ticker alerts, instance %i", "SyslogIdentifier=monitor@%i"]
+    assert [line for line in single if line not in template] == ["Description=monitor: breaking-news ticker alerts"]
 
 
 def test_refused_token_holds_alerts_while_polling_goes_on_and_a_reload_sends_them(
