@@ -1,4 +1,4 @@
-"""The PostgreSQL store's tables (sqlite.py's, in PostgreSQL's types) and its longest statement."""
+"""The PostgreSQL store's tables (sqlite.py's, in PostgreSQL's types), their versions, and its longest statement."""
 
 from __future__ import annotations
 
@@ -78,3 +78,18 @@ WRITE_POLL = (
     "  skip_until = COALESCE(%(skip_until)s, source_state.skip_until),"
     "  pace = COALESCE(%(pace)s, source_state.pace), paced_at = COALESCE(%(paced_at)s, source_state.paced_at)"
 )
+
+# The schema in steps, oldest first: a database at version n has had MIGRATIONS[:n] run, each open
+# that writes running the rest in one transaction. Append a step, never change a released one.
+MIGRATIONS: list[str] = [
+    SCHEMA,  # 1: the tables (IF NOT EXISTS: a database made before versions were kept takes it as it is)
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+META = "CREATE TABLE IF NOT EXISTS monitor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+READ_VERSION = "SELECT value FROM monitor_meta WHERE key = 'schema_version'"
+WRITE_VERSION = (
+    "INSERT INTO monitor_meta (key, value) VALUES ('schema_version', %s)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+MIGRATION_LOCK = 0x6D6F6E69746F72  # pg_advisory_xact_lock's key ("monitor"): one instance migrates at a time
