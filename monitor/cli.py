@@ -7,6 +7,8 @@ import asyncio
 import logging
 import os
 import sys
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from . import __version__, logs
 from . import config as config_mod
@@ -135,6 +137,24 @@ def _parser() -> argparse.ArgumentParser:
         "what would go where. Nothing is sent.",
     )
     replay.add_argument("--since", default="24h", help="how far back, e.g. 6h, 2d (default 24h)")
+    state = sub.add_parser(
+        "state",
+        parents=[common],
+        help="move the state: `state copy --to postgresql://...`",
+        description="Move the state from one backend to another.",
+    )
+    state_sub = state.add_subparsers(dest="state_command", metavar="COMMAND", required=True)
+    copy = state_sub.add_parser(
+        "copy",
+        parents=[common],
+        help="copy a SQLite state into an empty PostgreSQL database",
+        description="Copy a SQLite state (seen lines, baselines, sources' state, the outbox) into an "
+        "empty PostgreSQL database, so that monitor goes on there sending nothing again: queued alerts "
+        "stay queued, sent ones stay sent. Stop the service first; exit 2 when the database already "
+        "holds a state.",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the database: postgresql://user@host/db")
+    copy.add_argument("--from", dest="source", metavar="PATH", help="the SQLite file (default: config's state.path)")
     return parser
 
 
@@ -157,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "probe":
             logs.setup(level or "warning", fmt)
             return asyncio.run(run_probe(args, path))
+        if args.command == "state":
+            return run_state_copy(args, path, origin, level or "warning", fmt)
         config = _load(path, origin)
         # --once and --dry-run print a line per source and what failed: the log (-v, --log-level info)
         # would say it all twice. The service logs from info up.
@@ -306,6 +328,31 @@ def run_locked(config: Config) -> int:
         return asyncio.run(run_once(config))
     finally:
         lock.release()
+
+
+def run_state_copy(args: argparse.Namespace, path: str, origin: str, level: str, fmt: str) -> int:
+    """`monitor state copy`: the SQLite state (--from, else the config's state.path) into PostgreSQL."""
+    from .state_copy import copy_state
+
+    to = args.to
+    logs.setup(level, fmt, [to, *([urlsplit(to).password] if urlsplit(to).password else [])])
+    if not to.startswith(("postgresql://", "postgres://")):
+        print("monitor: state copy --to: expected a PostgreSQL url, postgresql://user@host/db", file=sys.stderr)
+        return 2
+    if args.source:
+        source = Path(args.source)
+    else:
+        config = _load(path, origin)
+        if config.state.file is None:
+            raise StateError(
+                f"the config's state is already in PostgreSQL ({config.state.where()}): name the SQLite file"
+                " to copy with --from PATH"
+            )
+        source = config.state.file
+    copied = asyncio.run(copy_state(source, to))
+    print(copied.summary())
+    print("next: in the config, state.url (the database) instead of state.path; then start monitor there")
+    return 0
 
 
 async def run_probe(args: argparse.Namespace, path: str) -> int:

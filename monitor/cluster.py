@@ -59,15 +59,11 @@ class Cluster(Protocol):
     async def may_send(self, chat: str) -> bool:
         """Whether this instance sends to the chat now (taking or renewing its lease when needed)."""
 
-    def holds(self, chat: str) -> bool:
-        """Whether this instance holds the chat's lease now (no round trip)."""
+    def wait_for(self, chat: str) -> float:
+        """Seconds until it is worth asking for the chat again: 0, unless another instance held it just now."""
 
     def budget_cost(self) -> int:
         """How many of the bot's per-second sends one send of this instance uses up (its share of the budget)."""
-
-    @property
-    def retry(self) -> float:
-        """Seconds between tries to take a chat another instance holds."""
 
 
 class Solo:
@@ -76,7 +72,6 @@ class Solo:
     name = instance_name()
     shared = False
     problem: str | None = None
-    retry = 0.0
 
     async def start(self, wake: Callable[[], None]) -> None:
         """Nothing to join."""
@@ -92,9 +87,9 @@ class Solo:
         """Every chat is ours."""
         return True
 
-    def holds(self, chat: str) -> bool:
+    def wait_for(self, chat: str) -> float:
         """Every chat is ours."""
-        return True
+        return 0.0
 
     def budget_cost(self) -> int:
         """The whole budget is ours."""

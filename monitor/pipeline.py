@@ -208,7 +208,7 @@ class Deliverer:
         key, now = self.channels[name].config.chat_key, time.time()
         wait = max(0.0, self._resume_at.get(key, 0.0) - now, self._blocked_until.get(name, 0.0) - now)
         # Another instance sends to this chat: try to take it over now and then (a NOTIFY wakes us sooner).
-        return wait if self.cluster.holds(key) else max(wait, self.cluster.retry)
+        return max(wait, self.cluster.wait_for(key))
 
     async def stalled(self, now: float, bound: float) -> list[str]:
         """Name the blocked channels, and those whose oldest queued alert has waited longer than bound seconds."""

@@ -166,10 +166,10 @@ async def test_leases_in_process(pg_url: str) -> None:
         await b.start(lambda: None)
         await a._beat()
         assert a.live == ["a", "b"] and a.budget_cost() == 2
-        assert await a.may_send("@chat") and a.holds("@chat")
-        assert not await b.may_send("@chat") and not b.holds("@chat")
+        assert await a.may_send("@chat") and a.wait_for("@chat") == 0
+        assert not await b.may_send("@chat") and 0 < b.wait_for("@chat") <= b.retry
         await a.stop()  # leaving gives the chat up at once
-        assert await b.may_send("@chat")
+        assert await b.may_send("@chat") and b.wait_for("@chat") == 0
         # The first claim of a source is the claimant's; a second one within its interval is nobody's.
         claim = await b.claim("src", 60, time.time())
         assert claim is not None and claim.health == SourceHealth()

@@ -18,6 +18,7 @@ from monitor.config import load
 from monitor.errors import ConfigError, StateError
 from monitor.models import Item, Outgoing
 from monitor.store.postgres import PostgresStore
+from monitor.store.postgres_sql import MIGRATIONS, SCHEMA_VERSION
 
 SECRET = "s3cret-Pass"
 
@@ -138,3 +139,56 @@ async def test_a_server_restart_fails_a_write_plainly_and_the_store_recovers(own
             await asyncio.sleep(0.2)
     assert [x.text for x in await store.load_queue("alerts")] == ["one", "two"]
     await store.close()
+
+
+def meta(url: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT key, value FROM monitor_meta").fetchall()
+
+
+async def test_a_database_of_a_newer_monitor_is_refused_naming_the_server(
+    tmp_path: Path, site: Site, pg_url: str
+) -> None:
+    await (await PostgresStore.open(pg_url)).close()
+    assert meta(pg_url) == [("schema_version", str(SCHEMA_VERSION))]
+    newer = SCHEMA_VERSION + 1
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE monitor_meta SET value = %s", (str(newer),))
+    url = pg_url.replace("monitor@", f"monitor:{SECRET}@", 1)
+    where = url.rpartition("@")[2]
+    for readonly in (False, True):
+        with pytest.raises(StateError) as caught:
+            await PostgresStore.open(url, readonly=readonly)
+        assert str(caught.value) == (
+            f"state database PostgreSQL monitor@{where} was written by a newer version of monitor"
+            f" (schema {newer}, this one knows {SCHEMA_VERSION}): upgrade monitor"
+        )
+    assert meta(pg_url) == [("schema_version", str(newer))]  # left as it was
+    config = pg_config(tmp_path, site, with_password(pg_url))
+    for command in (["status"], ["history"], ["--once"]):
+        out = run_monitor(*command, "--config", config, env={"PG_SECRET": SECRET})
+        assert out.returncode == 2, (command, out.stderr)
+        assert "written by a newer version of monitor" in out.stderr and SECRET not in out.stderr, command
+
+
+async def test_a_database_made_before_versions_were_kept_is_brought_up_to_date(pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn:  # as the first PostgreSQL release left it: the tables, no monitor_meta
+        conn.execute(MIGRATIONS[0])
+        conn.execute("INSERT INTO baseline (source, at) VALUES ('en', 1.0)")
+    with pytest.raises(StateError, match=r"older version of monitor \(schema 0, .*start the service"):
+        await PostgresStore.open(pg_url, readonly=True)  # `monitor status` before the upgraded service ran
+    store = await PostgresStore.open(pg_url)
+    assert await store.has_baseline("en")
+    await store.close()
+    assert meta(pg_url) == [("schema_version", str(SCHEMA_VERSION))]
+    reader = await PostgresStore.open(pg_url, readonly=True)
+    assert await reader.has_baseline("en")
+    await reader.close()
+
+
+async def test_instances_starting_at_once_create_the_tables_once(pg_url: str) -> None:
+    # Without the advisory lock, concurrent CREATE TABLE IF NOT EXISTS fail with unique violations.
+    stores = await asyncio.gather(*(PostgresStore.open(pg_url) for _ in range(6)))
+    for store in stores:
+        await store.close()
+    assert meta(pg_url) == [("schema_version", str(SCHEMA_VERSION))]

@@ -222,6 +222,21 @@ async def test_an_older_state_file_is_brought_up_to_date(tmp_path: Path) -> None
     assert await SqliteStore.open_readonly(path).source_states() == [status]
 
 
+async def test_a_state_file_of_a_newer_monitor_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    await SqliteStore(path).close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA user_version = 4")
+    newer = "was written by a newer version of monitor (schema 4, this one knows 3): upgrade monitor"
+    message = f"state file {path} {newer}"
+    for opening in (SqliteStore, SqliteStore.open_readonly, SqliteStore.verify):
+        with pytest.raises(StateError) as caught:
+            opening(path)
+        assert str(caught.value) == message, opening
+    with closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (4,)  # not migrated "down", nor touched
+
+
 async def test_health_is_kept_with_the_polls(backend: Backend) -> None:
     store = await backend.open()
     bad = SourceHealth(streak=3, failures=3, alarmed=True, skip_until=500.0)

@@ -55,8 +55,8 @@ class PgCluster:
         self.retry = takeover / 6
         self.live: list[str] = [self.name]
         self.problem: str | None = None
-        self._held: dict[str, float] = {}  # chat -> until when (monotonic) our lease surely lasts
         self._renew: dict[str, float] = {}  # chat -> when (monotonic) to renew it
+        self._refused: dict[str, float] = {}  # chat -> when (monotonic) another instance held it
         self._tasks: list[asyncio.Task[None]] = []
         self._down_since: float | None = None
 
@@ -77,7 +77,7 @@ class PgCluster:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._held.clear()
+        self._renew.clear()
         if self.problem:
             return  # the state database is unreachable: our leases lapse on their own
         try:
@@ -113,18 +113,21 @@ class PgCluster:
             taken = await self._one(LEASE_CHAT, {"chat": chat, "me": self.name, "lease": self.lease}) is not None
         except StateError:
             taken = False  # the heartbeat says why; nothing is sent without a lease
-        if taken:
-            # The lease runs from the server's clock when it got our request, so at least from `now`
-            # on ours; a third of it stays in hand for a send under way.
-            self._held[chat], self._renew[chat] = now + self.lease * 2 / 3, now + self.lease / 3
-        else:
-            self._held.pop(chat, None)
+        if not taken:
+            self._refused[chat] = now
             self._renew.pop(chat, None)
+        else:
+            self._refused.pop(chat, None)
+            # The lease runs from the server's clock when it got our request, so at least from `now`
+            # on: we renew it after a third, and the two thirds left are in hand for a send under way.
+            self._renew[chat] = now + self.lease / 3
         return taken
 
-    def holds(self, chat: str) -> bool:
-        """Whether our lease on the chat is good now."""
-        return time.monotonic() < self._held.get(chat, 0.0)
+    def wait_for(self, chat: str) -> float:
+        """Seconds until we ask for the chat again, after another instance held it (0: ask at once)."""
+        if chat not in self._refused:
+            return 0.0
+        return max(0.0, self._refused[chat] + self.retry - time.monotonic())
 
     def budget_cost(self) -> int:
         """Each of n live instances sends at most 1/n of the bot's rate: a send costs n."""

@@ -21,7 +21,15 @@ from psycopg_pool import AsyncConnectionPool
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
 from .base import ChannelStatus, Sent, SourceStatus
-from .postgres_sql import SCHEMA, WRITE_POLL
+from .postgres_sql import (
+    META,
+    MIGRATION_LOCK,
+    MIGRATIONS,
+    READ_VERSION,
+    SCHEMA_VERSION,
+    WRITE_POLL,
+    WRITE_VERSION,
+)
 
 logger = logging.getLogger(__name__)
 # The pool logs every failed reconnection: an outage is logged once, by pg_cluster's heartbeat, instead.
@@ -94,26 +102,66 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, url: str, *, readonly: bool = False) -> PostgresStore:
-        """Connect and create the tables; read-only writes nothing (an absent schema reads as empty)."""
+        """Connect, and create or migrate the tables; read-only writes nothing (an absent schema reads as empty)."""
         store = cls(url, readonly=readonly)
         try:
             # One plain connection first: its failure says why (a pool's says only "timed out").
             conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
             async with conn:
                 if not readonly:
-                    await conn.execute(SCHEMA)
+                    await store._migrate(conn)
             await store.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
             if readonly:
                 async with store.pool.connection() as conn:
-                    row = await (await conn.execute("SELECT to_regclass('outbox') IS NULL")).fetchone()
-                    if row and row[0]:  # as SQLite's read-only store of a file not there: empty, in memory
-                        async with conn.transaction():  # temporary tables only, seen by this session alone
-                            await conn.execute("SET TRANSACTION READ WRITE")
-                            await conn.execute(SCHEMA.replace("CREATE TABLE", "CREATE TEMPORARY TABLE"))
+                    await store._check_readonly(conn)
         except psycopg.Error as exc:
             await store.pool.close()
             raise StateError(store.explain(exc)) from None
+        except BaseException:
+            await store.pool.close()
+            raise
         return store
+
+    async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Create the tables or bring them up to SCHEMA_VERSION, in one transaction that one instance at a time runs."""
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await conn.execute(META)
+            version = await self._version(conn)
+            for step in MIGRATIONS[version:]:
+                await conn.execute(step)
+            if version < SCHEMA_VERSION:
+                await conn.execute(WRITE_VERSION, (str(SCHEMA_VERSION),))
+                logger.info("state.migrated where=%s from=%d to=%d", self.where, version, SCHEMA_VERSION)
+
+    async def _check_readonly(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Refuse tables of another version; make an absent schema empty temporary tables (as SQLite's absent file)."""
+        row = await (await conn.execute("SELECT to_regclass('outbox') IS NULL")).fetchone()
+        if row and row[0]:
+            async with conn.transaction():  # temporary tables only, seen by this session alone
+                await conn.execute("SET TRANSACTION READ WRITE")
+                for step in MIGRATIONS:
+                    await conn.execute(step.replace("CREATE TABLE", "CREATE TEMPORARY TABLE"))
+            return
+        version = await self._version(conn)
+        if version < SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self.where} was written by an older version of monitor (schema {version},"
+                f" this one knows {SCHEMA_VERSION}): start the service (or `monitor --once`) once to bring it"
+                " up to date"
+            )
+
+    async def _version(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        """Return the schema version recorded in the database (0: none); refuse a newer one than this monitor knows."""
+        kept = await (await conn.execute("SELECT to_regclass('monitor_meta') IS NOT NULL")).fetchone()
+        row = await (await conn.execute(READ_VERSION)).fetchone() if kept and kept[0] else None
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"state database {self.where} was written by a newer version of monitor (schema {version},"
+                f" this one knows {SCHEMA_VERSION}): upgrade monitor"
+            )
+        return version
 
     def explain(self, exc: psycopg.Error) -> str:
         """Return one line saying what went wrong with the server, without its password."""

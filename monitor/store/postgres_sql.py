@@ -1,9 +1,8 @@
-"""The PostgreSQL store's tables (sqlite.py's, in PostgreSQL's types) and its longest statement."""
+"""The PostgreSQL store's tables (sqlite.py's, in PostgreSQL's types), their versions, and its longest statement."""
 
 from __future__ import annotations
 
-SCHEMA = (
-    """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     source TEXT NOT NULL,
     fingerprint TEXT NOT NULL,
@@ -59,7 +58,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
 """
-    + """
+
+# Several instances on one database (pg_cluster.py): who polls a source now, who lives, who sends to a chat.
+CLUSTER = """
 ALTER TABLE source_state ADD COLUMN IF NOT EXISTS holder TEXT;
 ALTER TABLE source_state ADD COLUMN IF NOT EXISTS held_until DOUBLE PRECISION NOT NULL DEFAULT 0;
 ALTER TABLE source_state ADD COLUMN IF NOT EXISTS claimed_at DOUBLE PRECISION NOT NULL DEFAULT 0;
@@ -74,7 +75,22 @@ CREATE TABLE IF NOT EXISTS chat_lease (
     until DOUBLE PRECISION NOT NULL
 );
 """
+
+# The schema in steps, oldest first: a database at version n has had MIGRATIONS[:n] run, each open
+# that writes running the rest in one transaction. Append a step, never change a released one.
+MIGRATIONS: list[str] = [
+    SCHEMA,  # 1: the tables (IF NOT EXISTS: a database made before versions were kept takes it as it is)
+    CLUSTER,  # 2: several instances: poll claims on source_state, instances, chat leases (pg_cluster.py)
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+META = "CREATE TABLE IF NOT EXISTS monitor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+READ_VERSION = "SELECT value FROM monitor_meta WHERE key = 'schema_version'"
+WRITE_VERSION = (
+    "INSERT INTO monitor_meta (key, value) VALUES ('schema_version', %s)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+MIGRATION_LOCK = 0x6D6F6E69746F72  # pg_advisory_xact_lock's key ("monitor"): one instance migrates at a time
 
 WRITE_POLL = (
     "INSERT INTO source_state"

@@ -141,6 +141,18 @@ def _ours(db: sqlite3.Connection, path: Path) -> None:
         raise
 
 
+def _version(db: sqlite3.Connection, path: Path) -> int:
+    """Return the file's schema version; refuse one written by a newer monitor, which this one would break."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        db.close()
+        raise StateError(
+            f"state file {path} was written by a newer version of monitor (schema {version},"
+            f" this one knows {SCHEMA_VERSION}): upgrade monitor"
+        )
+    return int(version)
+
+
 def _guarded(
     method: Callable[Concatenate[SqliteStore, _P], Awaitable[_R]],
 ) -> Callable[Concatenate[SqliteStore, _P], Coroutine[Any, Any, _R]]:
@@ -187,6 +199,7 @@ class SqliteStore:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in record()).
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
             _ours(self.db, self.path)
+            _version(self.db, self.path)  # before anything is written to it
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
@@ -214,8 +227,7 @@ class SqliteStore:
                 f"file:{self.path.resolve()}?mode={mode}", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT
             )
             _ours(db, self.path)
-            (version,) = db.execute("PRAGMA user_version").fetchone()
-            if version < SCHEMA_VERSION:
+            if _version(db, self.path) < SCHEMA_VERSION:
                 db.close()
                 raise StateError(
                     f"state file {self.path} was written by an older version of monitor: run"
@@ -233,6 +245,7 @@ class SqliteStore:
             # immutable: no lock and no -wal or -shm files; enough to read the schema
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
             _ours(db, path)
+            _version(db, path)
             db.close()
         except sqlite3.Error as exc:
             raise StateError(_explain(exc, path)) from None
