@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import yaml
 from fake_telegram import FakeTelegram
-from helpers import Service, free_port, scrape, telegram_channel, until, wait, write_config
+from helpers import Service, free_port, run_monitor, scrape, telegram_channel, until, wait, write_config
 from postgres import PostgresServer
 from sites import Site, ticker_page
 
@@ -74,9 +74,22 @@ def test_two_instances_share_the_polls_and_send_each_line_once(
     elapsed = time.monotonic() - started
     polls = sum(site.hits.values()) - before
     assert polls <= SOURCES * (elapsed + 2), (polls, elapsed)
+    status = run_monitor("status", "--config", str(config))
+    assert status.returncode == 0, status.stderr
+    names = {f"{os.uname().nodename}:{s.proc.pid}" for s in services}
+    lines = status.stdout.splitlines()
+    assert lines[0] == "2 monitor instances running on this state", status.stdout
+    assert {line.split()[0] for line in lines[3:5]} == names, status.stdout  # the instances' table
+    assert any("@alerts" in line for line in lines[3:5]), status.stdout  # one of them sends to the chat
+    header = next(line for line in lines if line.startswith("source "))
+    column = header.index("polled by")
+    polled_by = {line[column:].split()[0] for line in lines if line.split()[:1] in ([f"s{n}"] for n in range(6))}
+    assert polled_by == names, status.stdout
     for service in services:
         assert service.stop() == 0
         assert "Traceback" not in service.log()
+    after = run_monitor("status", "--config", str(config))
+    assert after.stdout.splitlines()[0] == "0 monitor instances running on this state", after.stdout
 
 
 def test_a_killed_instance_s_chat_and_sources_are_taken_over(

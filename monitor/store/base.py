@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..cluster import Holding
 from ..models import Alert, Item, Outgoing, SourceHealth
 
 
@@ -26,6 +27,7 @@ class SourceStatus:
     next_poll: float | None
     streak: int = 0  # bad polls in a row
     alarmed: bool = False  # an alarm was sent and the source has not recovered since
+    holder: str | None = None  # the instance that polled it last (a PostgreSQL state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,5 +107,6 @@ class Store(Protocol):
         self, since: float, *, channel: str | None = None, source: str | None = None, limit: int = 100
     ) -> list[Sent]: ...
     async def prune(self, older_than: float) -> int: ...
+    async def instances(self) -> list[Holding]: ...
     async def check_file(self) -> str | None: ...
     async def close(self) -> None: ...

@@ -6,8 +6,9 @@
   for the sources of an instance that comes or goes); another instance polls it only when it is
   overdue by a lease. A claim lasts until the poll is written, or a lease if its poller died.
 - **Chats.** Each chat is sent to by the holder of its lease (a row with an expiry in the server's
-  clock). The holder renews it while it sends; one killed stops renewing, and after a lease another
-  instance takes the chat and sends its queue, oldest first. An alert sent but not yet recorded when
+  clock), taken by the first instance with something to send. The holder renews it with each
+  heartbeat and before a send when a third of it has passed; one killed stops renewing, and after a
+  lease another instance takes the chat and sends its queue, oldest first. An alert sent but not yet recorded when
   its sender died is sent again: at most one duplicate per kill per chat.
 - **Wake-ups.** A transaction that queues alerts sends NOTIFY monitor_outbox; every instance LISTENs.
 - **Budget.** Each of n live instances sends at most 1/n of the bot's global rate.
@@ -29,11 +30,11 @@ from typing import Any
 
 import psycopg
 
-from ..cluster import Claim, Holding, instance_name
+from ..cluster import Claim, instance_name
 from ..errors import StateError
 from ..models import SourceHealth
 from .postgres import CONNECT_TIMEOUT, PostgresStore
-from .postgres_sql import CLAIM_POLL, FORGET_GONE, HEARTBEAT, LEASE_CHAT, LEAVE, LIVE, NOW
+from .postgres_sql import CLAIM_POLL, FORGET_GONE, HEARTBEAT, LEASE_CHAT, LEAVE, LIVE
 
 logger = logging.getLogger(__name__)
 CHANNEL = "monitor_outbox"  # the NOTIFY channel
@@ -133,10 +134,6 @@ class PgCluster:
         """Each of n live instances sends at most 1/n of the bot's rate: a send costs n."""
         return max(1, len(self.live))
 
-    async def holdings(self) -> list[Holding]:
-        """Every live instance with the sources it polled last and the chats it holds (for `monitor status`)."""
-        return await holdings(self.store)
-
     async def _beat(self) -> None:
         async with self.store.pool.connection(timeout=self.retry * 2) as conn:
             await conn.execute(HEARTBEAT, {"me": self.name})
@@ -150,6 +147,9 @@ class PgCluster:
             await asyncio.sleep(self.retry)
             try:
                 await self._beat()
+                for chat in list(self._renew):  # our chats stay ours while we live, sending or not
+                    self._renew[chat] = 0.0
+                    await self.may_send(chat)
                 if beats % 1000 == 0:
                     async with self.store.pool.connection() as conn:
                         await conn.execute(FORGET_GONE)
@@ -200,17 +200,3 @@ class PgCluster:
                 return await (await conn.execute(query, params)).fetchone()
         except psycopg.Error as exc:
             raise StateError(self.store.explain(exc)) from None
-
-
-async def holdings(store: PostgresStore) -> list[Holding]:
-    """Every instance seen in the last day, with the sources it polled last and the chats it holds now."""
-    async with store.pool.connection() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT i.name, i.started, i.seen,"
-                " (SELECT COUNT(*) FROM source_state s WHERE s.holder = i.name),"
-                f" ARRAY(SELECT chat FROM chat_lease l WHERE l.holder = i.name AND l.until > {NOW} ORDER BY chat)"
-                " FROM instances i ORDER BY i.name"
-            )
-        ).fetchall()
-    return [Holding(name, started, seen, int(count), tuple(chats)) for name, started, seen, count, chats in rows]

@@ -18,10 +18,12 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
+from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
 from .base import ChannelStatus, Sent, SourceStatus
 from .postgres_sql import (
+    INSTANCES,
     META,
     MIGRATION_LOCK,
     MIGRATIONS,
@@ -426,13 +428,19 @@ class PostgresStore:
         """Return what is known of every source's polls."""
         await self.flush_polls()
         rows = await self._all(
-            "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll, streak, alarmed"
+            "SELECT source, last_poll, last_ok, last_new, failures, last_error, next_poll, streak, alarmed, holder"
             " FROM source_state ORDER BY source"
         )
         return [
-            SourceStatus(s, poll, ok, new, failures, error, next_poll, streak, bool(alarmed))
-            for s, poll, ok, new, failures, error, next_poll, streak, alarmed in rows
+            SourceStatus(s, poll, ok, new, failures, error, next_poll, streak, bool(alarmed), holder)
+            for s, poll, ok, new, failures, error, next_poll, streak, alarmed, holder in rows
         ]
+
+    @_guarded
+    async def instances(self) -> list[Holding]:
+        """Every instance seen in the last day, with the sources it polled last and the chats it holds now."""
+        rows = await self._all(INSTANCES)
+        return [Holding(name, started, seen, int(count), tuple(chats)) for name, started, seen, count, chats in rows]
 
     @_guarded
     async def status(self) -> list[ChannelStatus]:

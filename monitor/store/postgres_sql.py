@@ -145,3 +145,8 @@ LIVE = f"SELECT name FROM instances WHERE seen >= {NOW} - %(lease)s ORDER BY nam
 # An instance not seen for a day is gone for good (a kill -9 leaves its row).
 FORGET_GONE = f"DELETE FROM instances WHERE seen < {NOW} - 86400"
 LEAVE = ("UPDATE chat_lease SET until = 0 WHERE holder = %(me)s", "DELETE FROM instances WHERE name = %(me)s")
+INSTANCES = (
+    "SELECT i.name, i.started, i.seen, (SELECT COUNT(*) FROM source_state s WHERE s.holder = i.name),"
+    f" ARRAY(SELECT chat FROM chat_lease l WHERE l.holder = i.name AND l.until > {NOW} ORDER BY chat)"
+    " FROM instances i ORDER BY i.name"
+)

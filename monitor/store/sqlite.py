@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .. import statepath
+from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
 from .base import ChannelStatus, Sent, SourceStatus
@@ -265,6 +266,10 @@ class SqliteStore:
             if name not in columns:
                 self.db.execute(f"ALTER TABLE source_state ADD COLUMN {name} {kind}")
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    async def instances(self) -> list[Holding]:
+        """None to list: one instance writes a state file (lock.holder() names it)."""
+        return []
 
     async def check_file(self) -> str | None:
         """Return what is wrong if the state file was deleted or replaced since it was opened, else None."""
