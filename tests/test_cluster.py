@@ -191,13 +191,17 @@ async def test_leases_in_process(pg_url: str) -> None:
             "src", at=time.time(), error="HTTP 500", new=0, next_poll=None, health=SourceHealth(streak=2, alarmed=True)
         )
         await b_store.flush_polls()
-        claims: list[object] = []
+        # Polled by b last: b's next claim keeps b's own memory; another instance's takes what b wrote.
+        claims: list[Claim | None] = []
+        c = PgCluster(b_store, takeover=3, name="c")
 
-        async def claimed() -> bool:
-            claims.append(await b.claim("src", 0.2, time.time()))
+        async def claimed(by: PgCluster) -> bool:
+            claims.append(await by.claim("src", 0.2, time.time()))
             return claims[-1] is not None
 
-        await until(claimed, "the poll to be claimable again", timeout=5)
+        await until(lambda: claimed(b), "b's next claim", timeout=5)
+        assert claims[-1] == Claim()
+        await until(lambda: claimed(c), "the poll to be claimable by c", timeout=5)
         assert claims[-1] == Claim(SourceHealth(streak=2, alarmed=True), (None, None))
     finally:
         await b.stop()

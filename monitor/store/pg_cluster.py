@@ -4,7 +4,8 @@
   `INSERT ... ON CONFLICT DO UPDATE ... WHERE` on its source_state row (a row lock decides a race). A
   source is its owner's to poll (rendezvous hashing over the live instances, so ownership moves only
   for the sources of an instance that comes or goes); another instance polls it only when it is
-  overdue by a lease. A claim lasts until the poll is written, or a lease if its poller died.
+  overdue by a lease. A claim keeps others off until the poll is written, or for a lease if its
+  poller died; the claimant's next poll of it need not wait for the write.
 - **Chats.** Each chat is sent to by the holder of its lease (a row with an expiry in the server's
   clock), taken by the first instance with something to send. The holder renews it with each
   heartbeat and before a send when a third of it has passed; one killed stops renewing, and after a
@@ -99,7 +100,9 @@ class PgCluster:
         row = await self._one(CLAIM_POLL, params)
         if row is None:
             return None
-        streak, backoff, alarmed, skip_until, pace, paced_at, etag, last_modified = row
+        streak, backoff, alarmed, skip_until, pace, paced_at, etag, last_modified, moved = row
+        if not moved:
+            return Claim()  # we polled it last: what we know is newer than what may be written yet
         health = SourceHealth(streak, backoff, bool(alarmed), skip_until, pace, paced_at)
         return Claim(health, (etag, last_modified))
 

@@ -116,17 +116,20 @@ WRITE_POLL = (
 # Several instances (pg_cluster.py). Leases are in the server's clock, so the machines' clocks may differ.
 NOW = "EXTRACT(EPOCH FROM clock_timestamp())"
 
-# A poll of a source is claimed when nobody is polling it (or the one who was died a lease ago), it was
-# last claimed at least `gap` seconds ago, and it is not backing off. RETURNING gives what the last
-# poller wrote, so the claimant's health and validators are current; inserted: never polled before.
+# A poll of a source is claimed when nobody else is polling it (or the one who was died a lease ago),
+# it was last claimed at least `gap` seconds ago, and it is not backing off. RETURNING gives what the
+# last poller wrote, and whether that was another instance: then the claimant's memory of the source
+# is out of date. Our own last poll may still be unwritten (it is written within a second): we know it.
 CLAIM_POLL = (
-    "INSERT INTO source_state AS s (source, holder, held_until, claimed_at)"
+    "WITH last AS (SELECT holder FROM source_state WHERE source = %(source)s)"
+    " INSERT INTO source_state AS s (source, holder, held_until, claimed_at)"
     f" VALUES (%(source)s, %(me)s, {NOW} + %(lease)s, {NOW})"
     " ON CONFLICT (source) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until,"
     "  claimed_at = excluded.claimed_at"
-    " WHERE s.held_until < excluded.claimed_at AND s.claimed_at <= excluded.claimed_at - %(gap)s"
-    "  AND s.skip_until <= %(now)s"
-    " RETURNING s.streak, s.backoff, s.alarmed, s.skip_until, s.pace, s.paced_at, s.etag, s.last_modified"
+    " WHERE (s.held_until < excluded.claimed_at OR s.holder = excluded.holder)"
+    "  AND s.claimed_at <= excluded.claimed_at - %(gap)s AND s.skip_until <= %(now)s"
+    " RETURNING s.streak, s.backoff, s.alarmed, s.skip_until, s.pace, s.paced_at, s.etag, s.last_modified,"
+    "  (SELECT holder FROM last) IS DISTINCT FROM %(me)s"
 )
 
 # Take a chat's lease, or renew ours: it is free when its holder let it lapse.
