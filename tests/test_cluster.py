@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import yaml
@@ -16,7 +17,9 @@ from postgres import PostgresServer
 from sites import Site, ticker_page
 
 from monitor.cluster import Claim
+from monitor.config import load
 from monitor.models import SourceHealth
+from monitor.runtime import open_runtime
 from monitor.store.pg_cluster import PgCluster
 from monitor.store.postgres import PostgresStore
 
@@ -207,3 +210,47 @@ async def test_leases_in_process(pg_url: str) -> None:
         await b.stop()
         await a_store.close()
         await b_store.close()
+
+
+async def test_two_instances_together_keep_to_the_bots_global_rate(
+    tmp_path: Path, telegram: FakeTelegram, pg_url: str
+) -> None:
+    """Two instances, each holding one chat, send at most delivery.per_second_total messages a second together."""
+    budget, each = 4, 12
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "t", "url": "http://127.0.0.1:9/never-polled"}],
+        channels=[
+            telegram_channel(telegram, name="c0", chat_id="@alerts", digest_after=1000),
+            telegram_channel(telegram, name="c1", chat_id="@second", digest_after=1000),
+        ],
+        rules=[{"name": "all", "channels": ["c0", "c1"]}],
+        delivery={"per_second_total": budget, "timeout": 60},
+    )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["state"] = {"url": pg_url, "takeover": 3}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load(path)
+    async with open_runtime(config) as a, open_runtime(config) as b:
+        for rt, name in ((a, "a"), (b, "b")):  # one process plays two instances: each needs a name of its own
+            rt.cluster = rt.deliverer.cluster = PgCluster(cast(PostgresStore, rt.store), takeover=3, name=name)
+            await rt.cluster.start(rt.deliverer.wake)
+        try:
+            await cast(PgCluster, a.cluster)._beat()
+            assert len(cast(PgCluster, a.cluster).live) == 2
+            keys = [c.chat_key for c in config.channels]
+            assert await a.cluster.may_send(keys[0]) and await b.cluster.may_send(keys[1])  # one chat each
+            for n in range(each):
+                for channel in ("c0", "c1"):
+                    await a.store.queue_message(channel, f"Message {n} for {channel}")
+            deadline = time.time() + 60
+            await asyncio.gather(a.deliverer.run_until_empty(deadline), b.deliverer.run_until_empty(deadline))
+        finally:
+            await a.cluster.stop()
+            await b.cluster.stop()
+    sent = telegram.sent
+    assert len(sent) == 2 * each and len(telegram.sent_to("@alerts")) == len(telegram.sent_to("@second")) == each
+    assert {m.chat_id for m in sent[: each // 2]} == {"@alerts", "@second"}  # both instances sent at once
+    # A leaky bucket lets a burst of `budget` through, then `budget` a second: the rest took at least this long.
+    span = sent[-1].at - sent[0].at
+    assert (len(sent) - 2 * budget) / span <= budget, f"{len(sent)} messages in {span:.2f}s"
