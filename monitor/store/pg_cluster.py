@@ -59,6 +59,7 @@ class PgCluster:
         self.problem: str | None = None
         self._renew: dict[str, float] = {}  # chat -> when (monotonic) to renew it
         self._refused: dict[str, float] = {}  # chat -> when (monotonic) another instance held it
+        self._looked: dict[str, float] = {}  # source of another instance -> when (monotonic) we last tried it
         self._tasks: list[asyncio.Task[None]] = []
         self._down_since: float | None = None
 
@@ -95,7 +96,13 @@ class PgCluster:
         if self.problem:
             raise StateError(self.problem)  # known down: the heartbeat finds out when it is back
         owner = max(self.live, key=lambda name: _rank(name, source))
-        gap = interval / 2 if owner == self.name else interval + self.lease
+        if owner == self.name:
+            gap = interval / 2
+        else:  # another's: look only now and then, in case it is overdue (its owner stuck, or just gone)
+            gap = interval + self.lease
+            if time.monotonic() < self._looked.get(source, 0.0) + gap:
+                return None
+            self._looked[source] = time.monotonic()
         params = {"source": source, "me": self.name, "lease": self.lease, "gap": gap, "now": now}
         row = await self._one(CLAIM_POLL, params)
         if row is None:
