@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from . import report
+from .bot.parts import BotParts, open_bot
 from .channels import Channel, make_channel
 from .cluster import Cluster, Solo
 from .config_types import Config
@@ -45,6 +46,7 @@ class Runtime:
     metrics: Metrics | None = None
     cluster: Cluster = field(default_factory=Solo)
     dry_run: bool = False  # read the state, write nothing, send nothing
+    bot: BotParts | None = None  # the readers' bot (config bot:)
     last_polled: dict[str, float] = field(default_factory=dict)
     state_problem: str | None = None  # the state file was deleted or replaced under the running service
     _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
@@ -53,7 +55,10 @@ class Runtime:
     async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
         started = time.monotonic()
-        result = await poll_once(source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run)
+        readers = self.bot.readers.matching if self.bot else None
+        result = await poll_once(
+            source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run, readers=readers
+        )
         now = time.time()
         self.last_polled[result.source] = now
         message = self.health.observe(result, now, max_age=source.max_age)
@@ -82,6 +87,8 @@ class Runtime:
                     logger.error("source.health_not_queued error=%s", exc)
         if result.queued or message:
             self.deliverer.wake()
+            if self.bot:
+                self.bot.delivery.wake()
         return result
 
     async def poll_claimed(self, source: Source) -> PollResult | None:
@@ -166,6 +173,10 @@ async def open_runtime(
             ),
         )
         stack.callback(rt.cancel_flush)  # store.close() writes what the timer would have
+        if not dry_run:
+            rt.bot = await open_bot(config, store, rt.deliverer, cluster)
+            if rt.bot is not None:
+                stack.push_async_callback(rt.bot.close)
         yield rt
 
 

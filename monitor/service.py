@@ -46,6 +46,7 @@ class Running:
         self.overrun_logged: dict[str, float] = {}  # source -> when its overrun was last logged (monotonic)
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.chores: set[asyncio.Task[None]] = set()  # prunes and state checks under way
+        self.bot_tasks: list[asyncio.Task[None]] = []  # the readers' bot's listener and deliveries
         self.started = time.time()
 
     def start(self) -> None:
@@ -71,6 +72,11 @@ class Running:
         self.scheduler.add_job(self._chore, "interval", args=[self._check_state], seconds=STATE_CHECK)
         for name in self.rt.channels:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
+        if self.rt.bot is not None:  # the readers' bot: its updates and its direct messages
+            self.bot_tasks = [
+                asyncio.create_task(self.rt.bot.listener.run(), name="bot:updates"),
+                asyncio.create_task(self.rt.bot.delivery.run_forever(), name="bot:readers"),
+            ]
         self.scheduler.start()
 
     def _poll(self, source: Source) -> None:
@@ -121,7 +127,10 @@ class Running:
         self.scheduler.pause()  # at once: shutdown() takes effect at the loop's next turn, a job could start before
         self.scheduler.shutdown(wait=False)
         self.rt.deliverer.stop()
-        pending = [*self.polls.values(), *self.workers.values(), *self.chores]
+        if self.rt.bot is not None:
+            self.rt.bot.listener.stop()
+            self.rt.bot.delivery.stop()
+        pending = [*self.polls.values(), *self.workers.values(), *self.chores, *self.bot_tasks]
         if pending:
             _, late = await asyncio.wait(pending, timeout=timeout)
             for task in late:
@@ -135,6 +144,7 @@ class Running:
         """Name the parts that stopped working: the scheduler, a channel's delivery loop."""
         dead = [] if self.scheduler.running else ["scheduler is not running"]
         dead += [f"channel {name}: delivery loop ended" for name, task in self.workers.items() if task.done()]
+        dead += [f"{task.get_name()}: loop ended" for task in self.bot_tasks if task.done()]
         return dead
 
     async def problems(self, now: float) -> list[str]:

@@ -1,0 +1,53 @@
+"""The readers' bot as the service runs it: its client, readers, commands, listener and deliveries, built as a unit."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from telegram import Bot
+from telegram.error import TelegramError
+
+from ..cluster import Cluster
+from ..config_types import Config
+from ..pipeline import Deliverer
+from ..store import Store
+from .commands import Commands
+from .delivery import ReaderDelivery
+from .readers import Readers
+from .updates import Listener, make_bot
+
+
+@dataclass
+class BotParts:
+    """The parts of the bot one runtime holds."""
+
+    bot: Bot
+    readers: Readers
+    commands: Commands
+    listener: Listener
+    delivery: ReaderDelivery
+
+    async def close(self) -> None:
+        """Close the bot's connections."""
+        with contextlib.suppress(TelegramError):
+            await self.bot.shutdown()
+
+
+async def open_bot(
+    config: Config, store: Store, deliverer: Deliverer, cluster: Cluster, bot: Bot | None = None
+) -> BotParts | None:
+    """Build the bot of config.bot (None without one), its readers and watches read from the store."""
+    if config.bot is None:
+        return None
+    bot = bot or make_bot(config.bot)
+    readers = Readers(store, [s.name for s in config.sources], max_terms=config.bot.max_terms)
+    await readers.load()
+    commands = Commands(config.bot, readers, store, config.sources)
+    return BotParts(
+        bot,
+        readers,
+        commands,
+        Listener(bot, config.bot, store, commands, readers, cluster),
+        ReaderDelivery(bot, config.bot, config.delivery, store, readers, deliverer, cluster),
+    )
