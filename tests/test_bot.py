@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import AsyncIterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from fake_telegram import FakeTelegram
+from fake_telegram import FakeTelegram, parse_html
 from helpers import Service, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 
+from monitor.bot.commands import Commands, Message
+from monitor.bot.readers import Readers, in_quiet_hours
 from monitor.config import parse
 from monitor.errors import ConfigError
+from monitor.models import Item, Outgoing
+from monitor.normalize import fingerprint
+from monitor.store import Reader, SqliteStore
 
 BASE: dict[str, Any] = {
     "sources": [{"name": "a", "url": "https://x.example/"}],
@@ -123,3 +134,185 @@ def test_watch_then_a_matching_line_arrives_as_a_direct_message(
     assert [s.plain.split("\n")[0] for s in telegram.sent_to("@alerts")] == ["Air strike near Gaza"]
     assert service.stop() == 0
     assert "Traceback" not in service.log()
+
+
+@dataclass
+class Chat:
+    """The bot's commands on a real SQLite state, without Telegram: say() returns the reply."""
+
+    commands: Commands
+    store: SqliteStore
+    path: Path
+
+    async def say(self, text: str | None, user: int = ME, **kw: Any) -> str | None:
+        reply = await self.commands.handle(Message(1, user, kw.pop("chat_id", user), text, **kw))
+        if reply is not None:  # what Telegram would take: valid HTML, one message
+            assert len(parse_html(reply).encode("utf-16-le")) // 2 <= 4096
+        return reply
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        with closing(sqlite3.connect(self.path)) as db:
+            return db.execute(query).fetchall()
+
+
+@pytest.fixture
+async def chat(tmp_path: Path) -> AsyncIterator[Chat]:
+    yield await open_chat(tmp_path)
+
+
+async def open_chat(tmp_path: Path, **bot: Any) -> Chat:
+    config = parse({**BASE, "sources": [*BASE["sources"], {"name": "ar", "url": "https://y.example/"}], "bot": bot})
+    assert config.bot is not None
+    store = SqliteStore(tmp_path / "state.db")
+    readers = Readers(store, [s.name for s in config.sources], max_terms=config.bot.max_terms)
+    await readers.load()
+    return Chat(Commands(config.bot, readers, store, config.sources, username="fake_bot"), store, tmp_path / "state.db")
+
+
+def line(text: str, source: str = "a") -> Item:
+    return Item(source, text, None, fingerprint(text))
+
+
+async def test_watch_list_unwatch_and_settings(chat: Chat) -> None:
+    assert await chat.say("/watch ceasefire") == "Watching #1: ceasefire\nNo recent line matches yet."
+    assert (await chat.say('/watch "air strike" in:ar') or "").startswith('Watching #2: "air strike", in ar')
+    assert await chat.say("/list") == 'Your watches:\n#1 ceasefire\n#2 "air strike", in ar'
+    assert chat.commands.readers.matching(line("Air strike on a port", "ar")) == [ME]
+    assert chat.commands.readers.matching(line("Air strike on a port", "a")) == []
+    assert await chat.say("/unwatch AIR STRIKE") == 'Stopped watching #2: "air strike", in ar'
+    assert await chat.say("/unwatch 7") == "You have no watch 7: /list shows yours."
+    assert await chat.say("/unwatch #1") == "Stopped watching #1: ceasefire"
+    assert await chat.say("/list") == "You watch nothing yet. Try /watch ceasefire"
+    await chat.say("/watch port")
+    assert await chat.say("/pause") == "Paused: no alerts until /resume."
+    assert chat.commands.readers.matching(line("port closed")) == []
+    assert (await chat.say("/list") or "").endswith("(paused: /resume)")
+    await chat.say("/resume")
+    assert chat.commands.readers.matching(line("port closed")) == [ME]
+    assert await chat.say("/quiet 23:00-7:00") == "Quiet hours 23:00-07:00 (UTC): alerts wait until they end."
+    assert await chat.say("/quiet 25:00-07:00") == "Write it as /quiet 23:00-07:00, or /quiet off."
+    assert await chat.say("/tz Asia/Beirut") == "Your time zone is Asia/Beirut."
+    for bad in ("Mars/Olympus", "../../etc/passwd", "", "A" * 100):
+        assert (await chat.say(f"/tz {bad}") or "").startswith("I do not know the time zone")
+    assert chat.sql("SELECT tz, quiet_from, quiet_to, paused FROM readers") == [("Asia/Beirut", 1380, 420, 0)]
+    assert "• a (https://x.example/)" in (await chat.say("/sources") or "")
+    assert "a, ar" in (await chat.say("/help") or "")
+
+
+async def test_watch_shows_the_latest_stored_line_it_would_have_matched(chat: Chat) -> None:
+    await chat.store.record("a", [line("Old <b> ceasefire & more")], [])
+    await chat.store.record("a", [line("Newest ceasefire news"), line("unrelated")], [])
+    reply = await chat.say("/watch ceasefire")
+    assert reply == (
+        "Watching #1: ceasefire\nThe latest line that would have matched:\n<i>Newest ceasefire news</i> (a)"
+    )
+
+
+async def test_arabic_flow(chat: Chat) -> None:
+    assert (await chat.say("/start", language_code="ar") or "").startswith("أهلاً!")
+    reply = await chat.say("/watch غزة", language_code="ar")
+    assert reply == "أتابع #1: غزة\nلا خبر حديثاً يطابق بعد."
+    assert chat.commands.readers.matching(line("قصف إسرائيلي بغزة")) == [ME]  # the proclitic بـ
+    assert chat.commands.readers.matching(line("غزال في الحديقة")) == []
+    assert await chat.say("/lang en") == "I will answer in English."
+    assert (await chat.say("/help", language_code="ar") or "").startswith("I watch")  # the reader's choice wins
+    assert await chat.say("/lang ar") == "سأجيب بالعربية."
+    assert (await chat.say("/nope")) == "لا أعرف هذا الأمر. /help تعرض الأوامر."
+    # A stranger's language comes from Telegram; anything but Arabic is English.
+    assert (await chat.say("/help", user=7, language_code="ar-EG") or "").startswith("أتابع")
+    assert (await chat.say("/help", user=8, language_code="fr") or "").startswith("I watch")
+
+
+async def test_forget_leaves_nothing_in_the_state(chat: Chat) -> None:
+    await chat.say("/start", username="Reader_one")
+    await chat.say("/watch ceasefire")
+    await chat.say("/watch ceasefire", user=7)
+    item = line("ceasefire agreed")
+    await chat.store.record("a", [item], [Outgoing(f"reader:{ME}", item, False), Outgoing("reader:7", item, False)])
+    assert await chat.say("/forget yes") == (
+        "This deletes your watches and everything I keep about you. Send /forget yes to go on."
+    )  # asked first, always
+    assert chat.sql("SELECT COUNT(*) FROM readers WHERE user_id = 4242") == [(1,)]
+    assert (await chat.say("/forget yes") or "").startswith("Done: I keep nothing about you")
+    assert chat.sql("SELECT COUNT(*) FROM readers WHERE user_id = 4242 OR username = 'reader_one'") == [(0,)]
+    assert chat.sql("SELECT COUNT(*) FROM watches WHERE user_id = 4242") == [(0,)]
+    assert chat.sql("SELECT channel FROM outbox") == [("reader:7",)]
+    assert chat.commands.readers.matching(item) == [7]
+    await chat.store.close()
+    with closing(sqlite3.connect(chat.path)) as db:
+        dump = "\n".join(db.iterdump())
+    assert "4242" not in dump and "reader_one" not in dump.lower()
+
+
+@pytest.mark.parametrize(
+    "text, reply",
+    [
+        ("/frobnicate", "I do not know that command. /help lists them."),
+        ("hello there", "I do not know that command. /help lists them."),
+        ("/watch", 'Tell me what to watch, e.g. /watch ceasefire or /watch "air strike"'),
+        ("/watch    ", 'Tell me what to watch, e.g. /watch ceasefire or /watch "air strike"'),
+        ("/watch ...", 'I could not read that: nothing to watch: give a word or a "phrase", e.g. /watch ceasefire'),
+        ("/watch " + " ".join(f"w{i}" for i in range(500)), "I could not read that: that is too long"),
+        ("/watch " + " ".join(f"w{i}" for i in range(30)), "I could not read that: at most 20 terms"),
+        ("/watch " + "x" * 10_000, "I could not read that: that is too long: at most 1000 characters"),
+        ("/watch in:nowhere gaza", "I could not read that: there is no source 'nowhere'"),
+        ("/watch in:<i>&amp gaza", "I could not read that: there is no source '&lt;i&gt;&amp;amp'"),
+        ("/watch <b>gaza</b> & co", "Watching #1: &lt;b&gt;gaza&lt;/b&gt; OR co"),
+        ("/watch \u202egaza\u202c \x07x\x00", "Watching #1: gaza OR x"),
+        ("/status", "Only the bot's admins may do that."),
+        ("/mute a 2h", "Only the bot's admins may do that."),
+        ("/forget", "This deletes your watches and everything I keep about you. Send /forget yes to go on."),
+        ("/lang fr", "Choose /lang en or /lang ar."),
+        ("/watch@fake_bot gaza", "Watching #1: gaza\nNo recent line matches yet."),
+        ("/watch@other_bot gaza", None),
+        (None, "I read only text commands. /help lists them."),
+    ],
+)
+async def test_hostile_and_odd_messages(chat: Chat, text: str | None, reply: str | None) -> None:
+    got = await chat.say(text)
+    assert got == reply if reply is None else (got or "").startswith(reply), got
+
+
+async def test_groups_edits_floods(chat: Chat) -> None:
+    group = {"chat_id": -100123, "chat_type": "supergroup"}
+    assert await chat.say("/watch gaza", **group) is None  # not addressed to this bot
+    assert await chat.say(None, **group) is None
+    assert await chat.say("/watch@fake_bot gaza", **group) == (
+        "Personal alerts work in a private chat: write to me directly."
+    )
+    assert chat.sql("SELECT COUNT(*) FROM readers") == [(0,)]  # a group subscribes nothing
+    assert await chat.say("/watch gaza", edited=True) is None  # an edited command is not run again
+    got = [await chat.say("/list", user=9) for _ in range(25)]
+    assert got[:20] == ["You watch nothing yet. Try /watch ceasefire"] * 20
+    assert got[20:] == ["Too many commands at once: wait a minute, please.", None, None, None, None]
+    assert await chat.say("/list") is not None  # others are not slowed down
+
+
+async def test_access_list_max_users_and_admins(tmp_path: Path) -> None:
+    chat = await open_chat(tmp_path, access=[ME, "@friend_of_mine"], admins=[1], max_users=2)
+    assert await chat.say("/start", user=5) == "Sorry, this bot is open to some readers only."
+    assert (await chat.say("/start", user=6, username="Friend_Of_Mine") or "").startswith("Hello!")
+    assert (await chat.say("/start") or "").startswith("Hello!")
+    assert await chat.say("/start", user=1) == "Sorry, this bot has all the readers it can take for now."
+    assert (await chat.say("/help", user=1) or "").startswith("I watch")  # asks nothing of the store
+    status = await chat.say("/status", user=1) or ""
+    assert status.endswith("Readers: 2 (0 watches)")
+    assert (
+        await chat.say("/mute a 2h", user=1)
+        == f"Muted a until {time.strftime('%Y-%m-%d %H:%M', time.gmtime(time.time() + 7200))} UTC."
+    )
+    await chat.say("/watch gaza")
+    assert chat.commands.readers.matching(line("gaza")) == []  # muted
+    assert chat.commands.readers.matching(line("gaza", "ar")) == [ME]
+    assert await chat.say("/mute a off", user=1) == "a is no longer muted."
+    assert chat.commands.readers.matching(line("gaza")) == [ME]
+    assert await chat.say("/mute nowhere 2h", user=1) == "Write it as /mute SOURCE 2h (or /mute SOURCE off)."
+    await chat.store.close()
+
+
+def test_quiet_hours_in_the_readers_time_zone() -> None:
+    reader = Reader(1, tz="Asia/Beirut", quiet=(23 * 60, 7 * 60))
+    at = datetime(2026, 1, 10, tzinfo=ZoneInfo("Asia/Beirut")).timestamp()
+    assert in_quiet_hours(reader, at + 23.5 * 3600) and in_quiet_hours(reader, at + 3 * 3600)
+    assert not in_quiet_hours(reader, at + 7 * 3600) and not in_quiet_hours(reader, at + 12 * 3600)
+    assert not in_quiet_hours(Reader(1), at)
