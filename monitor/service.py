@@ -28,6 +28,7 @@ from .web import WebServer
 
 logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
+READERS_RELOAD = 60.0  # seconds: instances sharing a state re-read the readers' watches this often
 OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
 
 
@@ -73,6 +74,8 @@ class Running:
         for name in self.rt.channels:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
         if self.rt.bot is not None:  # the readers' bot: its updates and its direct messages
+            if self.rt.cluster.shared:  # another instance may take a reader's /watch: its lines are matched here too
+                self.scheduler.add_job(self._chore, "interval", args=[self._reload_readers], seconds=READERS_RELOAD)
             self.bot_tasks = [
                 asyncio.create_task(self.rt.bot.listener.run(), name="bot:updates"),
                 asyncio.create_task(self.rt.bot.delivery.run_forever(), name="bot:readers"),
@@ -115,6 +118,14 @@ class Running:
             await prune(self.rt)
         except Exception:  # logged; the job runs again at its next time
             logger.exception("store.prune_failed")
+
+    async def _reload_readers(self) -> None:
+        if self.rt.bot is None:
+            return
+        try:
+            await self.rt.bot.readers.load()
+        except Exception:  # logged; the job runs again at its next time
+            logger.exception("bot.readers_reload_failed")
 
     async def _check_state(self) -> None:
         try:

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
+import yaml
 from fake_telegram import FakeTelegram, parse_html
 from helpers import Service, telegram_channel, wait, write_config
 from sites import Site, ticker_page
@@ -316,3 +318,108 @@ def test_quiet_hours_in_the_readers_time_zone() -> None:
     assert in_quiet_hours(reader, at + 23.5 * 3600) and in_quiet_hours(reader, at + 3 * 3600)
     assert not in_quiet_hours(reader, at + 7 * 3600) and not in_quiet_hours(reader, at + 12 * 3600)
     assert not in_quiet_hours(Reader(1), at)
+
+
+def state_rows(tmp_path: Path, query: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(tmp_path / "state" / "monitor.db")) as db:
+        return db.execute(query).fetchall()
+
+
+def test_a_reader_who_blocks_the_bot_gets_nothing_until_start(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    service = Service(tmp_path, bot_config(tmp_path, site, telegram))
+    services.append(service)
+    service.notified("READY")
+    telegram.push(ME, "/watch port")
+    replies(telegram, ME, 1)
+    telegram.blocked.add(ME)
+    site.set("/", ticker_page(["Port closed", "Old"]))
+    wait(lambda: state_rows(tmp_path, "SELECT blocked FROM readers") == [(1,)], "the reader marked blocked")
+    site.set("/", ticker_page(["Port open again", "Port closed", "Old"]))  # not queued for a reader who blocked us
+    wait(lambda: site.hits["/"] >= 4, "more polls")
+    time.sleep(1.5)
+    refused = [c for c in telegram.log if c.chat_id == str(ME) and c.status == 403]
+    assert len(refused) == 1  # not retried while blocked
+    assert state_rows(tmp_path, "SELECT text, status FROM outbox WHERE channel = 'reader:4242'") == [
+        ("Port closed", "queued")
+    ]
+    telegram.blocked.discard(ME)
+    telegram.push(ME, "/start")
+    got = replies(telegram, ME, 3)
+    assert got[1].startswith("Hello!")
+    assert got[2].startswith("Port closed")
+    assert state_rows(tmp_path, "SELECT blocked FROM readers") == [(0,)]
+    assert service.stop() == 0
+
+
+def test_a_restart_in_the_middle_of_a_conversation_neither_loses_nor_replays(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    path = bot_config(tmp_path, site, telegram)
+    first = Service(tmp_path, path)
+    services.append(first)
+    first.notified("READY")
+    telegram.push(ME, "/start")
+    telegram.push(ME, "/watch port")
+    replies(telegram, ME, 2)
+    assert first.stop() == 0
+    telegram.push(ME, "/watch harbour")  # while no service runs
+    telegram.push(ME, "/list")
+    second = Service(tmp_path, path)
+    services.append(second)
+    second.notified("READY")
+    got = replies(telegram, ME, 4)
+    assert got[2].startswith("Watching #2: harbour")
+    assert got[3] == "Your watches:\n#1 port\n#2 harbour"
+    time.sleep(1.5)
+    assert len(telegram.sent_to(ME)) == 4  # nothing answered twice
+    assert telegram.confirmed() == 5  # every update confirmed
+    assert state_rows(tmp_path, "SELECT update_offset FROM bot_state") == [(5,)]
+    assert second.stop() == 0
+
+
+def test_another_listener_on_the_token_is_backed_off_from(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    telegram.fail(method="getUpdates", status=409, times=2)
+    service = Service(tmp_path, bot_config(tmp_path, site, telegram))
+    services.append(service)
+    service.notified("READY")
+    telegram.push(ME, "/help")
+    assert replies(telegram, ME, 1)[0].startswith("I watch")
+    log = service.log()
+    assert log.count("bot.conflict") == 1 and "Traceback" not in log
+    assert service.stop() == 0
+
+
+def pg_rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_the_bot_on_a_postgresql_state(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service], pg_url: str
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    path = bot_config(tmp_path, site, telegram)
+    data = yaml.safe_load(path.read_text())
+    data["state"] = {"url": pg_url}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    telegram.push(ME, "/watch غزة", language_code="ar")
+    assert replies(telegram, ME, 1)[0].startswith("أتابع #1: غزة")
+    site.set("/", ticker_page(["غارة على بغزة", "Old"]))
+    assert replies(telegram, ME, 2)[1].startswith("غارة على بغزة")
+    telegram.push(ME, "/forget")
+    telegram.push(ME, "/forget yes")
+    replies(telegram, ME, 4)
+    assert pg_rows(pg_url, "SELECT COUNT(*) FROM readers") == [(0,)]
+    assert pg_rows(pg_url, "SELECT COUNT(*) FROM outbox WHERE channel LIKE 'reader:%'") == [(0,)]
+    wait(lambda: pg_rows(pg_url, "SELECT update_offset FROM bot_state") == [(4,)], "the offset stored")
+    assert service.stop() == 0

@@ -44,10 +44,6 @@ async def open_bot(
     readers = Readers(store, [s.name for s in config.sources], max_terms=config.bot.max_terms)
     await readers.load()
     commands = Commands(config.bot, readers, store, config.sources)
-    return BotParts(
-        bot,
-        readers,
-        commands,
-        Listener(bot, config.bot, store, commands, readers, cluster),
-        ReaderDelivery(bot, config.bot, config.delivery, store, readers, deliverer, cluster),
-    )
+    delivery = ReaderDelivery(bot, config.bot, config.delivery, store, readers, deliverer, cluster)
+    readers.changed = delivery.wake  # a reader back from blocking or quiet: their alerts go now
+    return BotParts(bot, readers, commands, Listener(bot, config.bot, store, commands, readers, cluster), delivery)

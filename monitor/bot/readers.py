@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ class Readers:
         self.watches: dict[tuple[int, int], Watch] = {}  # (reader, number) -> what it matches
         self.index = WatchIndex()
         self.muted: dict[str, float] = {}  # source -> until when (in memory: a restart unmutes)
+        self.changed: Callable[[], None] = lambda: None  # a reader's settings changed (their alerts may go now)
 
     async def load(self) -> None:
         """Read every reader and watch from the store, replacing what is held (a shared state's other instances)."""
@@ -70,6 +71,7 @@ class Readers:
         """Store a new or changed reader (not their watches) and hold it."""
         await self.store.save_reader(reader)
         self.by_id[reader.user_id] = replace(reader, watches=self.by_id.get(reader.user_id, reader).watches)
+        self.changed()
         return self.by_id[reader.user_id]
 
     async def watch(self, reader: Reader, text: str, watch: Watch) -> int:
