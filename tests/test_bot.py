@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -18,13 +19,17 @@ import yaml
 from fake_telegram import FakeTelegram, parse_html
 from helpers import Service, telegram_channel, wait, write_config
 from sites import Site, ticker_page
+from telegram import Bot
 
 from monitor.bot.commands import Commands, Message
+from monitor.bot.delivery import ReaderDelivery
 from monitor.bot.readers import Readers, in_quiet_hours
+from monitor.cluster import Solo
 from monitor.config import parse
 from monitor.errors import ConfigError
 from monitor.models import Item, Outgoing
 from monitor.normalize import fingerprint
+from monitor.pipeline import Deliverer
 from monitor.store import Reader, SqliteStore
 
 BASE: dict[str, Any] = {
@@ -423,3 +428,42 @@ def test_the_bot_on_a_postgresql_state(
     assert pg_rows(pg_url, "SELECT COUNT(*) FROM outbox WHERE channel LIKE 'reader:%'") == [(0,)]
     wait(lambda: pg_rows(pg_url, "SELECT update_offset FROM bot_state") == [(4,)], "the offset stored")
     assert service.stop() == 0
+
+
+async def test_reader_deliveries_quiet_paused_deactivated_and_one_a_second(tmp_path: Path) -> None:
+    with FakeTelegram(token="1:abc", chats=()) as tg:
+        config = parse({**BASE, "bot": {"api_base_url": tg.base_url}})
+        assert config.bot is not None
+        store = SqliteStore(tmp_path / "state.db")
+        readers = Readers(store, ["a"], max_terms=20)
+        now = time.time()
+        minute = int(now // 60 % 1440)
+        people = {
+            1: Reader(1, quiet=(minute, (minute + 120) % 1440)),  # quiet now (UTC)
+            2: Reader(2, paused=True),
+            3: Reader(3),  # a deleted account
+            4: Reader(4),
+        }
+        for reader in people.values():
+            tg.push(reader.user_id, "/start")  # the fake knows their chats
+            await readers.save(reader)
+        tg.deactivated.add(3)
+        first, second = line("First <line> & more"), line("Second line")
+        await store.record("a", [first], [Outgoing(f"reader:{uid}", first, False) for uid in people])
+        await store.record("a", [second], [Outgoing("reader:4", second, False)])
+        deliverer = Deliverer(store, {}, config.delivery)
+        async with Bot("1:abc", base_url=tg.base_url) as bot:
+            delivery = ReaderDelivery(bot, config.bot, config.delivery, store, readers, deliverer, Solo())
+            wait = await delivery.drain(time.time())
+            assert 0 < wait <= 1.0  # reader 4's second alert waits for their chat's second
+            assert [s.plain.split("\n")[0] for s in tg.sent_to(4)] == ["First <line> & more"]
+            await asyncio.sleep(wait)
+            await delivery.drain(time.time())
+        assert [s.plain.split("\n")[0] for s in tg.sent_to(4)] == ["First <line> & more", "Second line"]
+        assert tg.sent_to(4)[1].at - tg.sent_to(4)[0].at >= 0.9
+        assert tg.sent_to(1) == tg.sent_to(2) == []
+        assert 3 not in readers.by_id and [r.user_id for r in await store.readers()] == [1, 2, 4]
+        assert [(a.channel, a.text) for a in await store.load_reader_queue()] == [("reader:1", first.text)]
+        status = {s.channel: (s.queued, s.delivered, s.failed) for s in await store.status()}
+        assert status == {"reader:1": (1, 0, 0), "reader:2": (0, 0, 1), "reader:4": (0, 2, 0)}
+        await store.close()
