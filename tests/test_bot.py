@@ -443,6 +443,7 @@ async def test_reader_deliveries_quiet_paused_deactivated_and_one_a_second(tmp_p
             2: Reader(2, paused=True),
             3: Reader(3),  # a deleted account
             4: Reader(4),
+            5: Reader(5),  # back from quiet hours, eight alerts waiting
         }
         for reader in people.values():
             tg.push(reader.user_id, "/start")  # the fake knows their chats
@@ -451,6 +452,8 @@ async def test_reader_deliveries_quiet_paused_deactivated_and_one_a_second(tmp_p
         first, second = line("First <line> & more"), line("Second line")
         await store.record("a", [first], [Outgoing(f"reader:{uid}", first, False) for uid in people])
         await store.record("a", [second], [Outgoing("reader:4", second, False)])
+        backlog = [line(f"Backlog line {n}") for n in range(7)]
+        await store.record("a", backlog, [Outgoing("reader:5", item, False) for item in backlog])
         deliverer = Deliverer(store, {}, config.delivery)
         async with Bot("1:abc", base_url=tg.base_url) as bot:
             delivery = ReaderDelivery(bot, config.bot, config.delivery, store, readers, deliverer, Solo())
@@ -462,8 +465,10 @@ async def test_reader_deliveries_quiet_paused_deactivated_and_one_a_second(tmp_p
         assert [s.plain.split("\n")[0] for s in tg.sent_to(4)] == ["First <line> & more", "Second line"]
         assert tg.sent_to(4)[1].at - tg.sent_to(4)[0].at >= 0.9
         assert tg.sent_to(1) == tg.sent_to(2) == []
-        assert 3 not in readers.by_id and [r.user_id for r in await store.readers()] == [1, 2, 4]
+        [digest] = tg.sent_to(5)  # one message, not eight
+        assert all(f"Backlog line {n}" in digest.plain for n in range(7))
+        assert 3 not in readers.by_id and [r.user_id for r in await store.readers()] == [1, 2, 4, 5]
         assert [(a.channel, a.text) for a in await store.load_reader_queue()] == [("reader:1", first.text)]
         status = {s.channel: (s.queued, s.delivered, s.failed) for s in await store.status()}
-        assert status == {"reader:1": (1, 0, 0), "reader:2": (0, 0, 1), "reader:4": (0, 2, 0)}
+        assert status == {"reader:1": (1, 0, 0), "reader:2": (0, 0, 1), "reader:4": (0, 2, 0), "reader:5": (0, 8, 0)}
         await store.close()

@@ -78,70 +78,84 @@ class ReaderDelivery:
             stop.cancel()
 
     async def drain(self, now: float) -> float:
-        """Send what may go now; return the seconds until the next look."""
+        """Send one message to each reader whose chat may take one now; return the seconds until the next look.
+
+        A reader with more than digest_after alerts waiting (quiet hours just ended) gets them as digests.
+        """
         if now < self._paused_until:
             return self._paused_until - now
         if not await self.cluster.may_send(self.lease):
             return max(self.cluster.wait_for(self.lease), 5.0)
-        wait, waiting = IDLE, set()  # readers with an older alert still waiting: theirs go out in order
-        for alert in await self.store.load_reader_queue(limit=200):
-            if self._stopping.is_set():
-                break
+        due, more = await self._sendable(), set()  # more: readers with alerts left after this pass
+        for uid, alerts in due.items():
+            reader = self.readers.by_id.get(uid)
+            if self._stopping.is_set() or reader is None:  # reader None: forgotten meanwhile, alerts too
+                continue
+            if self._next.get(uid, 0.0) > time.time():
+                more.add(uid)
+                continue
+            channel = self._channel(reader)
+            group = channel.pack(alerts)[0] if len(alerts) > channel.config.digest_after else alerts[:1]
+            await self.deliverer.spare_send()
+            self._next[uid] = time.time() + PER_CHAT
+            if not await self._send(reader, group) or len(group) < len(alerts):
+                more.add(uid)
+        waits = [self._next.get(uid, 0.0) - time.time() for uid in more]
+        return max(min([IDLE, *waits]), self._paused_until - time.time(), 0.05)
+
+    async def _sendable(self) -> dict[int, list[Alert]]:
+        """The queued alerts that may go, by reader, oldest first; drop those that never will."""
+        due: dict[int, list[Alert]] = {}
+        for alert in await self.store.load_reader_queue(limit=500):
             uid = int(alert.channel.partition(":")[2])
             reader = self.readers.by_id.get(uid)
             if reader is None or alert.created < time.time() - self.delivery.max_age or reader.paused:
                 why = "no such reader" if reader is None else "paused" if reader.paused else "expired undelivered"
                 await self.store.mark_failed(alert.id, why)
                 self.failed += 1
-                continue
-            if uid in waiting or reader.blocked or in_quiet_hours(reader, time.time()):
-                waiting.add(uid)
-                continue
-            due = self._next.get(uid, 0.0) - time.time()
-            if due > 0:
-                waiting.add(uid)
-                wait = min(wait, due)
-                continue
-            await self.deliverer.spare_send()
-            self._next[uid] = time.time() + PER_CHAT
-            if not await self._send(reader, alert):
-                waiting.add(uid)
-                wait = min(wait, max(PER_CHAT, self._paused_until - time.time()))
-        return wait
+            elif not reader.blocked and not in_quiet_hours(reader, time.time()):
+                due.setdefault(uid, []).append(alert)
+        return due
 
-    async def _send(self, reader: Reader, alert: Alert) -> bool:
-        """Send one alert; record what happened. False when it stays queued."""
+    async def _send(self, reader: Reader, group: list[Alert]) -> bool:
+        """Send one message (an alert, or a digest of several) and record what happened; False if it stays queued."""
+        ids = [a.id for a in group]
         try:
-            message_id = await self._channel(reader).send([alert])
+            message_id = await self._channel(reader).send(group)
         except DeliveryError as exc:
-            return await self._refused(reader, alert, exc)
-        await self.store.mark_delivered([alert.id], message_id)
-        self.sent += 1
-        logger.info("bot.alert_sent reader=%d id=%d", reader.user_id, alert.id)
+            return await self._refused(reader, group, exc)
+        await self.store.mark_delivered(ids, message_id)
+        self.sent += len(ids)
+        logger.info("bot.alert_sent reader=%d count=%d", reader.user_id, len(ids))
         return True
 
-    async def _refused(self, reader: Reader, alert: Alert, exc: DeliveryError) -> bool:
+    async def _refused(self, reader: Reader, group: list[Alert], exc: DeliveryError) -> bool:
+        """Record a refused send: True when the alerts are done with (failed), False when they stay queued."""
         error = str(exc)
         if "deactivated" in error:  # the account is gone: so is everything about it
             logger.info("bot.reader_gone reader=%d", reader.user_id)
             await self.readers.forget(reader.user_id)
-            return False
-        if "blocked" in error:
+            return True
+        if "blocked" in error:  # kept queued, tried again when they /start
             logger.info("bot.reader_blocked reader=%d", reader.user_id)
             await self.readers.save(replace(reader, blocked=True))
-            await self.store.schedule_retry(alert.id, error)
-            return False
-        if exc.retry_after is not None:
+            for alert in group:
+                await self.store.schedule_retry(alert.id, error)
+            return True  # nothing to wait for: a /start wakes the loop
+        if exc.retry_after is not None:  # the bot's own limit: every reader waits
             self._paused_until = time.time() + exc.retry_after
-        if exc.permanent or alert.attempts + 1 >= self.delivery.max_attempts:
+        attempts = group[0].attempts + 1
+        if exc.permanent or (exc.unexpected and attempts >= self.delivery.max_attempts):
             logger.warning("bot.alert_failed reader=%d error=%s", reader.user_id, error)
-            await self.store.mark_failed(alert.id, error)
-            self.failed += 1
+            for alert in group:
+                await self.store.mark_failed(alert.id, error)
+            self.failed += len(group)
             return True
         self._next[reader.user_id] = time.time() + backoff(
-            alert.attempts + 1, base=self.delivery.retry_base, cap=self.delivery.retry_max
+            attempts, base=self.delivery.retry_base, cap=self.delivery.retry_max
         )
-        await self.store.schedule_retry(alert.id, error)
+        for alert in group:
+            await self.store.schedule_retry(alert.id, error, parts_sent=exc.parts_sent if len(group) == 1 else 0)
         return False
 
     def _channel(self, reader: Reader) -> TelegramChannel:
