@@ -257,7 +257,11 @@ async def _run(
         current[:] = [running]
         notifier.ready(await running.summary())
         logger.info(
-            "service.started sources=%d channels=%d rules=%d", len(rt.sources), len(rt.channels), len(config.rules)
+            "service.started sources=%d channels=%d rules=%d%s",
+            len(rt.sources),
+            len(rt.channels),
+            len(config.rules),
+            f" bot_readers={len(rt.bot.readers.by_id)}" if rt.bot else "",
         )
         new_config = await _wait(stop, reload, path, config, running, notifier)
         if new_config is None:

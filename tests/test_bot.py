@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ import psycopg
 import pytest
 import yaml
 from fake_telegram import FakeTelegram, parse_html
-from helpers import Service, telegram_channel, wait, write_config
+from helpers import Service, run_monitor, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 from telegram import Bot
 
@@ -350,6 +351,8 @@ def test_a_reader_who_blocks_the_bot_gets_nothing_until_start(
     assert state_rows(tmp_path, "SELECT text, status FROM outbox WHERE channel = 'reader:4242'") == [
         ("Port closed", "queued")
     ]
+    out = run_monitor("status", "--config", str(tmp_path / "config.yaml"))
+    assert re.search(r"^readers \(bot\)\s+1\s+0\s+0", out.stdout, re.M) and "reader:" not in out.stdout, out.stdout
     telegram.blocked.discard(ME)
     telegram.push(ME, "/start")
     got = replies(telegram, ME, 3)

@@ -29,7 +29,8 @@ from .texts import LANGUAGES, Html, Texts, escape, language
 logger = logging.getLogger(__name__)
 RATE = 20  # commands a reader may send in RATE_WINDOW seconds
 RATE_WINDOW = 60.0
-LATEST_WINDOW = 2 * 86400.0  # how far back /watch looks for the latest line that would have matched
+LATEST_WINDOW = 2 * 86400.0  # how far back /watch looks for the latest line that would have matched ...
+LATEST_LINES = 5000  # ... and at most this many of the newest lines: a /watch must not hold the event loop
 MAX_TEXT = 4096  # characters of a message read at all (Telegram sends no more)
 _COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{1,64}))?$")
 _QUIET = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)$")
@@ -171,7 +172,7 @@ class Commands:
         """The most recent stored line the watch would have matched, as a reply's part."""
         index = WatchIndex()
         index.add(0, 0, watch)
-        for source, text, _, _ in reversed(await self.store.seen_since(now - LATEST_WINDOW)):
+        for source, text, _, _ in reversed((await self.store.seen_since(now - LATEST_WINDOW))[-LATEST_LINES:]):
             if index.match(source, text):
                 return Html(self.texts.get(lang, "latest", line=text, source=source))
         return Html(self.texts.get(lang, "latest_none"))
@@ -251,6 +252,8 @@ class Commands:
 
     async def _forget(self, msg: Message, lang: str, args: str, now: float) -> str:
         if args.strip().lower() != "yes" or msg.user_id not in self._forget_asked:
+            if len(self._forget_asked) > self.config.max_users:  # strangers asking must not grow it without end
+                self._forget_asked.clear()
             self._forget_asked.add(msg.user_id)
             return self.texts.get(lang, "forget_ask")
         self._forget_asked.discard(msg.user_id)
