@@ -28,7 +28,7 @@ from .web import WebServer
 
 logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
-READERS_RELOAD = 60.0  # seconds: instances sharing a state re-read the readers' watches this often
+READERS_CHECK = 2.0  # seconds: instances sharing a state look this often whether the bot's listener took commands
 OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
 
 
@@ -48,6 +48,7 @@ class Running:
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.chores: set[asyncio.Task[None]] = set()  # prunes and state checks under way
         self.bot_tasks: list[asyncio.Task[None]] = []  # the readers' bot's listener and deliveries
+        self.readers_offset = -1  # the bot's update offset when this instance last read the readers (shared state)
         self.started = time.time()
 
     def start(self) -> None:
@@ -75,7 +76,7 @@ class Running:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
         if self.rt.bot is not None:  # the readers' bot: its updates and its direct messages
             if self.rt.cluster.shared:  # another instance may take a reader's /watch: its lines are matched here too
-                self.scheduler.add_job(self._chore, "interval", args=[self._reload_readers], seconds=READERS_RELOAD)
+                self.scheduler.add_job(self._chore, "interval", args=[self._reload_readers], seconds=READERS_CHECK)
             self.bot_tasks = [
                 asyncio.create_task(self.rt.bot.listener.run(), name="bot:updates"),
                 asyncio.create_task(self.rt.bot.delivery.run_forever(), name="bot:readers"),
@@ -120,10 +121,15 @@ class Running:
             logger.exception("store.prune_failed")
 
     async def _reload_readers(self) -> None:
-        if self.rt.bot is None:
+        """Re-read the readers' watches when another instance's listener handled commands since the last look."""
+        bot = self.rt.bot
+        if bot is None or bot.listener.listening:  # the listener's own instance changes its index as it goes
             return
         try:
-            await self.rt.bot.readers.load()
+            offset = await self.rt.store.bot_offset(bot.listener.config.bot_id)
+            if offset != self.readers_offset:
+                await bot.readers.load()
+                self.readers_offset = offset
         except Exception:  # logged; the job runs again at its next time
             logger.exception("bot.readers_reload_failed")
 

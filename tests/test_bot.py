@@ -475,3 +475,29 @@ async def test_reader_deliveries_quiet_paused_deactivated_and_one_a_second(tmp_p
         status = {s.channel: (s.queued, s.delivered, s.failed) for s in await store.status()}
         assert status == {"reader:1": (1, 0, 0), "reader:2": (0, 0, 1), "reader:4": (0, 2, 0), "reader:5": (0, 8, 0)}
         await store.close()
+
+
+def test_two_instances_on_one_postgresql_state_listen_once(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service], pg_url: str
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    path = bot_config(tmp_path, site, telegram)
+    data = yaml.safe_load(path.read_text())
+    data["state"] = {"url": pg_url}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    for _ in range(2):
+        services.append(Service(tmp_path, path))
+    for service in services:
+        service.notified("READY")
+    for n in range(6):
+        telegram.push(ME + n, "/watch port")
+    for n in range(6):
+        assert replies(telegram, ME + n, 1)[0].startswith("Watching #1: port")
+    site.set("/", ticker_page(["Port closed", "Old"]))
+    for n in range(6):
+        assert replies(telegram, ME + n, 2)[1].startswith("Port closed")
+    time.sleep(1.5)
+    assert all(len(telegram.sent_to(ME + n)) == 2 for n in range(6))  # each answered and alerted once
+    assert not [c for c in telegram.log if c.method == "getUpdates" and c.status == 409]
+    for service in services:
+        assert service.stop() == 0

@@ -69,6 +69,7 @@ class Listener:
         self.lease = f"bot:{config.bot_id}"
         self._stopping = asyncio.Event()
         self._logged: str | None = None
+        self.listening = False  # this instance holds the listener's lease (its commands change the index here)
 
     def stop(self) -> None:
         """Read no more updates; the one being handled finishes and its offset is stored."""
@@ -102,7 +103,8 @@ class Listener:
 
     async def _turn(self) -> float:
         """One long poll and its updates; return how long to wait before the next."""
-        if not await self.cluster.may_send(self.lease):
+        self.listening = await self.cluster.may_send(self.lease)
+        if not self.listening:
             return LEASE_RETRY  # another instance listens
         if not self.commands.username:
             me = await self.bot.get_me()
