@@ -135,7 +135,7 @@ class Running:
         """Name the parts that stopped working: the scheduler, a channel's delivery loop."""
         dead = [] if self.scheduler.running else ["scheduler is not running"]
         dead += [f"channel {name}: delivery loop ended" for name, task in self.workers.items() if task.done()]
-        return dead
+        return dead + self.rt.cluster.dead()
 
     async def problems(self, now: float) -> list[str]:
         """Everything /healthz should report: dead parts, stalled channels, sources not polled, the state file."""

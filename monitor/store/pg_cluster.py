@@ -80,6 +80,7 @@ class PgCluster:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         self._renew.clear()
         if self.problem:
             return  # the state database is unreachable: our leases lapse on their own
@@ -143,6 +144,10 @@ class PgCluster:
     def budget_cost(self) -> int:
         """Each of n live instances sends at most 1/n of the bot's rate: a send costs n."""
         return max(1, len(self.live))
+
+    def dead(self) -> list[str]:
+        """The heartbeat or the listener ended (they are supervised: only a bug ends one)."""
+        return [f"cluster: {task.get_name()} ended" for task in self._tasks if task.done()]
 
     async def _beat(self) -> None:
         async with self.store.pool.connection(timeout=self.retry * 2) as conn:
