@@ -89,8 +89,11 @@ class Runtime:
         name, now = source.config.name, time.time()
         try:
             claim = await self.cluster.claim(name, source.config.interval, now)
-        except MonitorError as exc:  # the state database is unreachable: the poll waits (the heartbeat logs it)
-            logger.debug("poll.unclaimed source=%s error=%s", name, exc)
+        except MonitorError as exc:  # the poll waits for its next turn
+            if self.cluster.problem:  # the state database is unreachable: the heartbeat said so, once
+                logger.debug("poll.unclaimed source=%s error=%s", name, exc)
+            else:
+                logger.error("poll.unclaimed source=%s error=%s", name, exc)
             return None
         if claim is None:  # another instance polls it: to /healthz it is polled
             self.last_polled[name] = now

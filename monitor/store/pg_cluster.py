@@ -16,8 +16,9 @@
 
 Leases, not advisory locks: a session lock lives as long as its connection, and the connection of a
 machine that lost power lingers on the server until TCP keepalive gives up (two hours by default); a
-lease ends at its time. `takeover` (state.takeover) bounds how long a dead instance's chats and
-sources wait: a lease is two thirds of it, and the others look every sixth of it.
+lease ends at its time. `takeover` (state.takeover) bounds how long a dead instance's chats wait
+(a lease is two thirds of it, and the others look every sixth of it); its sources wait that long
+plus their interval (they move when it drops out of the live list, and are polled at their next turn).
 """
 
 from __future__ import annotations

@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 # The pool logs every failed reconnection: an outage is logged once, by pg_cluster's heartbeat, instead.
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
-CONNECT_TIMEOUT = 10  # seconds to reach the server, and to wait for a connection of the pool
-POOL_SIZE = 4
+CONNECT_TIMEOUT = 10  # seconds to reach the server
+# Seconds a query may wait for a connection of the pool: thousands of polls finishing together queue
+# here, while an unreachable server is known (pg_cluster's heartbeat) and not waited for.
+POOL_WAIT = 60
+POOL_SIZE = 8
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -99,7 +102,7 @@ class PostgresStore:
             max_size=1 if readonly else POOL_SIZE,
             kwargs=kwargs,
             open=False,
-            timeout=CONNECT_TIMEOUT,
+            timeout=POOL_WAIT,
             name="monitor-state",
         )
 
@@ -409,14 +412,14 @@ class PostgresStore:
                 pass
 
     @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+    async def _writing(self, wait: float | None = None) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
         """A transaction that first writes the polls noted so far; if it fails, they stay noted for the next.
 
         They are taken off the list before the first await: polls noted while it runs wait for the next write.
         """
         pending, self._polls = self._polls, []
         try:
-            async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            async with self.pool.connection(wait) as conn, conn.transaction(), conn.cursor() as cur:
                 if pending:
                     await cur.executemany(WRITE_POLL, pending)
                 yield cur
@@ -492,9 +495,11 @@ class PostgresStore:
     async def close(self) -> None:
         """Write the polls still in memory, then close the pool."""
         try:
-            await self.flush_polls()
-        except StateError as exc:  # only poll status and validators are lost: one full fetch each
-            logger.error("state.write_failed what=polls error=%s", exc)
+            if self._polls:  # a stop does not wait long for a server that is down
+                async with self._writing(wait=CONNECT_TIMEOUT):
+                    pass
+        except psycopg.Error as exc:  # only poll status and validators are lost: one full fetch each
+            logger.error("state.write_failed what=polls error=%s", self.explain(exc))
         finally:
             await self.pool.close()
 
