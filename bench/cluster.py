@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import re
@@ -49,6 +50,11 @@ from run import CHAT, TOKEN, Fixture, child_env, monitor_config, vmhwm  # noqa: 
 REF = re.compile(r"ref(\d+)x(\d+)", re.IGNORECASE)
 
 
+def refs(text: str) -> set[tuple[int, int]]:
+    """The (source, generation) of each fixture ticker line in a text (bench/run.py's ticker_line)."""
+    return {(int(m.group(1)), int(m.group(2))) for m in REF.finditer(text)}
+
+
 def pg_config(
     d: Path, fx: Fixture, tg: FakeTelegram, n: int, url: str, *, interval: float, match_all: bool, **state: Any
 ) -> Path:
@@ -70,8 +76,27 @@ def new_database(server: PostgresServer, name: str) -> str:
 # ---------------------------------------------------------------- A: a shared cycle
 
 
+class Unclaimed(logging.Filter):
+    """Counts, and keeps out of the log, the claims that failed (runtime's poll.unclaimed: a state error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self.error = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.msg.startswith("poll.unclaimed"):
+            return True
+        self.count += 1
+        self.error = self.error or str(record.args[-1])  # type: ignore[index]
+        return False
+
+
 def driver(cfg_path: str) -> int:
-    """Child process (--driver): one Runtime in the cluster; per stdin line "live" or a claimed poll cycle."""
+    """Child process (--driver): one Runtime in the cluster; per stdin line "live" or a claimed poll cycle.
+
+    A poll_claimed of None is another instance's source, or a claim that failed: those are counted apart.
+    """
     import asyncio
 
     from monitor import config as config_mod
@@ -79,6 +104,9 @@ def driver(cfg_path: str) -> int:
     from monitor.runtime import open_runtime
 
     logs.setup("warning")
+    unclaimed = Unclaimed()
+    logging.getLogger("monitor.runtime").setLevel(logging.DEBUG)
+    logging.getLogger("monitor.runtime").addFilter(unclaimed)
     config = config_mod.load(cfg_path)
 
     async def go() -> None:
@@ -91,13 +119,15 @@ def driver(cfg_path: str) -> int:
                     if line == "live":
                         print(json.dumps({"live": live}), flush=True)
                         continue
-                    c0, t0 = time.process_time(), time.perf_counter()
+                    c0, t0, failed = time.process_time(), time.perf_counter(), unclaimed.count
                     results = await asyncio.gather(*(rt.poll_claimed(s) for s in rt.sources))
                     await rt.flush_polls()  # the cycle's statuses written: part of its cost
                     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                     polled = [r for r in results if r is not None]
                     out = {"wall": wall, "cpu": cpu, "rss": vmhwm(), "live": live, "polled": len(polled)}
                     out |= {"errors": sum(1 for r in polled if r.error), "new": sum(r.new for r in polled)}
+                    out |= {"unclaimed": unclaimed.count - failed, "claim_error": unclaimed.error}
+                    out["poll_error"] = next((r.error for r in polled if r.error), "")
                     print(json.dumps(out), flush=True)
             finally:
                 await rt.cluster.stop()
@@ -160,7 +190,7 @@ def shared_cycles(
             if time.monotonic() > deadline:
                 raise SystemExit(f"the {instances} drivers did not see each other within 60 s")
             time.sleep(0.5)
-        rows, ended = [], 0.0
+        rows, ended, errors_seen = [], 0.0, []
         for k in range(runs + 1):  # k = 0: the baseline (records every line, sends nothing)
             # Sources are polled every 1 s: a cycle faster than that would find them not yet due.
             time.sleep(max(0.0, ended + 1.0 - time.monotonic()))
@@ -170,6 +200,7 @@ def shared_cycles(
             for dr in drivers:
                 dr.send("cycle")
             got = [dr.read() for dr in drivers]
+            errors_seen += [str(g["claim_error"]) for g in got] + [str(g["poll_error"]) for g in got]
             pg, me = server_cpu(server.process.pid) - pg0, time.process_time() - me0
             ended = time.monotonic()
             row = {
@@ -180,6 +211,7 @@ def shared_cycles(
                 "polled": [int(g["polled"]) for g in got],
                 "rss": [g["rss"] for g in got],
                 "errors": sum(g["errors"] for g in got),
+                "unclaimed": sum(g["unclaimed"] for g in got),
                 "new": sum(g["new"] for g in got),
                 "fetched": fx.status[200],
             }
@@ -196,6 +228,8 @@ def shared_cycles(
         "exact": sum(sum(r["polled"]) == n for r in rows),
         "rss": [max(r["rss"][i] for r in rows) for i in range(instances)],
         "errors": sum(r["errors"] for r in rows),
+        "unclaimed": [r["unclaimed"] for r in rows],
+        "first_error": next((g for g in errors_seen if g), ""),
         "new": [r["new"] for r in rows],
         "fetched": [r["fetched"] for r in rows],
         "runs": len(rows),
@@ -264,13 +298,14 @@ def takeover_runs(
     services = Services(cfg)
     seen_s: list[float] = []
     sent_s: list[float] = []
+    first_s: list[float] = []
 
     def query(sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with psycopg.connect(url) as conn:
             return conn.execute(sql, params).fetchall()
 
     def sent_refs(since: float) -> set[tuple[int, int]]:
-        return {(int(m.group(1)), int(m.group(2))) for s in tg.sent if s.at >= since for m in REF.finditer(s.plain)}
+        return {r for s in tg.sent if s.at >= since for r in refs(s.plain)}
 
     try:
         services.start()
@@ -293,7 +328,7 @@ def takeover_runs(
                 now = time.monotonic()
                 if seen_at is None:
                     rows = query("SELECT text FROM seen WHERE first_seen >= %s", wall_kill - 1)
-                    got = {(int(m.group(1)), int(m.group(2))) for (text,) in rows for m in REF.finditer(text)}
+                    got = {r for (text,) in rows for r in refs(text)}
                     if want <= got:
                         seen_at = now - t_kill
                 if sent_at is None and want <= sent_refs(t_kill):
@@ -303,18 +338,21 @@ def takeover_runs(
                 raise SystemExit(
                     f"takeover {takeover:g} s, run {run + 1}: not done 4 takeovers after the kill, see {d}"
                 )
+            # The first of the new lines at the Bot API: the chat taken over (the sender's own sources are polled first).
+            first = min(s.at for s in tg.sent if s.at >= t_kill and want & refs(s.plain)) - t_kill
             print(
                 f"  takeover {takeover:g} s, run {run + 1}: killed {holder} (held the chat); "
-                f"all lines seen after {seen_at:.1f} s, all alerts sent after {sent_at:.1f} s",
+                f"all lines seen after {seen_at:.1f} s, first alert after {first:.1f} s, all sent after {sent_at:.1f} s",
                 file=sys.stderr,
                 flush=True,
             )
             seen_s.append(seen_at)
+            first_s.append(first)
             sent_s.append(sent_at)
             services.start()  # the killed one comes back
     finally:
         services.close()
-    return {"seen": seen_s, "sent": sent_s}
+    return {"seen": seen_s, "sent": sent_s, "first": first_s}
 
 
 # ---------------------------------------------------------------- the report
@@ -325,7 +363,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="cycles and kills per measurement; medians (default 3)")
     ap.add_argument("--sources", type=int, default=5000, help="sources of the shared cycle (default 5000)")
     ap.add_argument("--services", type=int, default=20, help="sources of the takeover services (default 20)")
-    ap.add_argument("--takeovers", default="30,10", help="state.takeover values in s (default 30,10)")
+    ap.add_argument("--takeovers", default="30,10", help="state.takeover values in s (default 30,10; empty: skip B)")
     ap.add_argument("--driver", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.driver:
@@ -348,7 +386,7 @@ def main() -> int:
                 print(f"... A: {k} instance(s), {n} sources", file=sys.stderr, flush=True)
                 shared[k] = shared_cycles(server, fx, tg, work, k, n, args.runs)
             took = {}
-            for t in (float(x) for x in args.takeovers.split(",")):
+            for t in (float(x) for x in args.takeovers.split(",") if x):
                 print(f"... B: takeover {t:g} s", file=sys.stderr, flush=True)
                 took[t] = takeover_runs(server, fx, tg, work, t, args.services, args.runs)
     finally:
@@ -370,20 +408,26 @@ def main() -> int:
             f"{r['exact']} of {r['runs']} | {rss} |"
         )
     for k, r in shared.items():
-        print(f"{k} instance(s): new lines per cycle {r['new']}, pages fetched {r['fetched']}, errors {r['errors']}")
-    print()
-    print(f"## B. takeover after kill -9 of the chat's holder ({args.services} sources every 5 s, 2 services)")
-    print()
-    print(
-        "| state.takeover | lease / retry | all new lines seen: median / max s | "
-        "all alerts at the Bot API: median / max s | runs |"
-    )
-    print("|---|---|---|---|---|")
-    for t, r in took.items():
         print(
-            f"| {t:g} s | {t * 2 / 3:g} s / {t / 6:g} s | {statistics.median(r['seen']):.1f} / {max(r['seen']):.1f} | "
-            f"{statistics.median(r['sent']):.1f} / {max(r['sent']):.1f} | {len(r['seen'])} |"
+            f"{k} instance(s): new lines per cycle {r['new']}, pages fetched {r['fetched']}, failed polls "
+            f"{r['errors']}, failed claims per cycle {r['unclaimed']}"
+            + (f"; first error: {r['first_error']}" if r["first_error"] else "")
         )
+    if took:
+        print()
+        print(f"## B. takeover after kill -9 of the chat's holder ({args.services} sources every 5 s, 2 services)")
+        print()
+        print(
+            "| state.takeover | lease / retry | all new lines seen: median / max s | "
+            "first alert at the Bot API: median / max s | all alerts at the Bot API: median / max s | runs |"
+        )
+        print("|---|---|---|---|---|---|")
+        for t, r in took.items():
+            print(
+                f"| {t:g} s | {t * 2 / 3:.3g} s / {t / 6:.3g} s | {statistics.median(r['seen']):.1f} / {max(r['seen']):.1f} | "
+                f"{statistics.median(r['first']):.1f} / {max(r['first']):.1f} | "
+                f"{statistics.median(r['sent']):.1f} / {max(r['sent']):.1f} | {len(r['seen'])} |"
+            )
     print(f"\ntook {time.monotonic() - started:.0f} s")
     return 0
 
