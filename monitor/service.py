@@ -107,13 +107,17 @@ class Running:
     async def _prune(self) -> None:
         try:
             await prune(self.rt)
-        except Exception:  # logged; the job runs again at its next time
+        except MonitorError as exc:  # the state cannot be written now: said plainly, tried again in 6 hours
+            logger.error("store.prune_failed error=%s", exc)
+        except Exception:  # a bug: logged with its traceback; the job runs again at its next time
             logger.exception("store.prune_failed")
 
     async def _check_state(self) -> None:
         try:
             await self.rt.check_state()
-        except Exception:  # logged; the job runs again at its next time
+        except MonitorError as exc:
+            logger.error("state.check_failed error=%s", exc)
+        except Exception:  # a bug: logged with its traceback; the job runs again at its next time
             logger.exception("state.check_failed")
 
     async def stop(self, timeout: float) -> None:
