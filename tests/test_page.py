@@ -133,7 +133,7 @@ CASES = [
         ["telegram:@alerts"],
         id="a gone instance sends nowhere",
     ),
-    pytest.param(replace(BASE, alerts=[]), ["no alerts yet"], ["<td data-label=\"text\""], id="no alerts"),
+    pytest.param(replace(BASE, alerts=[]), ["no alerts yet"], ['<td data-label="text"'], id="no alerts"),
     pytest.param(
         replace(BASE, error="state database unreachable"), ["state not readable: state database unreachable"], []
     ),
