@@ -64,11 +64,15 @@ def render(data: PageData) -> str:
     parts.append(f"<h1>monitor</h1><p class=meta>as of {_clock(data.now)} · refreshes every {REFRESH}s</p>")
     if data.error:
         parts.append(f'<p class="problem">state not readable: {_e(redact(data.error, data.secrets))}</p>')
+    states = [health(s) for s in data.sources]
+    counts = ", ".join(f"{states.count(h)} {h}" for h in ("ok", "failing", "ALARM", "not polled") if h in states)
+    bad = "ALARM" in states or "failing" in states
+    parts.append(f'<p class="{"problem" if bad else "good"}">{len(states)} sources: {_e(counts or "none")}</p>')
     if data.problems:
         items = "".join(f"<li>{_e(redact(p, data.secrets))}</li>" for p in data.problems)
         parts.append(f'<section class="problem"><h2>Problems</h2><ul>{items}</ul></section>')
     else:
-        parts.append('<p class="good">healthy: no problems</p>')
+        parts.append('<p class="good">service: no problems (/healthz is 200)</p>')
     parts.append(_sources(data))
     parts.append(_channels(data))
     parts.append(_alerts(data))
@@ -91,7 +95,7 @@ def _sources(data: PageData) -> str:
             + f'<td data-label="health"><b>{_e(state)}</b></td>'
             + _td("last poll", ago(s.last_poll, data.now))
             + _td("last new line", ago(s.last_new, data.now))
-            + _td("next poll", ago(s.next_poll, data.now))
+            + _td("next poll", "due" if s.next_poll and s.next_poll <= data.now else ago(s.next_poll, data.now))
             + _td("last error", redact(error, data.secrets) or "-", auto=True)
             + "</tr>"
         )
@@ -185,7 +189,6 @@ h1{font-size:1.4em;margin:0}h2{font-size:1.1em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:start;padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;overflow-wrap:anywhere}
 th{background:#eee;font-weight:600}
-td.num{text-align:end}
 tr.ALARM td,tr.alarm td{background:#fde2e2}tr.failing td{background:#fff4d6}tr.failed td{background:#fde2e2}
 tr.alarm b{color:#a00}
 .err{color:#a00;font-size:.9em}
@@ -195,7 +198,6 @@ tr.alarm b{color:#a00}
  thead{display:none}
  tr{border:1px solid #ddd;margin:0 0 8px;background:#fff}
  td{border:0;padding:2px 8px;text-align:start}
- td.num{text-align:start}
  td::before{content:attr(data-label) ": ";color:#666}
  .line{min-width:0}
 }

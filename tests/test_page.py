@@ -114,11 +114,22 @@ CASES = [
         [TOKEN, TOKEN.lower(), "TEST-token"],
         id="secrets redacted everywhere",
     ),
-    pytest.param(BASE, ["healthy: no problems", '<meta http-equiv="refresh" content="30">'], ["<script", "Instances"]),
+    pytest.param(
+        BASE,
+        ["1 sources: 1 ok", "service: no problems", '<meta http-equiv="refresh" content="30">'],
+        ["<script", "Instances"],
+        id="a healthy service",
+    ),
+    pytest.param(
+        replace(BASE, sources=[source(), source("ar", alarmed=True, streak=5, failures=5), source("x", next_poll=NOW)]),
+        ['<p class="problem">3 sources: 2 ok, 1 ALARM</p>', '<td data-label="next poll">due</td>'],
+        [],
+        id="sources counted by health",
+    ),
     pytest.param(
         replace(BASE, problems=["en: not polled for 200s (interval 60s)"]),
         ["<h2>Problems</h2>", "en: not polled for 200s"],
-        ["healthy"],
+        ["service: no problems"],
         id="problems listed",
     ),
     pytest.param(
