@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -138,10 +139,12 @@ class WebServer:
             user, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
-        if not colon or user != self.auth.user:
+        if not colon:
             return False
-        # scrypt takes tens of milliseconds: off the loop, which polls and sends meanwhile.
-        if not await asyncio.to_thread(verify_password, password, self.auth.password_hash):
+        # The user is compared in constant time and the password checked whatever the user: a wrong
+        # user answers no sooner than a wrong password. scrypt takes tens of milliseconds: off the loop.
+        user_ok = hmac.compare_digest(user.encode(), self.auth.user.encode())
+        if not await asyncio.to_thread(verify_password, password, self.auth.password_hash) or not user_ok:
             return False
         if len(self.verified) < 16:  # a few browsers and scrapers; a changed password is a restart
             self.verified.add(digest)
