@@ -19,6 +19,7 @@ from sites import Site, ticker_page
 
 ENGLISH = "Lebanon: Israeli drone strikes a motorcycle in Aitaroun, one killed"
 ARABIC = "عاجل: غارة إسرائيلية على بلدة عيتا الشعب في جنوب لبنان"
+HOSTILE = 'Markup in a line: <img src=x onerror="document.title=1"><i>shown as text</i>'
 
 pytestmark = pytest.mark.skipif(not BINARY.exists(), reason=f"no {BINARY}: apt-get install chromium")
 
@@ -46,11 +47,11 @@ async def test_status_page_in_a_browser(
     services.append(service)
     await asyncio.to_thread(service.notified, "READY")
     await until(lambda: site.hits["/en"] and site.hits["/ar"], "the baseline polls", timeout=30)
-    site.set("/en", ticker_page([ENGLISH, "Old line"]))
+    site.set("/en", ticker_page([HOSTILE, ENGLISH, "Old line"]))
     site.set("/ar", ticker_page([ARABIC, "خبر قديم"], heading="عاجل"))
     # Both lines to @alerts, and the alarm about gone-site to the admin chat.
     await telegram.await_for(
-        lambda sent: {s.chat_id for s in sent} >= {"@alerts", "@second"} and len(sent) >= 3, timeout=30
+        lambda sent: {s.chat_id for s in sent} >= {"@alerts", "@second"} and len(sent) >= 4, timeout=30
     )
     await until(lambda: "ALARM" in scrape(port, "/")[1], "the alarm on the page (written within a second)")
 
@@ -69,6 +70,10 @@ async def test_status_page_in_a_browser(
             "",
         )
         assert await page.evaluate("document.scripts.length") == 0
+        # A line's markup is text on the page, never markup: no image, no italics, no title change.
+        assert HOSTILE in text
+        assert await page.evaluate("[document.images.length, document.querySelectorAll('i').length]") == [0, 0]
+        assert await page.evaluate("document.title") == "monitor status"
         html = await page.evaluate("document.documentElement.outerHTML")
         for secret in (TOKEN, TOKEN.split(":")[1], telegram.base_url, "@second"):
             assert secret not in html, secret
