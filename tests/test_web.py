@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from fake_telegram import FakeTelegram
-from helpers import Service, free_port, telegram_channel, wait, write_config
+from helpers import TOKEN, Service, free_port, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 
 from monitor.passwords import hash_password
@@ -95,3 +96,26 @@ def test_failures_remember_a_bounded_number_of_clients() -> None:
     for n in range(5):
         failures.fail(f"10.0.0.{n}", 0)
     assert len(failures.seen) == 3 and failures.wait("10.0.0.4", 1) > 0 and failures.wait("10.0.0.0", 1) == 0
+
+
+def test_the_page_of_a_postgresql_state_lists_its_instances(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, pg_url: str, services: list[Service]
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    port = free_port()
+    path = write_config(
+        tmp_path,
+        sources=[{"name": "en", "url": site.url("/"), "interval": 1}],
+        channels=[telegram_channel(telegram)],
+        rules=[{"name": "all", "channels": ["alerts"]}],
+        http={"listen": f"127.0.0.1:{port}"},
+        state={"url": pg_url},
+    )
+    service = Service(tmp_path, path)
+    services.append(service)
+    service.notified("READY")
+    instance = f"{socket.gethostname()}:{service.proc.pid}"
+    wait(lambda: instance in get(port)[1], "the instance on the page")
+    status, body, _ = get(port)
+    assert status == 200 and "<h2>Instances</h2>" in body and "telegram:@alerts" in body
+    assert pg_url not in body and TOKEN not in body
