@@ -16,6 +16,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import config as config_mod
 from . import logs
+from . import page as page_mod
+from .cluster import Holding
 from .config_types import Config
 from .errors import ConfigError, MonitorError
 from .lock import StateLock
@@ -23,12 +25,15 @@ from .metrics import Metrics
 from .models import PollResult
 from .runtime import Runtime, open_runtime, prune
 from .sources import Source
+from .store import ChannelStatus, Sent, SourceStatus
 from .systemd import Notifier
 from .web import WebServer
 
 logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
 OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
+PAGE_READ = 5.0  # seconds the status page may wait for the state
+PAGE_ALERTS_SINCE = 30 * 86400.0  # the page's last alerts are looked for this far back
 
 
 class Running:
@@ -161,6 +166,41 @@ class Running:
                 problems.append(f"{name}: not polled for {now - last:.0f}s (interval {interval:g}s)")
         return problems
 
+    async def page(self, now: float) -> str:
+        """The status page, from this run's own store and config (a bounded read: the loop goes on)."""
+        config, store = self.rt.config, self.rt.store
+        problems = await self.problems(now)
+        sources: list[SourceStatus] = []
+        channels: list[ChannelStatus] = []
+        alerts: list[Sent] = []
+        instances: list[Holding] | None = None
+        error = None
+        try:
+            async with asyncio.timeout(PAGE_READ):
+                sources = await store.source_states()
+                channels = await store.status()
+                alerts = await store.history(now - PAGE_ALERTS_SINCE, limit=page_mod.ALERTS)
+                if config.state.url is not None:
+                    instances = await store.instances()
+        except (MonitorError, TimeoutError) as exc:
+            error = str(exc) or f"no answer within {PAGE_READ:g}s"
+        polled = {s.source: s for s in sources}
+        counted = {c.channel: c for c in channels}
+        data = page_mod.PageData(
+            now=now,
+            sources=[
+                polled.get(s.name) or SourceStatus(s.name, None, None, None, 0, None, None) for s in config.sources
+            ],
+            channels=[(c.type, counted.get(c.name) or ChannelStatus(c.name, 0, 0, 0, None)) for c in config.channels],
+            alerts=alerts,
+            problems=problems,
+            instances=instances,
+            takeover=config.state.takeover,
+            error=error,
+            secrets=config.secrets(),
+        )
+        return page_mod.render(data)
+
     async def summary(self) -> str:
         """One line for `systemctl status`."""
         try:
@@ -190,9 +230,14 @@ async def run_service(path: str, config: Config) -> int:
     async def problems() -> list[str]:
         return await current[0].problems(time.time()) if current else ["starting"]
 
-    web = WebServer(metrics, problems)
+    async def page() -> str:
+        if current:
+            return await current[0].page(time.time())
+        return page_mod.render(page_mod.PageData(time.time(), (), (), (), problems=["starting"]))
+
+    web = WebServer(metrics, problems, page)
     if config.http.listen:
-        await web.start(config.http.listen)
+        await web.start(config.http.listen, config.http.auth)
     watchdog = (
         asyncio.create_task(_watchdog(notifier, lambda: not current or not current[0].dead()))
         if notifier.watchdog_interval
@@ -281,6 +326,8 @@ async def _wait(
             logger.exception("service.reload_refused error=%s", f"{type(exc).__name__}: {exc}")
             notifier.status("reload refused: internal error (see the log)")
             continue
+        if new.http != config.http:
+            logger.warning("service.reload_http_unchanged reason=http.listen and http.auth change on restart only")
         logs.add_secrets(new.secrets())  # a new token is redacted too (the old one stays redacted)
         return new
 
