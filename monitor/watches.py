@@ -12,6 +12,7 @@ thousand. Adding or removing one reader's watch touches only that watch's terms.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -20,6 +21,13 @@ from typing import TypeVar
 from .errors import MonitorError
 from .normalize import clean, match_words
 from .rules import stems
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stems(word: str) -> tuple[str, ...]:
+    """rules.stems, kept for the words tickers repeat all day."""
+    return tuple(stems(word))
+
 
 MAX_TERM_WORDS = 6  # a phrase longer than this is no keyword
 MAX_TERM_CHARS = 80
@@ -121,8 +129,8 @@ class WatchIndex:
     """
 
     def __init__(self) -> None:
-        self._phrases: dict[str, tuple[str, ...]] = {}  # term key -> its words
-        self._first: dict[str, set[str]] = {}  # first word -> term keys starting with it
+        self._phrases: dict[str, tuple[str, ...]] = {}  # term key of a phrase -> its words
+        self._first: dict[str, set[str]] = {}  # first word -> term keys of the phrases starting with it
         self._uses: dict[str, int] = {}  # term key -> how many watches name it
         self._wanting: dict[str, set[int]] = {}  # term key -> slots of the watches (any source) that want it
         self._wanting_in: dict[tuple[str, str], set[int]] = {}  # (term key, source) -> the same, per source
@@ -216,13 +224,13 @@ class WatchIndex:
     def _found(self, tokens: list[str]) -> set[str]:
         """The term keys of every term in a line's words."""
         found: set[str] = set()
-        first = self._first
-        phrases = self._phrases
+        uses, first, phrases = self._uses, self._first, self._phrases
         for i, token in enumerate(tokens):
-            for stem in stems(token) if token[0] >= "\u0620" else (token,):
+            for stem in _stems(token) if token[0] >= "\u0620" else (token,):
+                if stem in uses:  # a one-word term (a word has no space, so no phrase's key is one)
+                    found.add(stem)
                 for tkey in first.get(stem, ()):
-                    phrase = phrases[tkey]
-                    if len(phrase) == 1 or tuple(tokens[i + 1 : i + len(phrase)]) == phrase[1:]:
+                    if tuple(tokens[i + 1 : i + len(phrases[tkey])]) == phrases[tkey][1:]:
                         found.add(tkey)
         return found
 
@@ -232,7 +240,7 @@ class WatchIndex:
         tkey = " ".join(words)
         uses = self._uses.get(tkey, 0)
         self._uses[tkey] = uses + 1
-        if not uses and words:  # a term of no words is counted but never found
+        if not uses and len(words) > 1:  # one word is its own key, found in _uses
             self._phrases[tkey] = words
             self._first.setdefault(words[0], set()).add(tkey)
         return tkey
