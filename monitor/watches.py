@@ -39,6 +39,7 @@ _QUOTES = str.maketrans(dict.fromkeys('"«»“”', " "))
 _ARABIC_MARK = re.compile("[\u061c\u180e]")  # invisible, yet not dropped by clean: it would split a word
 
 
+_Keys = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # a watch's term keys, excluded keys, sources
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -135,9 +136,12 @@ class WatchIndex:
         self._wanting: dict[str, set[int]] = {}  # term key -> slots of the watches (any source) that want it
         self._wanting_in: dict[tuple[str, str], set[int]] = {}  # (term key, source) -> the same, per source
         self._refusing: dict[str, set[int]] = {}  # term key -> slots of the watches that exclude it
-        self._watches: dict[tuple[int, int], tuple[int, Watch]] = {}  # (reader, watch id) -> slot, watch
-        self._readers: dict[int, set[int]] = {}  # reader -> watch ids
+        self._watches: dict[tuple[int, int], int] = {}  # (reader, watch id) -> slot
+        self._readers: dict[int, tuple[int, ...]] = {}  # reader -> watch ids
+        # Per slot, plain tuples of ints and strings: the collector stops walking those after one
+        # look, and a full collection walking 50,000 objects of an index costs milliseconds.
         self._owner: list[tuple[int, int] | None] = []  # slot -> (reader, watch id); None: free
+        self._keys: list[_Keys | None] = []  # slot -> its watch's term keys, excluded keys, sources
         self._free: list[int] = []
 
     def __len__(self) -> int:
@@ -146,48 +150,58 @@ class WatchIndex:
     def add(self, reader: int, watch_id: int, watch: Watch) -> None:
         """Start matching a watch (replacing one of the same id)."""
         self.remove(reader, watch_id)
+        terms = tuple(map(self._intern, watch.terms))
+        exclude = tuple(map(self._intern, watch.exclude))
+        keys = (terms, exclude, tuple(watch.sources))
         if self._free:
             slot = self._free.pop()
             self._owner[slot] = (reader, watch_id)
+            self._keys[slot] = keys
         else:
             slot = len(self._owner)
             self._owner.append((reader, watch_id))
-        self._watches[reader, watch_id] = (slot, watch)
-        self._readers.setdefault(reader, set()).add(watch_id)
-        for tkey in map(self._intern, watch.terms):
+            self._keys.append(keys)
+        self._watches[reader, watch_id] = slot
+        self._readers[reader] = (*self._readers.get(reader, ()), watch_id)
+        for tkey in terms:
             if not watch.sources:
                 self._wanting.setdefault(tkey, set()).add(slot)
             for source in watch.sources:
                 self._wanting_in.setdefault((tkey, source), set()).add(slot)
-        for tkey in map(self._intern, watch.exclude):
+        for tkey in exclude:
             self._refusing.setdefault(tkey, set()).add(slot)
 
     def remove(self, reader: int, watch_id: int) -> None:
         """Stop matching a watch (nothing happens if there is none)."""
-        held = self._watches.pop((reader, watch_id), None)
-        if held is None:
+        slot = self._watches.pop((reader, watch_id), None)
+        if slot is None:
             return
-        slot, watch = held
-        _discard(self._readers, reader, watch_id)
-        for tkey in map(_key, watch.terms):
-            if not watch.sources:
+        keys = self._keys[slot]
+        assert keys is not None  # a held slot has its keys
+        terms, exclude, sources = keys
+        ids = tuple(i for i in self._readers.pop(reader) if i != watch_id)
+        if ids:
+            self._readers[reader] = ids
+        for tkey in terms:
+            if not sources:
                 _discard(self._wanting, tkey, slot)
-            for source in watch.sources:
+            for source in sources:
                 _discard(self._wanting_in, (tkey, source), slot)
             self._release(tkey)
-        for tkey in map(_key, watch.exclude):
+        for tkey in exclude:
             _discard(self._refusing, tkey, slot)
             self._release(tkey)
         if self._watches:
-            self._owner[slot] = None
+            self._owner[slot] = self._keys[slot] = None
             self._free.append(slot)
-        else:  # the last one: give back the slot table too
+        else:  # the last one: give back the slot tables too
             self._owner.clear()
+            self._keys.clear()
             self._free.clear()
 
     def remove_reader(self, reader: int) -> None:
         """Stop matching every watch of a reader."""
-        for watch_id in list(self._readers.get(reader, ())):
+        for watch_id in self._readers.get(reader, ()):
             self.remove(reader, watch_id)
 
     def match(self, source: str, text: str) -> dict[int, list[int]]:
@@ -255,10 +269,6 @@ class WatchIndex:
         words = self._phrases.pop(tkey, None)
         if words:
             _discard(self._first, words[0], tkey)
-
-
-def _key(term: str) -> str:
-    return " ".join(match_words(term))
 
 
 def _discard(index: dict[K, set[V]], key: K, value: V) -> None:
