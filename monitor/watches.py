@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TypeVar
@@ -251,7 +252,7 @@ class WatchIndex:
     def _intern(self, term: str) -> str:
         """Return a term's key, counting one more watch that names it."""
         words = tuple(match_words(term))
-        tkey = " ".join(words)
+        tkey = sys.intern(" ".join(words))  # one string however many watches name it
         uses = self._uses.get(tkey, 0)
         self._uses[tkey] = uses + 1
         if not uses and len(words) > 1:  # one word is its own key, found in _uses
