@@ -5,9 +5,9 @@ none of its excluded terms is, and the line's source is one it names (any source
 Terms are words or "phrases", found as the config's rules find theirs (rules.py: the same folding, the
 same Arabic proclitics, whole words only). Nothing a reader types becomes a regular expression.
 
-Every watch of every reader lives in one WatchIndex: a line is split into words once, and each word
-looks up the terms that start with it, so a line costs about the same for ten readers as for ten
-thousand. Adding or removing one reader's watch touches only that watch's terms.
+Every watch of every reader lives in one WatchIndex: a line is split into words once, each word looks
+up the terms it is or starts, and a line then costs one step per watch it matches, however many
+other watches there are. Adding or removing one reader's watch touches only that watch's terms.
 """
 
 from __future__ import annotations
