@@ -137,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
         "what would go where. Nothing is sent.",
     )
     replay.add_argument("--since", default="24h", help="how far back, e.g. 6h, 2d (default 24h)")
+    sub.add_parser(
+        "hash-password",
+        parents=[common],
+        help="read a password, print its salted hash for http.auth.password_hash",
+        description="Read a password (asked twice on a terminal, else the first line of stdin) and print "
+        "its salted scrypt hash, for http.auth.password_hash in the config. The password itself is "
+        "stored nowhere.",
+    )
     state = sub.add_parser(
         "state",
         parents=[common],
@@ -177,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "probe":
             logs.setup(level or "warning", fmt)
             return asyncio.run(run_probe(args, path))
+        if args.command == "hash-password":
+            return run_hash_password()
         if args.command == "state":
             return run_state_copy(args, path, origin, level or "warning", fmt)
         config = _load(path, origin)
@@ -352,6 +362,29 @@ def run_state_copy(args: argparse.Namespace, path: str, origin: str, level: str,
     copied = asyncio.run(copy_state(source, to))
     print(copied.summary())
     print("next: in the config, state.url (the database) instead of state.path; then start monitor there")
+    return 0
+
+
+def run_hash_password() -> int:
+    """`monitor hash-password`: a password from the terminal (twice) or stdin's first line -> its hash."""
+    import getpass
+
+    from .passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("monitor: hash-password: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("monitor: hash-password: empty password", file=sys.stderr)
+        return 2
+    if len(password) < 8:
+        print("monitor: hash-password: the password is shorter than 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
     return 0
 
 

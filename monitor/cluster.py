@@ -65,6 +65,9 @@ class Cluster(Protocol):
     def budget_cost(self) -> int:
         """How many of the bot's per-second sends one send of this instance uses up (its share of the budget)."""
 
+    def dead(self) -> list[str]:
+        """Name the parts of the cooperation that stopped working (for /healthz and the watchdog)."""
+
 
 class Solo:
     """One instance on its own state: every source and chat is its own."""
@@ -94,3 +97,7 @@ class Solo:
     def budget_cost(self) -> int:
         """The whole budget is ours."""
         return 1
+
+    def dead(self) -> list[str]:
+        """Nothing runs."""
+        return []

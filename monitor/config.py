@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import replace
@@ -21,6 +22,7 @@ from .config_types import (  # the tree this module builds (also importable from
     DedupConfig,
     DefaultsConfig,
     DeliveryConfig,
+    HttpAuth,
     HttpConfig,
     RuleConfig,
     SourceConfig,
@@ -29,6 +31,7 @@ from .config_types import (  # the tree this module builds (also importable from
     TelegramSettings,
 )
 from .errors import ConfigError
+from .passwords import check_hash
 from .rules import Matcher, compile_regex, is_regex
 from .sources import DEFAULT_KIND, SOURCES
 
@@ -175,8 +178,38 @@ def _http(n: Node) -> HttpConfig:
         re.match(r"^[\w.\-\[\]:]*:\d{1,5}$", listen) and int(listen.rsplit(":", 1)[1]) <= 65535
     ):
         raise n.error(f"expected host:port such as 127.0.0.1:9464, got {listen!r}", "listen")
+    auth = _auth(n.node("auth")) if n.get("auth") is not None else None
+    if listen is not None and auth is None and not loopback(listen.rpartition(":")[0]):
+        raise n.error(
+            f"listening on {listen} opens the status page, /healthz and /metrics beyond this machine: "
+            "that needs a password (http.auth: user and password_hash from `monitor hash-password`), "
+            "or listen on 127.0.0.1",
+            "listen",
+        )
     n.done()
-    return HttpConfig(listen=listen)
+    return HttpConfig(listen=listen, auth=auth)
+
+
+def _auth(n: Node) -> HttpAuth:
+    user = n.string("user", required=True)
+    if ":" in user or not user.isprintable():  # HTTP Basic auth cannot carry a user name with a colon
+        raise n.error("expected a user name without ':' or control characters", "user")
+    stored = n.string("password_hash", required=True)
+    if (fault := check_hash(stored)) is not None:
+        raise n.error(fault, "password_hash")
+    n.done()
+    return HttpAuth(user=user, password_hash=stored)
+
+
+def loopback(host: str) -> bool:
+    """Whether a listen address's host is this machine only (empty: 127.0.0.1, as the server binds it)."""
+    host = host.strip("[]")
+    if host in ("", "localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any address
+        return False
 
 
 def _unique(root: Node, key: str, names: list[str]) -> None:

@@ -80,10 +80,19 @@ class DedupConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpAuth:
+    """http.auth: the one user of the HTTP endpoint and its password's salted hash (never the password)."""
+
+    user: str
+    password_hash: str = field(repr=False)  # "scrypt$n$r$p$salt$hash", from `monitor hash-password`
+
+
+@dataclass(frozen=True, slots=True)
 class HttpConfig:
-    """http: the optional /healthz and /metrics endpoint."""
+    """http: the optional status page, /healthz and /metrics endpoint."""
 
     listen: str | None = None  # "127.0.0.1:9464"; None: not served
+    auth: HttpAuth | None = None  # HTTP Basic auth on every endpoint; required beyond loopback
 
 
 # A kind's own settings: one type per `type:` of a source or channel entry. The registries
@@ -295,6 +304,8 @@ class Config:
         found += [self.bot.token] if self.bot else []
         if self.state.url and (password := urlsplit(self.state.url).password):
             found += [self.state.url, password, unquote(password)]
+        if self.http.auth is not None:
+            found.append(self.http.auth.password_hash)
         return found + [s for c in self.channels if isinstance(c.kind, AppriseSettings) for s in c.kind.secrets()]
 
 

@@ -55,7 +55,14 @@ class Runtime:
     async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
         started = time.monotonic()
-        readers = self.bot.readers.matching if self.bot else None
+        readers = None
+        if self.bot is not None:
+            if self.cluster.shared:
+                try:
+                    await self.bot.sync()
+                except MonitorError as exc:  # the poll goes on with the readers held (its own store call says why)
+                    logger.debug("bot.readers_not_synced error=%s", exc)
+            readers = self.bot.readers.matching
         result = await poll_once(
             source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run, readers=readers
         )
@@ -96,8 +103,11 @@ class Runtime:
         name, now = source.config.name, time.time()
         try:
             claim = await self.cluster.claim(name, source.config.interval, now)
-        except MonitorError as exc:  # the state database is unreachable: the poll waits (the heartbeat logs it)
-            logger.debug("poll.unclaimed source=%s error=%s", name, exc)
+        except MonitorError as exc:  # the poll waits for its next turn
+            if self.cluster.problem:  # the state database is unreachable: the heartbeat said so, once
+                logger.debug("poll.unclaimed source=%s error=%s", name, exc)
+            else:
+                logger.error("poll.unclaimed source=%s error=%s", name, exc)
             return None
         if claim is None:  # another instance polls it: to /healthz it is polled
             self.last_polled[name] = now

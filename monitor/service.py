@@ -16,6 +16,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from . import config as config_mod
 from . import logs
+from . import page as page_mod
+from .cluster import Holding
 from .config_types import Config
 from .errors import ConfigError, MonitorError
 from .lock import StateLock
@@ -23,13 +25,15 @@ from .metrics import Metrics
 from .models import PollResult
 from .runtime import Runtime, open_runtime, prune
 from .sources import Source
+from .store import ChannelStatus, Sent, SourceStatus
 from .systemd import Notifier
 from .web import WebServer
 
 logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
-READERS_CHECK = 2.0  # seconds: instances sharing a state look this often whether the bot's listener took commands
 OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
+PAGE_READ = 5.0  # seconds the status page may wait for the state
+PAGE_ALERTS_SINCE = 30 * 86400.0  # the page's last alerts are looked for this far back
 
 
 class Running:
@@ -48,7 +52,6 @@ class Running:
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.chores: set[asyncio.Task[None]] = set()  # prunes and state checks under way
         self.bot_tasks: list[asyncio.Task[None]] = []  # the readers' bot's listener and deliveries
-        self.readers_offset = -1  # the bot's update offset when this instance last read the readers (shared state)
         self.started = time.time()
 
     def start(self) -> None:
@@ -75,8 +78,6 @@ class Running:
         for name in self.rt.channels:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
         if self.rt.bot is not None:  # the readers' bot: its updates and its direct messages
-            if self.rt.cluster.shared:  # another instance may take a reader's /watch: its lines are matched here too
-                self.scheduler.add_job(self._chore, "interval", args=[self._reload_readers], seconds=READERS_CHECK)
             self.bot_tasks = [
                 asyncio.create_task(self.rt.bot.listener.run(), name="bot:updates"),
                 asyncio.create_task(self.rt.bot.delivery.run_forever(), name="bot:readers"),
@@ -117,26 +118,17 @@ class Running:
     async def _prune(self) -> None:
         try:
             await prune(self.rt)
-        except Exception:  # logged; the job runs again at its next time
+        except MonitorError as exc:  # the state cannot be written now: said plainly, tried again in 6 hours
+            logger.error("store.prune_failed error=%s", exc)
+        except Exception:  # a bug: logged with its traceback; the job runs again at its next time
             logger.exception("store.prune_failed")
-
-    async def _reload_readers(self) -> None:
-        """Re-read the readers' watches when another instance's listener handled commands since the last look."""
-        bot = self.rt.bot
-        if bot is None or bot.listener.listening:  # the listener's own instance changes its index as it goes
-            return
-        try:
-            offset = await self.rt.store.bot_offset(bot.listener.config.bot_id)
-            if offset != self.readers_offset:
-                await bot.readers.load()
-                self.readers_offset = offset
-        except Exception:  # logged; the job runs again at its next time
-            logger.exception("bot.readers_reload_failed")
 
     async def _check_state(self) -> None:
         try:
             await self.rt.check_state()
-        except Exception:  # logged; the job runs again at its next time
+        except MonitorError as exc:
+            logger.error("state.check_failed error=%s", exc)
+        except Exception:  # a bug: logged with its traceback; the job runs again at its next time
             logger.exception("state.check_failed")
 
     async def stop(self, timeout: float) -> None:
@@ -162,7 +154,7 @@ class Running:
         dead = [] if self.scheduler.running else ["scheduler is not running"]
         dead += [f"channel {name}: delivery loop ended" for name, task in self.workers.items() if task.done()]
         dead += [f"{task.get_name()}: loop ended" for task in self.bot_tasks if task.done()]
-        return dead
+        return dead + self.rt.cluster.dead()
 
     async def problems(self, now: float) -> list[str]:
         """Everything /healthz should report: dead parts, stalled channels, sources not polled, the state file."""
@@ -183,6 +175,41 @@ class Running:
             if now - last > 3 * interval:
                 problems.append(f"{name}: not polled for {now - last:.0f}s (interval {interval:g}s)")
         return problems
+
+    async def page(self, now: float) -> str:
+        """The status page, from this run's own store and config (a bounded read: the loop goes on)."""
+        config, store = self.rt.config, self.rt.store
+        problems = await self.problems(now)
+        sources: list[SourceStatus] = []
+        channels: list[ChannelStatus] = []
+        alerts: list[Sent] = []
+        instances: list[Holding] | None = None
+        error = None
+        try:
+            async with asyncio.timeout(PAGE_READ):
+                sources = await store.source_states()
+                channels = await store.status()
+                alerts = await store.history(now - PAGE_ALERTS_SINCE, limit=page_mod.ALERTS)
+                if config.state.url is not None:
+                    instances = await store.instances()
+        except (MonitorError, TimeoutError) as exc:
+            error = str(exc) or f"no answer within {PAGE_READ:g}s"
+        polled = {s.source: s for s in sources}
+        counted = {c.channel: c for c in channels}
+        data = page_mod.PageData(
+            now=now,
+            sources=[
+                polled.get(s.name) or SourceStatus(s.name, None, None, None, 0, None, None) for s in config.sources
+            ],
+            channels=[(c.type, counted.get(c.name) or ChannelStatus(c.name, 0, 0, 0, None)) for c in config.channels],
+            alerts=alerts,
+            problems=problems,
+            instances=instances,
+            takeover=config.state.takeover,
+            error=error,
+            secrets=config.secrets(),
+        )
+        return page_mod.render(data)
 
     async def summary(self) -> str:
         """One line for `systemctl status`."""
@@ -213,9 +240,14 @@ async def run_service(path: str, config: Config) -> int:
     async def problems() -> list[str]:
         return await current[0].problems(time.time()) if current else ["starting"]
 
-    web = WebServer(metrics, problems)
+    async def page() -> str:
+        if current:
+            return await current[0].page(time.time())
+        return page_mod.render(page_mod.PageData(time.time(), (), (), (), problems=["starting"]))
+
+    web = WebServer(metrics, problems, page)
     if config.http.listen:
-        await web.start(config.http.listen)
+        await web.start(config.http.listen, config.http.auth)
     watchdog = (
         asyncio.create_task(_watchdog(notifier, lambda: not current or not current[0].dead()))
         if notifier.watchdog_interval
@@ -308,6 +340,8 @@ async def _wait(
             logger.exception("service.reload_refused error=%s", f"{type(exc).__name__}: {exc}")
             notifier.status("reload refused: internal error (see the log)")
             continue
+        if new.http != config.http:
+            logger.warning("service.reload_http_unchanged reason=http.listen and http.auth change on restart only")
         logs.add_secrets(new.secrets())  # a new token is redacted too (the old one stays redacted)
         return new
 

@@ -103,9 +103,13 @@ class Copied:
     def summary(self) -> str:
         """One line for the operator."""
         return (
-            f"copied {self.seen:,} seen lines, {self.alerts:,} alerts ({self.queued:,} queued),"
-            f" {self.sources:,} sources to {self.where}"
+            f"copied {_count(self.seen, 'seen line')}, {_count(self.alerts, 'alert')} ({self.queued:,} queued),"
+            f" {_count(self.sources, 'source')} to {self.where}"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 async def copy_state(path: Path, url: str) -> Copied:

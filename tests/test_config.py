@@ -866,3 +866,52 @@ def test_anchors_and_merge_keys_used_sensibly_still_load(
     config = load(write(tmp_path, GOOD.replace("sources:\n", "sources:\n" + anchored + merged, 1)))
     second = config.sources[1]
     assert (second.name, second.url, second.interval, second.on_edit) == ("second", "https://b.example/", 45.0, "edit")
+
+
+# http.auth: a well-formed hash (of no password in particular: loading never verifies one).
+HASH = "scrypt$16384$8$1$AAECAwQFBgcICQoLDA0ODw==$" + "A" * 43 + "="
+AUTH = f"auth: {{user: ops, password_hash: '{HASH}'}}"
+
+HTTP_CASES = [
+    ("everywhere without auth", "listen: '0.0.0.0:9464'", "http.listen: listening on 0.0.0.0:9464 opens"),
+    ("a host name without auth", "listen: 'status.example:9464'", "needs a password (http.auth: user and"),
+    ("ipv6 any without auth", "listen: '[::]:9464'", "http.listen: listening on [::]:9464"),
+    ("auth without a user", f"listen: '0.0.0.0:1', auth: {{password_hash: '{HASH}'}}", "http.auth.user: is required"),
+    ("auth without a hash", "listen: '0.0.0.0:1', auth: {user: ops}", "http.auth.password_hash: is required"),
+    ("a password, not its hash", "auth: {user: ops, password_hash: hunter2}", "http.auth.password_hash: expected"),
+    ("a plain password key", "auth: {user: ops, password: hunter2}", "http.auth: unknown key 'password'"),
+    ("a colon in the user", f"auth: {{user: 'a:b', password_hash: '{HASH}'}}", "http.auth.user: expected a user"),
+]
+
+
+@pytest.mark.parametrize("http, fault", [c[1:] for c in HTTP_CASES], ids=[c[0] for c in HTTP_CASES])
+def test_http_auth_refused_when_wrong(tmp_path: Path, http: str, fault: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, f"http: {{{http}}}\n" + GOOD))
+    assert fault in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "http",
+    [
+        "listen: '127.0.0.1:9464'",
+        "listen: 'localhost:9464'",
+        "listen: '[::1]:9464'",
+        "listen: ':9464'",
+        f"listen: '0.0.0.0:9464', {AUTH}",
+        f"listen: '127.0.0.1:9464', {AUTH}",
+    ],
+)
+def test_http_loopback_or_auth_loads(tmp_path: Path, http: str) -> None:
+    config = load(write(tmp_path, f"http: {{{http}}}\n" + GOOD))
+    if "auth" in http:
+        assert config.http.auth is not None and config.http.auth.user == "ops"
+        assert HASH not in repr(config) and HASH in config.secrets()
+
+
+def test_check_config_refuses_listening_beyond_loopback_without_auth(tmp_path: Path) -> None:
+    path = write(tmp_path, "http: {listen: '0.0.0.0:9464'}\n" + GOOD)
+    out = run_cli("check-config", "--config", str(path))
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr.startswith(f"monitor: config error: {path}: http.listen: listening on 0.0.0.0:9464 ")
+    assert "needs a password" in out.stderr and "monitor hash-password" in out.stderr

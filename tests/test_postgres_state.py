@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from helpers import run_monitor, write_config
+from helpers import run_monitor, until, write_config
 from postgres import PostgresServer
 from sites import Site, ticker_page
 
@@ -192,3 +192,30 @@ async def test_instances_starting_at_once_create_the_tables_once(pg_url: str) ->
     for store in stores:
         await store.close()
     assert meta(pg_url) == [("schema_version", str(SCHEMA_VERSION))]
+
+
+async def test_a_poll_noted_while_a_write_is_under_way_is_written_by_the_next(pg_url: str) -> None:
+    """The polls a write takes are its own: one noted while it waits on the server is not cleared with them."""
+    store = await PostgresStore.open(pg_url)
+    blocker = await psycopg.AsyncConnection.connect(pg_url, autocommit=True)
+    try:
+        await blocker.execute("BEGIN")
+        await blocker.execute("LOCK TABLE source_state IN EXCLUSIVE MODE")  # the write waits on this
+        store.note_poll("first", at=time.time(), error=None, new=0, next_poll=None)
+        flush = asyncio.create_task(store.flush_polls())
+
+        async def waiting() -> bool:
+            row = await (
+                await blocker.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).fetchone()
+            return row is not None and row[0] > 0
+
+        await until(waiting, "the write to wait on the lock")
+        store.note_poll("second", at=time.time(), error=None, new=0, next_poll=None)
+        await blocker.execute("COMMIT")
+        await flush
+        await store.flush_polls()
+        assert [s.source for s in await store.source_states()] == ["first", "second"]
+    finally:
+        await blocker.close()
+        await store.close()

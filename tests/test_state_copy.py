@@ -122,7 +122,7 @@ def test_after_a_copy_monitor_on_postgresql_sends_nothing_again(
     assert copy.returncode == 0, copy.stderr
     where = pg_url.rpartition("@")[2]
     assert copy.stdout.splitlines()[0] == (
-        f"copied 3 seen lines, 2 alerts (1 queued), 1 sources to PostgreSQL monitor@{where}"
+        f"copied 3 seen lines, 2 alerts (1 queued), 1 source to PostgreSQL monitor@{where}"
     )
     again = run_monitor("state", "copy", "--to", url, "--config", str(config))
     assert again.returncode == 2

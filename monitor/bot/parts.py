@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -27,6 +28,23 @@ class BotParts:
     commands: Commands
     listener: Listener
     delivery: ReaderDelivery
+    _offset: int = -1  # the bot's update offset when the readers were last read (instances sharing a state)
+    _syncing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def sync(self) -> None:
+        """Before a poll on a shared state: re-read the readers if another instance's listener took commands since.
+
+        The listener's own instance changes its index as it handles them; the others look at the stored
+        update offset (one row) and read the readers again when it moved, so a /watch taken by any
+        instance matches the next line polled by any other.
+        """
+        if self.listener.listening:
+            return
+        async with self._syncing:
+            offset = await self.readers.store.bot_offset(self.listener.config.bot_id)
+            if offset != self._offset:
+                await self.readers.load()
+                self._offset = offset
 
     async def close(self) -> None:
         """Close the bot's connections."""

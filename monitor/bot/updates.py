@@ -1,7 +1,7 @@
 """The bot's ears: a supervised long-polling loop of getUpdates, one listener per token among the instances.
 
-The offset of the next update is stored after each update is handled, so a restart neither loses a
-command nor runs one twice (but for a crash between a reply and that write: then one reply repeats).
+The offset of the next update is stored after each command is run and before its reply is sent, so
+a restart neither loses a command nor runs one twice (a crash in between loses that one reply).
 """
 
 from __future__ import annotations
@@ -117,24 +117,26 @@ class Listener:
         for update in updates or ():
             if self._stopping.is_set():
                 break  # not handled, not confirmed: the next start reads it
-            await self._handle(update)
+            msg = read(update)
+            reply = None if msg is None else await self._handle(msg)
+            # Stored before the reply goes: a crash in between loses a reply, never runs a command twice.
             await self.store.save_bot_offset(self.config.bot_id, update.update_id + 1)
+            if msg is not None and reply is not None:
+                await self._reply(msg, reply)
         return 0.0
 
-    async def _handle(self, update: Update) -> None:
-        """Answer one update. A store fault raises (the update is read again); any other fault is logged and passed."""
-        msg = read(update)
-        if msg is None:
-            return
+    async def _handle(self, msg: Message) -> str | None:
+        """Run one command. A store fault raises (the update is read again); any other fault is logged and passed."""
         try:
-            reply = await self.commands.handle(msg)
+            return await self.commands.handle(msg)
         except MonitorError:
             raise
         except Exception:  # one message that trips a bug must not stop the bot
-            logger.exception("bot.command_crashed update=%d", update.update_id)
-            return
-        if reply is None:
-            return
+            logger.exception("bot.command_crashed update=%d", msg.update_id)
+            return None
+
+    async def _reply(self, msg: Message, reply: str) -> None:
+        """Send a reply; a refusal is logged, never retried."""
         try:
             await self.bot.send_message(
                 chat_id=msg.chat_id,

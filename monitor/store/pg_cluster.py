@@ -16,8 +16,9 @@
 
 Leases, not advisory locks: a session lock lives as long as its connection, and the connection of a
 machine that lost power lingers on the server until TCP keepalive gives up (two hours by default); a
-lease ends at its time. `takeover` (state.takeover) bounds how long a dead instance's chats and
-sources wait: a lease is two thirds of it, and the others look every sixth of it.
+lease ends at its time. `takeover` (state.takeover) bounds how long a dead instance's chats wait
+(a lease is two thirds of it, and the others look every sixth of it); its sources wait that long
+plus their interval (they move when it drops out of the live list, and are polled at their next turn).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class PgCluster:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
         self._renew.clear()
         if self.problem:
             return  # the state database is unreachable: our leases lapse on their own
@@ -143,6 +145,10 @@ class PgCluster:
     def budget_cost(self) -> int:
         """Each of n live instances sends at most 1/n of the bot's rate: a send costs n."""
         return max(1, len(self.live))
+
+    def dead(self) -> list[str]:
+        """The heartbeat or the listener ended (they are supervised: only a bug ends one)."""
+        return [f"cluster: {task.get_name()} ended" for task in self._tasks if task.done()]
 
     async def _beat(self) -> None:
         async with self.store.pool.connection(timeout=self.retry * 2) as conn:

@@ -7,11 +7,12 @@ database cooperate through pg_cluster.py; a commit that queues alerts NOTIFYs th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
@@ -37,8 +38,11 @@ logger = logging.getLogger(__name__)
 # The pool logs every failed reconnection: an outage is logged once, by pg_cluster's heartbeat, instead.
 logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
-CONNECT_TIMEOUT = 10  # seconds to reach the server, and to wait for a connection of the pool
-POOL_SIZE = 4
+CONNECT_TIMEOUT = 10  # seconds to reach the server
+# Seconds a query may wait for a connection of the pool: thousands of polls finishing together queue
+# here, while an unreachable server is known (pg_cluster's heartbeat) and not waited for.
+POOL_WAIT = 60
+POOL_SIZE = 8
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -98,7 +102,7 @@ class PostgresStore:
             max_size=1 if readonly else POOL_SIZE,
             kwargs=kwargs,
             open=False,
-            timeout=CONNECT_TIMEOUT,
+            timeout=POOL_WAIT,
             name="monitor-state",
         )
 
@@ -237,8 +241,7 @@ class PostgresStore:
         now = time.time()
         edits = edits or {}
         queued = 0
-        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await self._write_polls(cur)
+        async with self._writing() as cur:
             if items:
                 await cur.executemany(
                     "INSERT INTO seen (source, fingerprint, text, link, first_seen, last_seen, edit_of)"
@@ -278,7 +281,6 @@ class PostgresStore:
             )
             if queued:  # other instances wake at the commit (pg_cluster.py)
                 await cur.execute("NOTIFY monitor_outbox")
-        self._polls.clear()
         return queued
 
     @_guarded
@@ -286,15 +288,13 @@ class PostgresStore:
         """Queue a message of monitor's own (a health alarm), with the polls noted so far, in one transaction."""
         now = time.time()
         key = hashlib.blake2b(f"{text}{now}".encode(), digest_size=16).hexdigest()
-        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            await self._write_polls(cur)
+        async with self._writing() as cur:
             await cur.execute(
                 "INSERT INTO outbox (channel, source, fingerprint, text, link, created)"
                 " VALUES (%s, 'monitor', %s, %s, NULL, %s)",
                 (channel, key, text, now),
             )
             await cur.execute("NOTIFY monitor_outbox")
-        self._polls.clear()
 
     @_guarded
     async def load_queue(self, channel: str, *, limit: int = 100) -> list[Alert]:
@@ -408,13 +408,24 @@ class PostgresStore:
     async def flush_polls(self) -> None:
         """Write the polls noted since the last write, in one transaction."""
         if self._polls:
-            async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                await self._write_polls(cur)
-            self._polls.clear()
+            async with self._writing():
+                pass
 
-    async def _write_polls(self, cur: psycopg.AsyncCursor[Any]) -> None:
-        if self._polls:
-            await cur.executemany(WRITE_POLL, self._polls)
+    @contextlib.asynccontextmanager
+    async def _writing(self, wait: float | None = None) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+        """A transaction that first writes the polls noted so far; if it fails, they stay noted for the next.
+
+        They are taken off the list before the first await: polls noted while it runs wait for the next write.
+        """
+        pending, self._polls = self._polls, []
+        try:
+            async with self.pool.connection(wait) as conn, conn.transaction(), conn.cursor() as cur:
+                if pending:
+                    await cur.executemany(WRITE_POLL, pending)
+                yield cur
+        except BaseException:
+            self._polls[:0] = pending
+            raise
 
     @_guarded
     async def validators(self, source: str) -> tuple[str | None, str | None]:
@@ -586,9 +597,11 @@ class PostgresStore:
     async def close(self) -> None:
         """Write the polls still in memory, then close the pool."""
         try:
-            await self.flush_polls()
-        except StateError as exc:  # only poll status and validators are lost: one full fetch each
-            logger.error("state.write_failed what=polls error=%s", exc)
+            if self._polls:  # a stop does not wait long for a server that is down
+                async with self._writing(wait=CONNECT_TIMEOUT):
+                    pass
+        except psycopg.Error as exc:  # only poll status and validators are lost: one full fetch each
+            logger.error("state.write_failed what=polls error=%s", self.explain(exc))
         finally:
             await self.pool.close()
 
