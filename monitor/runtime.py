@@ -198,7 +198,10 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
             report.print_poll(r, source.config, rt.matcher, dry_run=dry_run)
         if dry_run:
             return 1 if any(r.error for r in results) else 0
-        await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
+        try:
+            await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
+        finally:
+            await rt.cluster.stop()  # a chat this run took goes back to the running instances at once
         return await _summary(rt, results)
 
 

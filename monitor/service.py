@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
 OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
 PAGE_READ = 5.0  # seconds the status page may wait for the state
+HEALTH_READ = 3.0  # seconds /healthz may wait for the state
 PAGE_ALERTS_SINCE = 30 * 86400.0  # the page's last alerts are looked for this far back
 
 
@@ -164,10 +165,13 @@ class Running:
         if self.rt.cluster.problem:  # the state database is unreachable: no use asking it about the queues
             problems.append(self.rt.cluster.problem)
         else:
-            try:
-                problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
+            try:  # bounded: /healthz answers even while the state cannot (a database just gone)
+                async with asyncio.timeout(HEALTH_READ):
+                    problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
             except MonitorError as exc:
                 problems.append(f"state: {exc}")
+            except TimeoutError:
+                problems.append(f"state: no answer within {HEALTH_READ:g}s")
         for source in self.rt.sources:
             name = source.config.name
             interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait

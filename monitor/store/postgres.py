@@ -43,6 +43,7 @@ CONNECT_TIMEOUT = 10  # seconds to reach the server
 # here, while an unreachable server is known (pg_cluster's heartbeat) and not waited for.
 POOL_WAIT = 60
 POOL_SIZE = 8
+STOP_WAIT = 5  # seconds a stop waits to write the last polls (systemd's TimeoutStopSec is 30 s in all)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -598,7 +599,7 @@ class PostgresStore:
         """Write the polls still in memory, then close the pool."""
         try:
             if self._polls:  # a stop does not wait long for a server that is down
-                async with self._writing(wait=CONNECT_TIMEOUT):
+                async with self._writing(wait=STOP_WAIT):
                     pass
         except psycopg.Error as exc:  # only poll status and validators are lost: one full fetch each
             logger.error("state.write_failed what=polls error=%s", self.explain(exc))
