@@ -93,10 +93,14 @@ class Runtime:
                 except MonitorError as exc:
                     logger.error("source.health_not_queued error=%s", exc)
         if result.queued or message:
-            self.deliverer.wake()
-            if self.bot:
-                self.bot.delivery.wake()
+            self.wake()
         return result
+
+    def wake(self) -> None:
+        """Alerts were queued (here, or by another instance): every delivery loop looks at its queue now."""
+        self.deliverer.wake()
+        if self.bot is not None:
+            self.bot.delivery.wake()
 
     async def poll_claimed(self, source: Source) -> PollResult | None:
         """Poll a source if this instance claims its poll (always, alone on a state); None when not ours now."""

@@ -294,7 +294,7 @@ async def _run(
     """Run one config until a signal; return the new config on a valid reload, None on stop."""
     async with open_runtime(config, metrics=metrics) as rt:
         running = Running(rt)
-        await rt.cluster.start(rt.deliverer.wake)
+        await rt.cluster.start(rt.wake)
         running.start()
         current[:] = [running]
         notifier.ready(await running.summary())

@@ -24,6 +24,7 @@ from telegram import Bot
 
 from monitor.bot.commands import Commands, Message
 from monitor.bot.delivery import ReaderDelivery
+from monitor.bot.parts import open_bot
 from monitor.bot.readers import Readers, in_quiet_hours
 from monitor.cluster import Solo
 from monitor.config import parse
@@ -31,7 +32,7 @@ from monitor.errors import ConfigError
 from monitor.models import Item, Outgoing
 from monitor.normalize import fingerprint
 from monitor.pipeline import Deliverer
-from monitor.store import Reader, SqliteStore
+from monitor.store import Reader, SqliteStore, open_store
 
 BASE: dict[str, Any] = {
     "sources": [{"name": "a", "url": "https://x.example/"}],
@@ -501,3 +502,37 @@ def test_two_instances_on_one_postgresql_state_listen_once(
     assert not [c for c in telegram.log if c.method == "getUpdates" and c.status == 409]
     for service in services:
         assert service.stop() == 0
+
+
+class Shared(Solo):
+    """One of several instances on a state, as far as the bot cares: every lease granted."""
+
+    shared = True
+
+
+async def test_an_instance_reads_the_watches_another_instance_took(pg_url: str) -> None:
+    config = parse({**BASE, "state": {"url": pg_url}, "bot": {}})
+    assert config.bot is not None
+    bot_id = config.bot.bot_id
+    stores = [await open_store(config.state) for _ in range(2)]
+    try:
+        a, b = [await open_bot(config, s, Deliverer(s, {}, config.delivery), Shared()) for s in stores]
+        assert a is not None and b is not None and b.delivery.sync is not None
+        a.listener.listening = True  # a listens: its index changes as it handles commands
+        assert await a.commands.handle(Message(1, ME, ME, "/watch port")) is not None
+        await stores[0].save_bot_offset(bot_id, 2)
+        assert a.readers.matching(line("port closed")) == [ME]
+        assert b.readers.matching(line("port closed")) == []
+        await b.sync()  # before b's next poll or delivery
+        assert b.readers.matching(line("port closed")) == [ME]
+        await a.commands.handle(Message(2, ME, ME, "/pause"))
+        await b.sync()  # the offset did not move: nothing is read again
+        assert b.readers.matching(line("port closed")) == [ME]
+        await stores[0].save_bot_offset(bot_id, 3)
+        await b.sync()
+        assert b.readers.matching(line("port closed")) == []
+        await a.close()
+        await b.close()
+    finally:
+        for store in stores:
+            await store.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from telegram import Bot
@@ -50,6 +51,7 @@ class ReaderDelivery:
         self._paused_until = 0.0  # a 429 pauses every reader's sends (it is the bot's limit)
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
         self._channels: dict[tuple[int, str], TelegramChannel] = {}
+        self.sync: Callable[[], Awaitable[None]] | None = None  # re-reads the readers (instances sharing a state)
 
     def wake(self) -> None:
         """New alerts were queued."""
@@ -86,6 +88,8 @@ class ReaderDelivery:
             return self._paused_until - now
         if not await self.cluster.may_send(self.lease):
             return max(self.cluster.wait_for(self.lease), 5.0)
+        if self.sync is not None:  # another instance may have taken the reader's /watch, or queued their alert
+            await self.sync()
         due, more = await self._sendable(), set()  # more: readers with alerts left after this pass
         for uid, alerts in due.items():
             reader = self.readers.by_id.get(uid)

@@ -32,7 +32,7 @@ class BotParts:
     _syncing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def sync(self) -> None:
-        """Before a poll on a shared state: re-read the readers if another instance's listener took commands since.
+        """Before a poll or a delivery on a shared state: re-read the readers if another instance took commands since.
 
         The listener's own instance changes its index as it handles them; the others look at the stored
         update offset (one row) and read the readers again when it moved, so a /watch taken by any
@@ -64,4 +64,7 @@ async def open_bot(
     commands = Commands(config.bot, readers, store, config.sources)
     delivery = ReaderDelivery(bot, config.bot, config.delivery, store, readers, deliverer, cluster)
     readers.changed = delivery.wake  # a reader back from blocking or quiet: their alerts go now
-    return BotParts(bot, readers, commands, Listener(bot, config.bot, store, commands, readers, cluster), delivery)
+    parts = BotParts(bot, readers, commands, Listener(bot, config.bot, store, commands, readers, cluster), delivery)
+    if cluster.shared:
+        delivery.sync = parts.sync
+    return parts
