@@ -115,6 +115,12 @@ def bot_config(tmp_path: Path, site: Site, tg: FakeTelegram, **bot: Any) -> Path
     )
 
 
+def listened(tg: FakeTelegram, times: int = 2) -> None:
+    """Wait until the bot asked for updates `times` more times: it went on working (before checking nothing came)."""
+    asked = sum(1 for c in tg.log if c.method == "getUpdates")
+    wait(lambda: sum(1 for c in tg.log if c.method == "getUpdates") >= asked + times, "the bot to listen on")
+
+
 def replies(tg: FakeTelegram, user: int, count: int, timeout: float = 20) -> list[str]:
     """Wait for the first count messages in a user's chat; return their plain texts."""
     tg.wait_for(lambda sent: len([s for s in sent if s.numeric_chat_id == user]) >= count, timeout)
@@ -138,7 +144,8 @@ def test_watch_then_a_matching_line_arrives_as_a_direct_message(
     site.set("/", ticker_page(["Air strike near Gaza", "Football: ceasefire cup", "Ceasefire talks resume in Cairo"]))
     got = replies(telegram, ME, 3)
     assert got[2].startswith("Air strike near Gaza\n— en")
-    time.sleep(1.5)  # the football line is excluded: nothing more comes
+    polled = site.hits["/"]
+    wait(lambda: site.hits["/"] >= polled + 2, "two more polls")  # the football line is excluded: nothing more comes
     assert len(telegram.sent_to(ME)) == 3
     assert [s.plain.split("\n")[0] for s in telegram.sent_to("@alerts")] == ["Air strike near Gaza"]
     assert service.stop() == 0
@@ -346,7 +353,7 @@ def test_a_reader_who_blocks_the_bot_gets_nothing_until_start(
     wait(lambda: state_rows(tmp_path, "SELECT blocked FROM readers") == [(1,)], "the reader marked blocked")
     site.set("/", ticker_page(["Port open again", "Port closed", "Old"]))  # not queued for a reader who blocked us
     wait(lambda: site.hits["/"] >= 4, "more polls")
-    time.sleep(1.5)
+    listened(telegram)
     refused = [c for c in telegram.log if c.chat_id == str(ME) and c.status == 403]
     assert len(refused) == 1  # not retried while blocked
     assert state_rows(tmp_path, "SELECT text, status FROM outbox WHERE channel = 'reader:4242'") == [
@@ -383,7 +390,7 @@ def test_a_restart_in_the_middle_of_a_conversation_neither_loses_nor_replays(
     got = replies(telegram, ME, 4)
     assert got[2].startswith("Watching #2: harbour")
     assert got[3] == "Your watches:\n#1 port\n#2 harbour"
-    time.sleep(1.5)
+    listened(telegram)
     assert len(telegram.sent_to(ME)) == 4  # nothing answered twice
     assert telegram.confirmed() == 5  # every update confirmed
     assert state_rows(tmp_path, "SELECT update_offset FROM bot_state") == [(5,)]
@@ -497,7 +504,9 @@ def test_two_instances_on_one_postgresql_state_listen_once(
     site.set("/", ticker_page(["Port closed", "Old"]))
     for n in range(6):
         assert replies(telegram, ME + n, 2)[1].startswith("Port closed")
-    time.sleep(1.5)
+    polled = site.hits["/"]
+    wait(lambda: site.hits["/"] >= polled + 2, "two more polls")
+    listened(telegram)
     assert all(len(telegram.sent_to(ME + n)) == 2 for n in range(6))  # each answered and alerted once
     assert not [c for c in telegram.log if c.method == "getUpdates" and c.status == 409]
     for service in services:
