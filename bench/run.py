@@ -5,7 +5,8 @@ Everything runs on 127.0.0.1: one aiohttp fixture server with N sources of ~100 
 
     python bench/run.py [--sizes 50,500,5000] [--runs 3] [--soak 60] [--ports 50] [--no-urlwatch]
 
-1. Poll cycles of N sources, after a baseline: (a) every page changed, (b) none changed: wall, CPU
+1. Poll cycles of N sources, after a baseline: (a) every page changed, (b) none changed, (c) quiet
+   tickers (no ETag, new bytes on every request, the same ticker lines; Fixture.noisy_pages): wall, CPU
    (user+sys, os.wait4 or process_time), peak RSS (VmHWM). Two modes: `monitor --once` processes
    (N <= --once-max; the ETags they keep in the state file make "none changed" 304s), and
    cycles inside one long-lived process that polls like the service (ETags kept: 304s). Sources
