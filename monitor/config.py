@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .bot.texts import LANGUAGES, check_override
 from .channels import CHANNELS
 from .channels.render import check_template
 from .config_reader import Node, did_you_mean, field_defaults, read_yaml
 from .config_types import (  # the tree this module builds (also importable from here)
+    BotConfig,
     ChannelConfig,
     ChannelSettings,
     Config,
@@ -26,6 +28,7 @@ from .config_types import (  # the tree this module builds (also importable from
     SourceConfig,
     SourceSettings,
     StateConfig,
+    TelegramSettings,
 )
 from .errors import ConfigError
 from .passwords import check_hash
@@ -46,10 +49,14 @@ TOP_KEYS = (
     "http",
     "stop_timeout",
     "admin_channel",
+    "bot",
 )
 # The defaults each key falls back to, as the dataclasses write them (parse() writes none of its own).
 _STATE, _DEFAULTS, _DELIVERY, _DEDUP = StateConfig(), DefaultsConfig(), DeliveryConfig(), DedupConfig()
 _CONFIG, _SOURCE, _CHANNEL, _RULE = (field_defaults(c) for c in (Config, SourceConfig, ChannelConfig, RuleConfig))
+_BOT = field_defaults(BotConfig)
+_BOT_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+_USERNAME = re.compile(r"^@[A-Za-z][A-Za-z0-9_]{4,31}$")
 
 
 def default_path() -> str:
@@ -94,6 +101,7 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         )
     if not sources:
         raise root.error("no sources: add at least one under 'sources'", "sources")
+    bot = _bot(root.node("bot"), channels) if root.get("bot") is not None else None
     root.done()
     return Config(
         file,
@@ -108,6 +116,7 @@ def parse(data: Any, *, file: str = "config.yaml", base: Path | None = None) -> 
         admin_channel=admin_channel,
         alarm_after=alarm_after,
         stop_timeout=stop_timeout,
+        bot=bot,
     )
 
 
@@ -406,3 +415,75 @@ def _check_examples(n: Node, rule: RuleConfig) -> None:
             if bool(matcher.matches("", line)) is not expected:
                 verb = "does not match" if expected else "matches"
                 raise ConfigError(n.file, f"{n.sub('examples')}.{key}[{i}]", f"rule {verb} its example {line!r}")
+
+
+def _bot(n: Node, channels: tuple[ChannelConfig[ChannelSettings], ...]) -> BotConfig:
+    """bot: the token and Bot API of the first telegram channel unless given; who may use it; limits; texts."""
+    first = next((c.kind for c in channels if isinstance(c.kind, TelegramSettings)), None)
+    token = n.string("token") or (first.token if first else None)
+    if token is None:
+        raise n.missing("token", "is required: no telegram channel has a token to share")
+    if not _BOT_TOKEN.fullmatch(token):
+        raise n.error("does not look like a bot token (digits, ':', then letters)", "token")
+    api = n.url("api_base_url") or (first.api_base_url if first else _BOT.api_base_url)
+    bot = BotConfig(
+        token=token,
+        api_base_url=api,
+        access=_access(n),
+        admins=tuple(_user_id(n, "admins", i, v) for i, v in enumerate(_list(n, "admins"))),
+        max_terms=_whole(n, "max_terms", _BOT.max_terms, minimum=1),
+        max_users=_whole(n, "max_users", _BOT.max_users, minimum=1),
+        texts=_texts(n.node("texts")),
+        poll_timeout=n.number("poll_timeout", _BOT.poll_timeout, minimum=0, maximum=50),
+    )
+    n.done()
+    return bot
+
+
+def _list(n: Node, key: str) -> list[Any]:
+    value = n.get(key) or []
+    if not isinstance(value, list):
+        raise n.error(f"expected a list, got {type(value).__name__}", key)
+    return value
+
+
+def _user_id(n: Node, key: str, i: int, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(n.file, f"{n.sub(key)}[{i}]", f"expected a Telegram user id (a whole number), got {value!r}")
+    return value
+
+
+def _access(n: Node) -> tuple[str, ...] | None:
+    """access: open (anyone), or the user ids and @usernames allowed."""
+    value = n.get("access", "open")
+    if value == "open":
+        return None
+    if not isinstance(value, list):
+        raise n.error(f"expected open, or a list of user ids and @usernames, got {value!r}", "access")
+    allowed = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, str) and _USERNAME.fullmatch(entry):
+            allowed.append(entry.lower())
+        else:
+            allowed.append(str(_user_id(n, "access", i, entry)))
+    return tuple(allowed)
+
+
+def _texts(n: Node) -> tuple[tuple[str, str, str], ...]:
+    """texts: {key: text} for every language, or {key: {en: text, ar: text}}."""
+    out = []
+    for key in list(n.value):
+        value = n.get(key)
+        per_language = value if isinstance(value, dict) else {"": value}
+        for lang, text in per_language.items():
+            where = f"{key}.{lang}" if lang else str(key)
+            if lang and lang not in LANGUAGES:
+                raise n.error(f"unknown language {lang!r} (known: {', '.join(LANGUAGES)})", where)
+            if not isinstance(text, str) or not text.strip():
+                raise n.error("expected a non-empty string", where)
+            problem = check_override(str(key), text)
+            if problem:
+                raise n.error(problem, where)
+            out.append((str(key), str(lang), text))
+    n.done()
+    return tuple(out)

@@ -262,6 +262,25 @@ class RuleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class BotConfig:
+    """bot: readers' personal alerts (/watch) through a Telegram bot; no bot: section, no bot."""
+
+    token: str = field(repr=False)  # default: the first telegram channel's (the channels' bot)
+    api_base_url: str = "https://api.telegram.org/bot"  # default: likewise
+    access: tuple[str, ...] | None = None  # None: open to anyone; else user ids and @usernames
+    admins: tuple[int, ...] = ()  # user ids that may use /status and /mute
+    max_terms: int = 20  # terms of one /watch, and of all a reader's watches together
+    max_users: int = 10_000
+    texts: tuple[tuple[str, str, str], ...] = ()  # (key, language or "", text): the operator's own replies
+    poll_timeout: float = 25.0  # seconds a getUpdates long poll waits for news
+
+    @property
+    def bot_id(self) -> str:
+        """The bot's numeric id, the part of its token before the colon."""
+        return self.token.split(":", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole validated configuration: one field per top-level key of config.yaml."""
 
@@ -277,10 +296,12 @@ class Config:
     admin_channel: str | None = None  # where health alarms go
     alarm_after: int = 5  # a source's bad polls in a row before admin_channel hears of it, unless it sets its own
     stop_timeout: float = 10.0  # on SIGTERM, running polls and sends get this long to finish
+    bot: BotConfig | None = None  # readers' /watch bot; None: none
 
     def secrets(self) -> list[str]:
         """Return every secret value, for log redaction."""
         found = [c.kind.token for c in self.channels if isinstance(c.kind, TelegramSettings)]
+        found += [self.bot.token] if self.bot else []
         if self.state.url and (password := urlsplit(self.state.url).password):
             found += [self.state.url, password, unquote(password)]
         if self.http.auth is not None:

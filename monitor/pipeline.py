@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
@@ -62,9 +62,10 @@ async def poll_once(
     *,
     dedup: DedupConfig,
     dry_run: bool = False,
+    readers: Callable[[Item], Iterable[int]] | None = None,
     memo: PollMemo | None = None,
 ) -> PollResult:
-    """Poll one source: fetch, extract, normalise, drop seen items, match rules, queue alerts.
+    """Poll one source: fetch, extract, normalise, drop seen items, match rules and readers' watches, queue alerts.
 
     With a memo, a poll that finds exactly the lines the source's last recorded poll found is done
     there: nothing in them is new, and the state is not written (memo.py says why that is safe).
@@ -85,7 +86,7 @@ async def poll_once(
             return PollResult(cfg.name, found)
     try:
         items = to_items(cfg.name, entries)
-        result = await _remember(cfg, items, store, matcher, dry_run, dedup)
+        result = await _remember(cfg, items, store, matcher, dry_run, dedup, readers)
     except Exception as exc:  # the state store failed (locked, disk full): this poll failed, nothing is lost
         # Nothing of this page was recorded, so its lines are new again next poll, which must fetch
         # the page whole: a 304 would be taken for "nothing changed".
@@ -108,9 +109,15 @@ def _failed(source: str, exc: Exception, *, state_fault: bool = False) -> PollRe
 
 
 async def _remember(
-    cfg: AnySource, items: list[Item], store: Store, matcher: Matcher, dry_run: bool, dedup: DedupConfig
+    cfg: AnySource,
+    items: list[Item],
+    store: Store,
+    matcher: Matcher,
+    dry_run: bool,
+    dedup: DedupConfig,
+    readers: Callable[[Item], Iterable[int]] | None = None,
 ) -> PollResult:
-    """Drop seen items, match rules and queue the alerts of the new ones, in one store transaction."""
+    """Drop seen items, match rules and readers' watches, and queue the alerts of the new ones, in one transaction."""
     new = await store.unseen(cfg.name, items)
     baseline = not await store.has_baseline(cfg.name)
     edits = {} if baseline else await find_edits(store, cfg.name, new, time.time() - dedup.edit_window)
@@ -123,6 +130,10 @@ async def _remember(
         for item in reversed(to_send)
         for channel, route in matcher.channels_for(item).items()
     ]
+    if readers is not None:  # readers' own /watch terms: a direct message each (channel reader:<user id>)
+        alerts += [
+            Outgoing(f"reader:{uid}", item, False, rule="watch") for item in reversed(to_send) for uid in readers(item)
+        ]
     if cfg.on_edit == "edit":
         alerts += [
             Outgoing(channel, item, silent=True, edit_of=message_id)
@@ -209,6 +220,13 @@ class Deliverer:
                 self._budgeted.add(cfg.chat_key)
             if cfg.per_minute:
                 limits.append(AsyncLimiter(cfg.per_minute, 60))
+
+    async def spare_send(self) -> None:
+        """Take a send of the bot's global budget that the channels leave unused (readers' alerts: channels first)."""
+        cost = min(self.cluster.budget_cost(), self._total.max_rate)
+        while not self._total.has_capacity(cost):
+            await asyncio.sleep(0.05)
+        await self._total.acquire(cost)
 
     def wake(self) -> None:
         """New alerts were queued: every channel's loop looks at its queue now."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from . import report
+from .bot.parts import BotParts, open_bot
 from .channels import Channel, make_channel
 from .cluster import Cluster, Solo
 from .config_types import Config
@@ -46,6 +47,7 @@ class Runtime:
     metrics: Metrics | None = None
     cluster: Cluster = field(default_factory=Solo)
     dry_run: bool = False  # read the state, write nothing, send nothing
+    bot: BotParts | None = None  # the readers' bot (config bot:)
     last_polled: dict[str, float] = field(default_factory=dict)
     state_problem: str | None = None  # the state file was deleted or replaced under the running service
     _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
@@ -55,8 +57,22 @@ class Runtime:
     async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
         started = time.monotonic()
+        readers = None
+        if self.bot is not None:
+            if self.cluster.shared:
+                try:
+                    await self.bot.sync()
+                except MonitorError as exc:  # the poll goes on with the readers held (its own store call says why)
+                    logger.debug("bot.readers_not_synced error=%s", exc)
+            readers = self.bot.readers.matching
         result = await poll_once(
-            source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run, memo=self.memo
+            source,
+            self.store,
+            self.matcher,
+            dedup=self.config.dedup,
+            dry_run=self.dry_run,
+            readers=readers,
+            memo=self.memo,
         )
         now = time.time()
         self.last_polled[result.source] = now
@@ -85,8 +101,14 @@ class Runtime:
                 except MonitorError as exc:
                     logger.error("source.health_not_queued error=%s", exc)
         if result.queued or message:
-            self.deliverer.wake()
+            self.wake()
         return result
+
+    def wake(self) -> None:
+        """Alerts were queued (here, or by another instance): every delivery loop looks at its queue now."""
+        self.deliverer.wake()
+        if self.bot is not None:
+            self.bot.delivery.wake()
 
     async def poll_claimed(self, source: Source) -> PollResult | None:
         """Poll a source if this instance claims its poll (always, alone on a state); None when not ours now."""
@@ -174,6 +196,10 @@ async def open_runtime(
             ),
         )
         stack.callback(rt.cancel_flush)  # store.close() writes what the timer would have
+        if not dry_run:
+            rt.bot = await open_bot(config, store, rt.deliverer, cluster)
+            if rt.bot is not None:
+                stack.push_async_callback(rt.bot.close)
         yield rt
 
 
@@ -185,7 +211,10 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
             report.print_poll(r, source.config, rt.matcher, dry_run=dry_run)
         if dry_run:
             return 1 if any(r.error for r in results) else 0
-        await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
+        try:
+            await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
+        finally:
+            await rt.cluster.stop()  # a chat this run took goes back to the running instances at once
         return await _summary(rt, results)
 
 

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 STATE_CHECK = 30.0  # seconds between checks that the state file is still the one opened
 OVERRUN_EVERY = 3600.0  # seconds: a source slower than its interval is logged at most this often
 PAGE_READ = 5.0  # seconds the status page may wait for the state
+HEALTH_READ = 3.0  # seconds /healthz may wait for the state
 PAGE_ALERTS_SINCE = 30 * 86400.0  # the page's last alerts are looked for this far back
 
 
@@ -51,6 +52,7 @@ class Running:
         self.overrun_logged: dict[str, float] = {}  # source -> when its overrun was last logged (monotonic)
         self.workers: dict[str, asyncio.Task[None]] = {}
         self.chores: set[asyncio.Task[None]] = set()  # prunes and state checks under way
+        self.bot_tasks: list[asyncio.Task[None]] = []  # the readers' bot's listener and deliveries
         self.started = time.time()
 
     def start(self) -> None:
@@ -76,6 +78,11 @@ class Running:
         self.scheduler.add_job(self._chore, "interval", args=[self._check_state], seconds=STATE_CHECK)
         for name in self.rt.channels:
             self.workers[name] = asyncio.create_task(self.rt.deliverer.run_forever(name), name=f"deliver:{name}")
+        if self.rt.bot is not None:  # the readers' bot: its updates and its direct messages
+            self.bot_tasks = [
+                asyncio.create_task(self.rt.bot.listener.run(), name="bot:updates"),
+                asyncio.create_task(self.rt.bot.delivery.run_forever(), name="bot:readers"),
+            ]
         self.scheduler.start()
 
     def _poll(self, source: Source) -> None:
@@ -130,7 +137,10 @@ class Running:
         self.scheduler.pause()  # at once: shutdown() takes effect at the loop's next turn, a job could start before
         self.scheduler.shutdown(wait=False)
         self.rt.deliverer.stop()
-        pending = [*self.polls.values(), *self.workers.values(), *self.chores]
+        if self.rt.bot is not None:
+            self.rt.bot.listener.stop()
+            self.rt.bot.delivery.stop()
+        pending = [*self.polls.values(), *self.workers.values(), *self.chores, *self.bot_tasks]
         if pending:
             _, late = await asyncio.wait(pending, timeout=timeout)
             for task in late:
@@ -144,6 +154,7 @@ class Running:
         """Name the parts that stopped working: the scheduler, a channel's delivery loop."""
         dead = [] if self.scheduler.running else ["scheduler is not running"]
         dead += [f"channel {name}: delivery loop ended" for name, task in self.workers.items() if task.done()]
+        dead += [f"{task.get_name()}: loop ended" for task in self.bot_tasks if task.done()]
         return dead + self.rt.cluster.dead()
 
     async def problems(self, now: float) -> list[str]:
@@ -154,10 +165,13 @@ class Running:
         if self.rt.cluster.problem:  # the state database is unreachable: no use asking it about the queues
             problems.append(self.rt.cluster.problem)
         else:
-            try:
-                problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
+            try:  # bounded: /healthz answers even while the state cannot (a database just gone)
+                async with asyncio.timeout(HEALTH_READ):
+                    problems += await self.rt.deliverer.stalled(now, self.rt.config.delivery.stall_after)
             except MonitorError as exc:
                 problems.append(f"state: {exc}")
+            except TimeoutError:
+                problems.append(f"state: no answer within {HEALTH_READ:g}s")
         for source in self.rt.sources:
             name = source.config.name
             interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait
@@ -280,12 +294,16 @@ async def _run(
     """Run one config until a signal; return the new config on a valid reload, None on stop."""
     async with open_runtime(config, metrics=metrics) as rt:
         running = Running(rt)
-        await rt.cluster.start(rt.deliverer.wake)
+        await rt.cluster.start(rt.wake)
         running.start()
         current[:] = [running]
         notifier.ready(await running.summary())
         logger.info(
-            "service.started sources=%d channels=%d rules=%d", len(rt.sources), len(rt.channels), len(config.rules)
+            "service.started sources=%d channels=%d rules=%d%s",
+            len(rt.sources),
+            len(rt.channels),
+            len(config.rules),
+            f" bot_readers={len(rt.bot.readers.by_id)}" if rt.bot else "",
         )
         new_config = await _wait(stop, reload, path, config, running, notifier)
         if new_config is None:

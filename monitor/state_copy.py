@@ -25,7 +25,7 @@ from .store.postgres import PostgresStore
 
 BATCH = 5000  # rows read from SQLite in one go (off the event loop) and written with one COPY
 
-# The columns copied, as both backends name them (SQLite SCHEMA_VERSION 3, PostgreSQL's MIGRATIONS[0]).
+# The columns copied, as both backends name them (SQLite SCHEMA_VERSION 4, PostgreSQL's MIGRATIONS[0] and [2]).
 TABLES: dict[str, tuple[str, ...]] = {
     "seen": ("source", "fingerprint", "text", "link", "first_seen", "last_seen", "edit_of"),
     "baseline": ("source", "at"),
@@ -65,8 +65,29 @@ TABLES: dict[str, tuple[str, ...]] = {
         "parts_sent",
         "rule",
     ),
+    "readers": (
+        "user_id",
+        "username",
+        "language",
+        "tz",
+        "quiet_from",
+        "quiet_to",
+        "paused",
+        "blocked",
+        "created",
+    ),
+    "watches": ("user_id", "number", "text", "created"),  # after readers: it refers to them
+    "bot_state": ("bot", "update_offset"),
 }
-ORDER = {"seen": "source, fingerprint", "baseline": "source", "source_state": "source", "outbox": "id"}
+ORDER = {
+    "seen": "source, fingerprint",
+    "baseline": "source",
+    "source_state": "source",
+    "outbox": "id",
+    "readers": "user_id",
+    "watches": "user_id, number",
+    "bot_state": "bot",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,16 @@ def show_status(config: Config) -> int:
             f"{s.source:20} {_ago(s.last_poll):>12} {_ago(s.last_new):>12} {s.failures:>8} {next_poll:>12}"
             f"{polled_by}  {error}"
         )
-    counted = {c.channel: c for c in channels}
+    counted = {c.channel: c for c in channels if not c.channel.startswith("reader:")}
+    readers = [c for c in channels if c.channel.startswith("reader:")]
+    if readers:  # the bot's readers: one line for all of them, not one per reader
+        counted["readers (bot)"] = ChannelStatus(
+            "readers (bot)",
+            sum(c.queued for c in readers),
+            sum(c.delivered for c in readers),
+            sum(c.failed for c in readers),
+            None,
+        )
     print(f"\n{'channel':20} {'queued':>7} {'delivered':>10} {'failed':>7}  last error")
     for name in channel_names + [n for n in counted if n not in channel_names]:
         c = counted.get(name) or ChannelStatus(name, 0, 0, 0, None)

@@ -47,7 +47,7 @@ _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 # Parameters that are strings; PTB JSON-encodes every other value in form bodies ("true", "{...}").
 _STRINGS = frozenset({"chat_id", "text", "parse_mode", "business_connection_id", "message_effect_id"})
-METHODS = {m.lower(): m for m in ("getMe", "sendMessage", "editMessageText")}
+METHODS = {m.lower(): m for m in ("getMe", "sendMessage", "editMessageText", "getUpdates")}
 BOT = {"id": 123456, "is_bot": True, "first_name": "Fake", "username": "fake_bot"}
 
 
@@ -251,10 +251,106 @@ class FakeTelegram(BackgroundServer):
         self._faults: list[Fault] = []
         self._cond = threading.Condition()
         self._next_id = 1
+        # The bot's side: updates that users send it (push()), read with getUpdates, and their private chats.
+        self.users: dict[int, dict[str, Any]] = {}  # user id -> its User object
+        self.blocked: set[int] = set()  # users who blocked the bot: 403 to sendMessage
+        self.deactivated: set[int] = set()  # deleted accounts: 403 "user is deactivated"
+        self.updates: list[dict[str, Any]] = []  # not yet confirmed by an offset
+        self.polls: list[tuple[int | None, float]] = []  # (offset, timeout) of each getUpdates answered
+        self._next_update = 1
+        self._polling = 0  # getUpdates under way
+        self._closing = False
 
     def __enter__(self) -> FakeTelegram:
         self.start()
         return self
+
+    def stop(self) -> None:
+        self._closing = True  # long polls under way answer now
+        super().stop()
+
+    def push(
+        self,
+        user_id: int,
+        text: str | None,
+        *,
+        language_code: str | None = "en",
+        username: str | None = None,
+        chat_id: int | None = None,
+        chat_type: str = "private",
+        edit_of: int | None = None,
+    ) -> int:
+        """A user writes to the bot (text None: a sticker); return the update's id. chat_id: a group's."""
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+        if username:
+            user["username"] = username
+        if language_code:
+            user["language_code"] = language_code
+        chat = (
+            {"id": user_id, "type": "private", "first_name": user["first_name"]}
+            if chat_id is None
+            else {"id": chat_id, "type": chat_type, "title": f"Group {chat_id}"}
+        )
+        with self._cond:
+            self.users[user_id] = user
+            self.chats.setdefault(str(user_id), user_id)
+            update_id, self._next_update = self._next_update, self._next_update + 1
+            message: dict[str, Any] = {"message_id": 100000 + update_id, "date": int(time.time()), "chat": chat}
+            message["from"] = user
+            if text is None:
+                message["sticker"] = {
+                    "file_id": "s",
+                    "file_unique_id": "s",
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                }
+            else:
+                message["text"] = text
+            if edit_of is not None:
+                message["message_id"], message["edit_date"] = edit_of, int(time.time())
+            key = "message" if edit_of is None else "edited_message"
+            self.updates.append({"update_id": update_id, key: message})
+            self._cond.notify_all()
+        return update_id
+
+    def confirmed(self) -> int:
+        """The first update not yet confirmed by a getUpdates offset (all pushed: the next id)."""
+        with self._cond:
+            return self.updates[0]["update_id"] if self.updates else self._next_update
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        """Long polling as Telegram does it: an offset confirms the updates before it; 409 when two overlap."""
+        with self._cond:
+            if self._polling:
+                return self._answer(
+                    "getUpdates",
+                    None,
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                )
+            self._polling += 1
+        try:
+            offset = params.get("offset")
+            timeout = float(params.get("timeout") or 0)
+            limit = int(params.get("limit") or 100)
+            deadline = time.monotonic() + timeout
+            while True:
+                with self._cond:
+                    if offset is not None:
+                        self.updates = [u for u in self.updates if u["update_id"] >= int(offset)]
+                    found = self.updates[:limit]
+                if found or time.monotonic() >= deadline or self._closing:
+                    break
+                await asyncio.sleep(0.02)
+            with self._cond:
+                self.polls.append((None if offset is None else int(offset), timeout))
+            return self._answer("getUpdates", None, 200, result=found)
+        finally:
+            with self._cond:
+                self._polling -= 1
 
     def __exit__(self, *_: object) -> None:
         self.stop()
@@ -360,10 +456,16 @@ class FakeTelegram(BackgroundServer):
             return self._answer(method, chat, fault.status, fault.description)
         if method == "getMe":
             return self._answer(method, chat, 200, result=BOT)
+        if method == "getUpdates":
+            return await self._get_updates(params)
         if not known or not chat:
             return self._answer(method, chat, 400, "Bad Request: chat not found")
         if known in self.forbidden:
             return self._answer(method, chat, 403, "Forbidden: bot is not a member of the channel chat")
+        if known.isdigit() and int(known) in self.blocked:
+            return self._answer(method, chat, 403, "Forbidden: bot was blocked by the user")
+        if known.isdigit() and int(known) in self.deactivated:
+            return self._answer(method, chat, 403, "Forbidden: user is deactivated")
         return self._message(method, chat, known, params)
 
     def _message(self, method: str, chat: str, known: str, params: dict[str, Any]) -> web.Response:
@@ -435,7 +537,9 @@ class FakeTelegram(BackgroundServer):
         )
 
     def _chat(self, known: str) -> dict[str, Any]:
-        """A Chat: a channel for "@name" chats, a supergroup for numeric ones."""
+        """A Chat: a channel for "@name" chats, a private chat for a user's, a supergroup for other numeric ones."""
+        if known.isdigit() and int(known) in self.users:
+            return {"id": int(known), "type": "private", "first_name": self.users[int(known)]["first_name"]}
         if known.startswith("@"):
             return {"id": self.chats[known], "type": "channel", "title": known[1:], "username": known[1:]}
         return {"id": self.chats[known], "type": "supergroup", "title": f"Chat {known}"}

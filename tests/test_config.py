@@ -244,7 +244,7 @@ NEWCOMER = [
     (
         "top, none close",
         "colour: red\n" + GOOD,
-        "unknown key 'colour' (known: admin_channel, alarm_after, channels, "
+        "unknown key 'colour' (known: admin_channel, alarm_after, bot, channels, "
         "dedup, defaults, delivery, http, rules, sources, state, stop_timeout)",
     ),
     ("source key", edit("url:", "ulr:"), "sources[0]: unknown key 'ulr' (did you mean 'url'?)"),

@@ -247,3 +247,38 @@ async def test_await_for_leaves_the_loop_running(tg: FakeTelegram, bot: Bot) -> 
         tg.await_for(lambda s: any(m.plain == "hi" for m in s), timeout=10), bot.send_message("@alerts", "hi")
     )
     assert [m.plain for m in sent] == ["hi"]
+
+
+async def test_get_updates_long_polls_confirms_by_offset_and_refuses_overlap(tg: FakeTelegram, bot: Bot) -> None:
+    started = time.monotonic()
+    assert await bot.get_updates(timeout=1) == ()  # nothing: the long poll waits its timeout
+    assert time.monotonic() - started >= 0.9
+    first = tg.push(7, "/start", username="someone", language_code="ar")
+    tg.push(7, None)  # a sticker
+    tg.push(8, "/help", chat_id=-100555, chat_type="supergroup")
+    updates = await bot.get_updates(timeout=5)
+    assert [u.update_id for u in updates] == [first, first + 1, first + 2]
+    assert updates[0].message is not None and updates[0].message.text == "/start"
+    user = updates[0].message.from_user
+    assert user is not None and (user.id, user.username, user.language_code) == (7, "someone", "ar")
+    assert updates[1].message is not None and updates[1].message.sticker is not None
+    assert updates[2].message is not None and updates[2].message.chat.type == "supergroup"
+    assert len(await bot.get_updates(offset=first + 2)) == 1  # what came before the offset is confirmed, gone
+    assert tg.confirmed() == first + 2
+    waiting = asyncio.ensure_future(bot.get_updates(offset=first + 3, timeout=5))
+    await asyncio.sleep(0.3)
+    status, body = await post(tg, "getUpdates", json={"offset": first + 3})  # PTB itself would queue it
+    assert (status, body["error_code"]) == (409, 409)
+    assert body["description"].startswith("Conflict: terminated by other getUpdates request")
+    edited = tg.push(7, "/watch x", edit_of=5)
+    [update] = await waiting  # a long poll answers as soon as an update comes
+    assert update.update_id == edited and update.edited_message is not None
+    message = await bot.send_message(7, "<b>hi</b>", parse_mode="HTML")  # the user's private chat
+    assert message.chat.type == "private" and tg.sent_to(7)[0].plain == "hi"
+    tg.blocked.add(7)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(7, "again")
+    tg.deactivated.add(8)
+    tg.push(8, "/start")
+    with pytest.raises(Forbidden, match="user is deactivated"):
+        await bot.send_message(8, "hello")

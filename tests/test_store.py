@@ -3,7 +3,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from monitor.errors import StateError
 from monitor.models import Item, Outgoing, SourceHealth
 from monitor.normalize import fingerprint
 from monitor.runtime import open_runtime
-from monitor.store import SqliteStore, Store, open_store
+from monitor.store import Reader, SqliteStore, Store, open_store
 
 
 def item(text: str, source: str = "en") -> Item:
@@ -226,15 +226,15 @@ async def test_a_state_file_of_a_newer_monitor_is_refused_and_left_alone(tmp_pat
     path = tmp_path / "new.db"
     await SqliteStore(path).close()
     with closing(sqlite3.connect(path)) as db:
-        db.execute("PRAGMA user_version = 4")
-    newer = "was written by a newer version of monitor (schema 4, this one knows 3): upgrade monitor"
+        db.execute("PRAGMA user_version = 5")
+    newer = "was written by a newer version of monitor (schema 5, this one knows 4): upgrade monitor"
     message = f"state file {path} {newer}"
     for opening in (SqliteStore, SqliteStore.open_readonly, SqliteStore.verify):
         with pytest.raises(StateError) as caught:
             opening(path)
         assert str(caught.value) == message, opening
     with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (4,)  # not migrated "down", nor touched
+        assert db.execute("PRAGMA user_version").fetchone() == (5,)  # not migrated "down", nor touched
 
 
 async def test_health_is_kept_with_the_polls(backend: Backend) -> None:
@@ -250,3 +250,31 @@ async def test_health_is_kept_with_the_polls(backend: Backend) -> None:
     again = await backend.open()
     assert await again.health_states() == {"en": SourceHealth(pace=0.5, paced_at=3.0)}
     await again.close()
+
+
+async def test_readers_their_watches_and_the_bot_offset_are_kept_and_forgotten(backend: Backend) -> None:
+    store = await backend.open()
+    me = Reader(42, "me", "ar", "Asia/Beirut", (23 * 60, 7 * 60), created=5.0)
+    await store.save_reader(me)
+    await store.save_reader(Reader(7, created=6.0))
+    assert [await store.add_watch(42, t) for t in ("غزة", "ceasefire -football", "x")] == [1, 2, 3]
+    await store.remove_watch(42, 2)
+    assert await store.add_watch(42, "y") == 4
+    await store.save_reader(replace(me, paused=True, blocked=True))
+    assert await store.bot_offset("1") == 0
+    await store.save_bot_offset("1", 10)
+    await store.save_bot_offset("1", 9)  # an older batch never moves it back
+    assert await store.bot_offset("1") == 10
+    a = item("ceasefire in غزة")
+    await store.record("en", [a], [Outgoing("reader:42", a, False), Outgoing("reader:7", a, False)])
+    await store.record("en", [], [Outgoing("alerts", a, False)])
+    assert [x.channel for x in await store.load_reader_queue()] == ["reader:42", "reader:7"]
+    readers = {r.user_id: r for r in await store.readers()}
+    assert readers[42] == replace(me, paused=True, blocked=True, watches=((1, "غزة"), (3, "x"), (4, "y")))
+    assert readers[7].watches == ()
+    await store.forget_reader(42)
+    assert [r.user_id for r in await store.readers()] == [7]
+    await store.close()
+    for table, column in (("readers", "user_id"), ("watches", "user_id")):
+        assert backend.sql(f"SELECT COUNT(*) FROM {table} WHERE {column} = 42") == [(0,)]
+    assert backend.sql("SELECT channel FROM outbox ORDER BY channel") == [("alerts",), ("reader:7",)]

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from ..cluster import Cluster, Solo
 from ..config_types import StateConfig
-from .base import ChannelStatus, Sent, SourceStatus, Store
+from .base import ChannelStatus, Reader, Sent, SourceStatus, Store
 from .sqlite import SCHEMA_VERSION, SqliteStore
 
 __all__ = [
     "SCHEMA_VERSION",
     "ChannelStatus",
+    "Reader",
     "Sent",
     "SourceStatus",
     "SqliteStore",

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
-from .base import ChannelStatus, Sent, SourceStatus
+from .base import ChannelStatus, Reader, Sent, SourceStatus
 from .postgres_sql import (
     INSTANCES,
     META,
@@ -43,6 +43,7 @@ CONNECT_TIMEOUT = 10  # seconds to reach the server
 # here, while an unreachable server is known (pg_cluster's heartbeat) and not waited for.
 POOL_WAIT = 60
 POOL_SIZE = 8
+STOP_WAIT = 5  # seconds a stop waits to write the last polls (systemd's TimeoutStopSec is 30 s in all)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -488,6 +489,108 @@ class PostgresStore:
             await cur.execute("DELETE FROM outbox WHERE status != 'queued' AND done_at < %s", (older_than,))
             return seen + cur.rowcount
 
+    @_guarded
+    async def readers(self) -> list[Reader]:
+        """Return every reader of the bot with their watches."""
+        watches: dict[int, list[tuple[int, str]]] = {}
+        for user, number, text in await self._all("SELECT user_id, number, text FROM watches ORDER BY user_id, number"):
+            watches.setdefault(user, []).append((number, text))
+        rows = await self._all(
+            "SELECT user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created FROM readers"
+        )
+        return [
+            Reader(
+                user,
+                name,
+                lang,
+                tz,
+                None if start is None else (start, end),
+                bool(paused),
+                bool(blocked),
+                created,
+                tuple(watches.get(user, ())),
+            )
+            for user, name, lang, tz, start, end, paused, blocked, created in rows
+        ]
+
+    @_guarded
+    async def save_reader(self, reader: Reader) -> None:
+        """Create or update a reader (not their watches)."""
+        quiet = reader.quiet or (None, None)
+        await self._run(
+            "INSERT INTO readers (user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET"
+            " username = excluded.username, language = excluded.language, tz = excluded.tz,"
+            " quiet_from = excluded.quiet_from, quiet_to = excluded.quiet_to, paused = excluded.paused,"
+            " blocked = excluded.blocked",
+            (
+                reader.user_id,
+                reader.username,
+                reader.language,
+                reader.tz,
+                *quiet,
+                int(reader.paused),
+                int(reader.blocked),
+                reader.created or time.time(),
+            ),
+        )
+
+    @_guarded
+    async def add_watch(self, user_id: int, text: str) -> int:
+        """Store a watch of a (stored) reader; return its number."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute("SELECT 1 FROM readers WHERE user_id = %s FOR UPDATE", (user_id,))
+            await cur.execute(
+                "INSERT INTO watches (user_id, number, text, created)"
+                " SELECT %s, COALESCE(MAX(number), 0) + 1, %s, %s FROM watches WHERE user_id = %s RETURNING number",
+                (user_id, text, time.time(), user_id),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    @_guarded
+    async def remove_watch(self, user_id: int, number: int) -> None:
+        """Delete a reader's watch."""
+        await self._run("DELETE FROM watches WHERE user_id = %s AND number = %s", (user_id, number))
+
+    @_guarded
+    async def forget_reader(self, user_id: int) -> None:
+        """Delete everything stored about a reader: the reader, their watches, their alerts queued or sent."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute("DELETE FROM watches WHERE user_id = %s", (user_id,))
+            await cur.execute("DELETE FROM readers WHERE user_id = %s", (user_id,))
+            await cur.execute("DELETE FROM outbox WHERE channel = %s", (f"reader:{user_id}",))
+
+    @_guarded
+    async def bot_offset(self, bot_id: str) -> int:
+        """Return the next update the bot is to read (0: whatever Telegram holds)."""
+        row = await self._one("SELECT update_offset FROM bot_state WHERE bot = %s", (bot_id,))
+        return int(row[0]) if row else 0
+
+    @_guarded
+    async def save_bot_offset(self, bot_id: str, offset: int) -> None:
+        """Remember that the bot handled every update before offset."""
+        await self._run(
+            "INSERT INTO bot_state (bot, update_offset) VALUES (%s, %s) ON CONFLICT (bot) DO UPDATE"
+            " SET update_offset = GREATEST(bot_state.update_offset, excluded.update_offset)",
+            (bot_id, offset),
+        )
+
+    @_guarded
+    async def load_reader_queue(self, *, limit: int = 200) -> list[Alert]:
+        """Return the alerts queued for readers (channels reader:<id>), oldest first."""
+        rows = await self._all(
+            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent, parts_sent"
+            " FROM outbox WHERE channel LIKE 'reader:%%' AND status = 'queued'"
+            " ORDER BY id LIMIT %s",
+            (limit,),
+        )
+        return [
+            Alert(id_, ch, source, text, link, created, attempts, bool(silent), edit_of, bool(urgent), parts)
+            for id_, ch, source, text, link, created, attempts, silent, edit_of, urgent, parts in rows
+        ]
+
     async def check_file(self) -> str | None:
         """Nothing to check: there is no file (a lost connection shows as the next write's StateError)."""
         return None
@@ -496,7 +599,7 @@ class PostgresStore:
         """Write the polls still in memory, then close the pool."""
         try:
             if self._polls:  # a stop does not wait long for a server that is down
-                async with self._writing(wait=CONNECT_TIMEOUT):
+                async with self._writing(wait=STOP_WAIT):
                     pass
         except psycopg.Error as exc:  # only poll status and validators are lost: one full fetch each
             logger.error("state.write_failed what=polls error=%s", self.explain(exc))

@@ -76,11 +76,38 @@ CREATE TABLE IF NOT EXISTS chat_lease (
 );
 """
 
+# The readers' bot (monitor/bot/): its users, their watches, the update offset of each bot.
+BOT = """
+CREATE TABLE IF NOT EXISTS readers (
+    user_id BIGINT PRIMARY KEY,
+    username TEXT,
+    language TEXT NOT NULL DEFAULT 'en',
+    tz TEXT NOT NULL DEFAULT 'UTC',
+    quiet_from INTEGER,
+    quiet_to INTEGER,
+    paused INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    created DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watches (
+    user_id BIGINT NOT NULL REFERENCES readers ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    created DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (user_id, number)
+);
+CREATE TABLE IF NOT EXISTS bot_state (
+    bot TEXT PRIMARY KEY,
+    update_offset BIGINT NOT NULL
+);
+"""
+
 # The schema in steps, oldest first: a database at version n has had MIGRATIONS[:n] run, each open
 # that writes running the rest in one transaction. Append a step, never change a released one.
 MIGRATIONS: list[str] = [
     SCHEMA,  # 1: the tables (IF NOT EXISTS: a database made before versions were kept takes it as it is)
     CLUSTER,  # 2: several instances: poll claims on source_state, instances, chat leases (pg_cluster.py)
+    BOT,  # 3: the readers' bot: readers, watches, bot_state
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

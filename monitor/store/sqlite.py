@@ -24,7 +24,7 @@ from .. import statepath
 from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
-from .base import ChannelStatus, Sent, SourceStatus
+from .base import ChannelStatus, Reader, Sent, SourceStatus
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,31 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
+CREATE TABLE IF NOT EXISTS readers (  -- the readers' bot: its users (monitor/bot/)
+    user_id INTEGER PRIMARY KEY,
+    username TEXT,
+    language TEXT NOT NULL DEFAULT 'en',
+    tz TEXT NOT NULL DEFAULT 'UTC',
+    quiet_from INTEGER,
+    quiet_to INTEGER,
+    paused INTEGER NOT NULL DEFAULT 0,
+    blocked INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watches (
+    user_id INTEGER NOT NULL REFERENCES readers ON DELETE CASCADE,
+    number INTEGER NOT NULL,  -- the reader's own numbering, as /list shows it
+    text TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (user_id, number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bot_state (
+    bot TEXT PRIMARY KEY,
+    update_offset INTEGER NOT NULL  -- the next Telegram update to read
+);
 """
-SCHEMA_VERSION = 3  # 2: outbox.parts_sent; 3: source_state's health columns, outbox.rule
+# 2: outbox.parts_sent; 3: source_state's health columns, outbox.rule; 4: readers, watches, bot_state
+SCHEMA_VERSION = 4
 _HEALTH_COLUMNS = {
     "streak": "INTEGER NOT NULL DEFAULT 0",
     "backoff": "INTEGER NOT NULL DEFAULT 0",
@@ -584,6 +607,105 @@ class SqliteStore:
                 "DELETE FROM outbox WHERE status != 'queued' AND done_at < ?", (older_than,)
             ).rowcount
         return seen + done
+
+    @_guarded
+    async def readers(self) -> list[Reader]:
+        """Return every reader of the bot with their watches."""
+        watches: dict[int, list[tuple[int, str]]] = {}
+        for user, number, text in self.db.execute("SELECT user_id, number, text FROM watches ORDER BY user_id, number"):
+            watches.setdefault(user, []).append((number, text))
+        rows = self.db.execute(
+            "SELECT user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created FROM readers"
+        )
+        return [
+            Reader(
+                user,
+                name,
+                lang,
+                tz,
+                None if start is None else (start, end),
+                bool(paused),
+                bool(blocked),
+                created,
+                tuple(watches.get(user, ())),
+            )
+            for user, name, lang, tz, start, end, paused, blocked, created in rows
+        ]
+
+    @_guarded
+    async def save_reader(self, reader: Reader) -> None:
+        """Create or update a reader (not their watches)."""
+        quiet = reader.quiet or (None, None)
+        self.db.execute(
+            "INSERT INTO readers (user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (user_id) DO UPDATE SET username = ?2,"
+            " language = ?3, tz = ?4, quiet_from = ?5, quiet_to = ?6, paused = ?7, blocked = ?8",
+            (
+                reader.user_id,
+                reader.username,
+                reader.language,
+                reader.tz,
+                *quiet,
+                reader.paused,
+                reader.blocked,
+                reader.created or time.time(),
+            ),
+        )
+
+    @_guarded
+    async def add_watch(self, user_id: int, text: str) -> int:
+        """Store a watch of a (stored) reader; return its number."""
+        with self._transaction():
+            (number,) = self.db.execute(
+                "SELECT COALESCE(MAX(number), 0) + 1 FROM watches WHERE user_id = ?", (user_id,)
+            ).fetchone()
+            self.db.execute(
+                "INSERT INTO watches (user_id, number, text, created) VALUES (?, ?, ?, ?)",
+                (user_id, number, text, time.time()),
+            )
+        return int(number)
+
+    @_guarded
+    async def remove_watch(self, user_id: int, number: int) -> None:
+        """Delete a reader's watch."""
+        self.db.execute("DELETE FROM watches WHERE user_id = ? AND number = ?", (user_id, number))
+
+    @_guarded
+    async def forget_reader(self, user_id: int) -> None:
+        """Delete everything stored about a reader: the reader, their watches, their alerts queued or sent."""
+        with self._transaction():
+            self.db.execute("DELETE FROM watches WHERE user_id = ?", (user_id,))
+            self.db.execute("DELETE FROM readers WHERE user_id = ?", (user_id,))
+            self.db.execute("DELETE FROM outbox WHERE channel = ?", (f"reader:{user_id}",))
+
+    @_guarded
+    async def bot_offset(self, bot_id: str) -> int:
+        """Return the next update the bot is to read (0: whatever Telegram holds)."""
+        row = self.db.execute("SELECT update_offset FROM bot_state WHERE bot = ?", (bot_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    @_guarded
+    async def save_bot_offset(self, bot_id: str, offset: int) -> None:
+        """Remember that the bot handled every update before offset."""
+        self.db.execute(
+            "INSERT INTO bot_state (bot, update_offset) VALUES (?1, ?2)"
+            " ON CONFLICT (bot) DO UPDATE SET update_offset = MAX(update_offset, ?2)",
+            (bot_id, offset),
+        )
+
+    @_guarded
+    async def load_reader_queue(self, *, limit: int = 200) -> list[Alert]:
+        """Return the alerts queued for readers (channels reader:<id>), oldest first."""
+        rows = self.db.execute(
+            "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent, parts_sent"
+            " FROM outbox WHERE channel >= 'reader:' AND channel < 'reader;' AND status = 'queued'"
+            " ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [
+            Alert(id_, ch, source, text, link, created, attempts, bool(silent), edit_of, bool(urgent), parts)
+            for id_, ch, source, text, link, created, attempts, silent, edit_of, urgent, parts in rows
+        ]
 
     async def close(self) -> None:
         """Write the polls still in memory, then close the database."""

@@ -1,0 +1,1 @@
+"""Readers' personal alerts through a Telegram bot: /watch, its replies, its updates, its deliveries."""

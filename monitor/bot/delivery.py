@@ -1,0 +1,175 @@
+"""The readers' alerts (outbox channels reader:<user id>) sent as direct messages, oldest first.
+
+One loop for all readers: each reader's chat takes a message a second at most, and every send takes
+a share of the bot's global budget that the channels leave unused, so channel alerts go first. Alerts
+of a reader in quiet hours wait until they end; of a paused reader they are dropped; of a reader who
+blocked the bot they wait (until max_age) for a /start; a deactivated account is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from telegram import Bot
+
+from ..channels.telegram import TelegramChannel
+from ..cluster import Cluster
+from ..config_types import BotConfig, ChannelConfig, DeliveryConfig, TelegramSettings
+from ..errors import DeliveryError
+from ..models import Alert
+from ..pipeline import Deliverer, backoff
+from ..store import Reader, Store
+from .readers import Readers, in_quiet_hours
+
+logger = logging.getLogger(__name__)
+PER_CHAT = 1.0  # seconds between two messages to one reader
+IDLE = 60.0  # seconds between looks at the queue when nothing wakes the loop (quiet hours end)
+
+
+class ReaderDelivery:
+    """Sends queued readers' alerts through the bot, until stop()."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        config: BotConfig,
+        delivery: DeliveryConfig,
+        store: Store,
+        readers: Readers,
+        deliverer: Deliverer,
+        cluster: Cluster,
+    ) -> None:
+        self.bot, self.config, self.delivery, self.store, self.readers = bot, config, delivery, store, readers
+        self.deliverer, self.cluster = deliverer, cluster
+        self.lease = f"readers:{config.bot_id}"
+        self.sent = self.failed = 0
+        self._next: dict[int, float] = {}  # reader -> when their chat may take the next message
+        self._paused_until = 0.0  # a 429 pauses every reader's sends (it is the bot's limit)
+        self._wake, self._stopping = asyncio.Event(), asyncio.Event()
+        self._channels: dict[tuple[int, str], TelegramChannel] = {}
+        self.sync: Callable[[], Awaitable[None]] | None = None  # re-reads the readers (instances sharing a state)
+
+    def wake(self) -> None:
+        """New alerts were queued."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Send nothing new; a send under way finishes and is recorded."""
+        self._stopping.set()
+
+    async def run_forever(self) -> None:
+        """Deliver as alerts are queued; supervised: a fault is logged, backed off from, and tried again."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                wait = await self.drain(time.time())
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                logger.error("bot.delivery_failed error=%s", exc, exc_info=not isinstance(exc, DeliveryError))
+                wait = backoff(failures, base=self.delivery.retry_base, cap=self.delivery.retry_max)
+            self._wake.clear()
+            woken = asyncio.ensure_future(self._wake.wait())
+            stop = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({woken, stop}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            stop.cancel()
+
+    async def drain(self, now: float) -> float:
+        """Send one message to each reader whose chat may take one now; return the seconds until the next look.
+
+        A reader with more than digest_after alerts waiting (quiet hours just ended) gets them as digests.
+        """
+        if now < self._paused_until:
+            return self._paused_until - now
+        if not await self.cluster.may_send(self.lease):
+            return max(self.cluster.wait_for(self.lease), 5.0)
+        if self.sync is not None:  # another instance may have taken the reader's /watch, or queued their alert
+            await self.sync()
+        due, more = await self._sendable(), set()  # more: readers with alerts left after this pass
+        for uid, alerts in due.items():
+            reader = self.readers.by_id.get(uid)
+            if self._stopping.is_set() or reader is None:  # reader None: forgotten meanwhile, alerts too
+                continue
+            if self._next.get(uid, 0.0) > time.time():
+                more.add(uid)
+                continue
+            channel = self._channel(reader)
+            group = channel.pack(alerts)[0] if len(alerts) > channel.config.digest_after else alerts[:1]
+            await self.deliverer.spare_send()
+            self._next[uid] = time.time() + PER_CHAT
+            if not await self._send(reader, group) or len(group) < len(alerts):
+                more.add(uid)
+        waits = [self._next.get(uid, 0.0) - time.time() for uid in more]
+        return max(min([IDLE, *waits]), self._paused_until - time.time(), 0.05)
+
+    async def _sendable(self) -> dict[int, list[Alert]]:
+        """The queued alerts that may go, by reader, oldest first; drop those that never will."""
+        due: dict[int, list[Alert]] = {}
+        for alert in await self.store.load_reader_queue(limit=500):
+            uid = int(alert.channel.partition(":")[2])
+            reader = self.readers.by_id.get(uid)
+            if reader is None or alert.created < time.time() - self.delivery.max_age or reader.paused:
+                why = "no such reader" if reader is None else "paused" if reader.paused else "expired undelivered"
+                await self.store.mark_failed(alert.id, why)
+                self.failed += 1
+            elif not reader.blocked and not in_quiet_hours(reader, time.time()):
+                due.setdefault(uid, []).append(alert)
+        return due
+
+    async def _send(self, reader: Reader, group: list[Alert]) -> bool:
+        """Send one message (an alert, or a digest of several) and record what happened; False if it stays queued."""
+        ids = [a.id for a in group]
+        try:
+            message_id = await self._channel(reader).send(group)
+        except DeliveryError as exc:
+            return await self._refused(reader, group, exc)
+        await self.store.mark_delivered(ids, message_id)
+        self.sent += len(ids)
+        logger.info("bot.alert_sent reader=%d count=%d", reader.user_id, len(ids))
+        return True
+
+    async def _refused(self, reader: Reader, group: list[Alert], exc: DeliveryError) -> bool:
+        """Record a refused send: True when the alerts are done with (failed), False when they stay queued."""
+        error = str(exc)
+        if "deactivated" in error:  # the account is gone: so is everything about it
+            logger.info("bot.reader_gone reader=%d", reader.user_id)
+            await self.readers.forget(reader.user_id)
+            return True
+        if "blocked" in error:  # kept queued, tried again when they /start
+            logger.info("bot.reader_blocked reader=%d", reader.user_id)
+            await self.readers.save(replace(reader, blocked=True))
+            for alert in group:
+                await self.store.schedule_retry(alert.id, error)
+            return True  # nothing to wait for: a /start wakes the loop
+        if exc.retry_after is not None:  # the bot's own limit: every reader waits
+            self._paused_until = time.time() + exc.retry_after
+        attempts = group[0].attempts + 1
+        if exc.permanent or (exc.unexpected and attempts >= self.delivery.max_attempts):
+            logger.warning("bot.alert_failed reader=%d error=%s", reader.user_id, error)
+            for alert in group:
+                await self.store.mark_failed(alert.id, error)
+            self.failed += len(group)
+            return True
+        self._next[reader.user_id] = time.time() + backoff(
+            attempts, base=self.delivery.retry_base, cap=self.delivery.retry_max
+        )
+        for alert in group:
+            await self.store.schedule_retry(alert.id, error, parts_sent=exc.parts_sent if len(group) == 1 else 0)
+        return False
+
+    def _channel(self, reader: Reader) -> TelegramChannel:
+        """The reader's chat as a telegram channel (its template, their time zone) on the bot's connections."""
+        key = (reader.user_id, reader.tz)
+        channel = self._channels.get(key)
+        if channel is None:
+            settings = TelegramSettings(str(reader.user_id), self.config.token, api_base_url=self.config.api_base_url)
+            config = ChannelConfig(name=f"reader:{reader.user_id}", kind=settings, timezone=reader.tz)
+            channel = self._channels[key] = TelegramChannel(config, bot=self.bot)
+            if len(self._channels) > 2 * self.config.max_users:
+                self._channels = {key: channel}
+        return channel
