@@ -20,6 +20,7 @@ from .config_types import Config
 from .errors import MonitorError
 from .health import Health
 from .http import new_session
+from .memo import PollMemo
 from .metrics import Metrics
 from .models import PollResult
 from .pipeline import Deliverer, poll_once
@@ -51,6 +52,7 @@ class Runtime:
     state_problem: str | None = None  # the state file was deleted or replaced under the running service
     _flush: asyncio.TimerHandle | None = None  # writes the noted polls a second after the first
     _flushing: asyncio.Task[None] | None = None  # the write the timer started
+    memo: PollMemo = field(default_factory=PollMemo)  # each source's last recorded lines: quiet polls skip the state
 
     async def poll(self, source: Source) -> PollResult:
         """Poll one source, tell the admin channel about its health, and wake the deliverers (never raises)."""
@@ -64,7 +66,13 @@ class Runtime:
                     logger.debug("bot.readers_not_synced error=%s", exc)
             readers = self.bot.readers.matching
         result = await poll_once(
-            source, self.store, self.matcher, dedup=self.config.dedup, dry_run=self.dry_run, readers=readers
+            source,
+            self.store,
+            self.matcher,
+            dedup=self.config.dedup,
+            dry_run=self.dry_run,
+            readers=readers,
+            memo=self.memo,
         )
         now = time.time()
         self.last_polled[result.source] = now
@@ -182,6 +190,7 @@ async def open_runtime(
             health=Health(config.sources, await store.health_states()),
             metrics=metrics,
             dry_run=dry_run,
+            memo=PollMemo.for_state(config.state.retention, config.dedup.edit_window),
             deliverer=Deliverer(
                 store, channels, config.delivery, on_result=metrics.delivery if metrics else None, cluster=cluster
             ),
