@@ -57,13 +57,13 @@ class Watch:
     exclude: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
-    def describe(self) -> str:
-        """How the bot read it, in the syntax the reader typed: `"air strike" OR غزة, not football, in en`."""
-        shown = " OR ".join(_quoted(t) for t in self.terms)
+    def describe(self, or_: str = "OR", not_: str = "not", in_: str = "in") -> str:
+        """How the bot read it: `"air strike" OR غزة, not football, in en`, joined with the reader's words."""
+        shown = f" {or_} ".join(_quoted(t) for t in self.terms)
         if self.exclude:
-            shown += ", not " + ", ".join(_quoted(t) for t in self.exclude)
+            shown += f", {not_} " + ", ".join(_quoted(t) for t in self.exclude)
         if self.sources:
-            shown += ", in " + ", ".join(self.sources)
+            shown += f", {in_} " + ", ".join(self.sources)
         return shown
 
 

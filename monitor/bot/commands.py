@@ -166,7 +166,11 @@ class Commands:
             return reader
         number = await self.readers.watch(reader, args, watch)
         latest = await self._latest(lang, watch, now)
-        return self.texts.get(lang, "watch_added", n=number, watch=watch.describe(), latest=latest)
+        return self.texts.get(lang, "watch_added", n=number, watch=self._shown(lang, watch), latest=latest)
+
+    def _shown(self, lang: str, watch: Watch) -> str:
+        """A watch as the reader reads it back, joined with their language's words."""
+        return watch.describe(*(self.texts.raw(lang, f"word_{w}") for w in ("or", "not", "in")))
 
     async def _latest(self, lang: str, watch: Watch, now: float) -> Html:
         """The most recent stored line the watch would have matched, as a reply's part."""
@@ -193,13 +197,13 @@ class Commands:
         if found is None:
             return self.texts.get(lang, "unwatch_unknown", what=args)
         await self.readers.unwatch(msg.user_id, found[0])
-        return self.texts.get(lang, "unwatched", n=found[0], watch=found[1].describe())
+        return self.texts.get(lang, "unwatched", n=found[0], watch=self._shown(lang, found[1]))
 
     async def _list(self, msg: Message, lang: str, args: str, now: float) -> str:
         mine = self.readers.of(msg.user_id)
         if not mine:
             return self.texts.get(lang, "list_empty")
-        lines = Html("\n".join(f"#{n} {escape(w.describe())}" for n, _, w in mine))
+        lines = Html("\n".join(f"#{n} {escape(self._shown(lang, w))}" for n, _, w in mine))
         reader = self.readers.by_id.get(msg.user_id)
         state = Html(self.texts.get(lang, "paused_state")) if reader and reader.paused else ""
         return self.texts.get(lang, "list", watches=lines, state=state)

@@ -27,6 +27,9 @@ EN: dict[str, str] = {
         "/lang en|ar · /sources · /forget (delete all I keep about you)"
     ),
     "watch_added": "Watching #{n}: {watch}\n{latest}",
+    "word_or": "OR",  # how a watch is shown back: ceasefire OR "air strike", not football, in en
+    "word_not": "not",
+    "word_in": "in",
     "latest": "The latest line that would have matched:\n<i>{line}</i> ({source})",
     "latest_none": "No recent line matches yet.",
     "watch_bad": "I could not read that: {error}",
@@ -74,6 +77,9 @@ AR: dict[str, str] = {
         "/lang en|ar · /sources المصادر · /forget (حذف كل ما أحفظه عنك)"
     ),
     "watch_added": "أتابع #{n}: {watch}\n{latest}",
+    "word_or": "أو",
+    "word_not": "عدا",
+    "word_in": "في",
     "latest": "آخر خبر كان سيطابق:\n<i>{line}</i> ({source})",
     "latest_none": "لا خبر حديثاً يطابق بعد.",
     "watch_bad": "لم أفهم ذلك: {error}",
