@@ -29,7 +29,7 @@ SETTINGS = {
     "fsync": "off",  # a test server's data need not survive a power cut
     "synchronous_commit": "off",
     "full_page_writes": "off",
-    "max_connections": "50",
+    "max_connections": "200",  # every test's stores and services share the session's server
     "shared_buffers": "16MB",
     "logging_collector": "off",
 }

@@ -211,8 +211,8 @@ class PgCluster:
             await asyncio.sleep(self.retry)
 
     async def _one(self, query: str, params: dict[str, Any]) -> Any:
-        try:
-            async with self.store.pool.connection() as conn:
+        try:  # a claim or a lease waited for longer than a lease is of no use: the caller tries again later
+            async with self.store.pool.connection(self.lease) as conn:
                 return await (await conn.execute(query, params)).fetchone()
         except psycopg.Error as exc:
             raise StateError(self.store.explain(exc)) from None
