@@ -23,7 +23,7 @@ from monitor.runtime import open_runtime
 from monitor.store.pg_cluster import PgCluster
 from monitor.store.postgres import PostgresStore
 
-SOURCES = 6
+SOURCES = 12  # each instance owns some with odds 1 - 2^-11: the split is by a hash of the instances' names
 
 
 def cluster_config(tmp_path: Path, site: Site, tg: FakeTelegram, url: str, **top: Any) -> Path:
@@ -86,7 +86,7 @@ def test_two_instances_share_the_polls_and_send_each_line_once(
     assert any("@alerts" in line for line in lines[3:5]), status.stdout  # one of them sends to the chat
     header = next(line for line in lines if line.startswith("source "))
     column = header.index("polled by")
-    polled_by = {line[column:].split()[0] for line in lines if line.split()[:1] in ([f"s{n}"] for n in range(6))}
+    polled_by = {line[column:].split()[0] for line in lines if line.split()[:1] in ([f"s{n}"] for n in range(SOURCES))}
     assert polled_by == names, status.stdout
     for service in services:
         assert service.stop() == 0
