@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..cluster import Holding
 from ..models import Alert, Item, Outgoing, SourceHealth
@@ -70,6 +70,32 @@ class Reader:
     blocked: bool = False  # the reader blocked the bot: nothing is sent until they /start again
     created: float = 0.0
     watches: tuple[tuple[int, str], ...] = ()  # (number, the /watch text as typed), oldest first
+
+
+# What both backends read to list the readers (the same SQL on SQLite and PostgreSQL).
+SELECT_WATCHES = "SELECT user_id, number, text FROM watches ORDER BY user_id, number"
+SELECT_READERS = "SELECT user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created FROM readers"
+
+
+def readers_from(watch_rows: Iterable[Sequence[Any]], reader_rows: Iterable[Sequence[Any]]) -> list[Reader]:
+    """Build the readers from the rows of SELECT_WATCHES and SELECT_READERS."""
+    watches: dict[int, list[tuple[int, str]]] = {}
+    for user, number, text in watch_rows:
+        watches.setdefault(user, []).append((number, text))
+    return [
+        Reader(
+            user,
+            name,
+            lang,
+            tz,
+            None if start is None else (start, end),
+            bool(paused),
+            bool(blocked),
+            created,
+            tuple(watches.get(user, ())),
+        )
+        for user, name, lang, tz, start, end, paused, blocked, created in reader_rows
+    ]
 
 
 class Store(Protocol):

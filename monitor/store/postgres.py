@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
-from .base import ChannelStatus, Reader, Sent, SourceStatus
+from .base import SELECT_READERS, SELECT_WATCHES, ChannelStatus, Reader, Sent, SourceStatus, readers_from
 from .postgres_sql import (
     INSTANCES,
     META,
@@ -492,26 +492,7 @@ class PostgresStore:
     @_guarded
     async def readers(self) -> list[Reader]:
         """Return every reader of the bot with their watches."""
-        watches: dict[int, list[tuple[int, str]]] = {}
-        for user, number, text in await self._all("SELECT user_id, number, text FROM watches ORDER BY user_id, number"):
-            watches.setdefault(user, []).append((number, text))
-        rows = await self._all(
-            "SELECT user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created FROM readers"
-        )
-        return [
-            Reader(
-                user,
-                name,
-                lang,
-                tz,
-                None if start is None else (start, end),
-                bool(paused),
-                bool(blocked),
-                created,
-                tuple(watches.get(user, ())),
-            )
-            for user, name, lang, tz, start, end, paused, blocked, created in rows
-        ]
+        return readers_from(await self._all(SELECT_WATCHES), await self._all(SELECT_READERS))
 
     @_guarded
     async def save_reader(self, reader: Reader) -> None:

@@ -24,7 +24,7 @@ from .. import statepath
 from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
-from .base import ChannelStatus, Reader, Sent, SourceStatus
+from .base import SELECT_READERS, SELECT_WATCHES, ChannelStatus, Reader, Sent, SourceStatus, readers_from
 
 logger = logging.getLogger(__name__)
 
@@ -611,26 +611,7 @@ class SqliteStore:
     @_guarded
     async def readers(self) -> list[Reader]:
         """Return every reader of the bot with their watches."""
-        watches: dict[int, list[tuple[int, str]]] = {}
-        for user, number, text in self.db.execute("SELECT user_id, number, text FROM watches ORDER BY user_id, number"):
-            watches.setdefault(user, []).append((number, text))
-        rows = self.db.execute(
-            "SELECT user_id, username, language, tz, quiet_from, quiet_to, paused, blocked, created FROM readers"
-        )
-        return [
-            Reader(
-                user,
-                name,
-                lang,
-                tz,
-                None if start is None else (start, end),
-                bool(paused),
-                bool(blocked),
-                created,
-                tuple(watches.get(user, ())),
-            )
-            for user, name, lang, tz, start, end, paused, blocked, created in rows
-        ]
+        return readers_from(self.db.execute(SELECT_WATCHES).fetchall(), self.db.execute(SELECT_READERS))
 
     @_guarded
     async def save_reader(self, reader: Reader) -> None:
