@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
 
+from .budget import Budget, Rank
 from .channels import Channel
 from .cluster import Cluster, Solo
 from .config_types import AnySource, DedupConfig, DeliveryConfig
@@ -203,10 +204,10 @@ class Deliverer:
     on_result: Callable[[str, int, int], None] | None = None  # (channel, sent, failed), for metrics
     cluster: Cluster = field(default_factory=Solo)  # who sends to which chat, when instances share the state
     _budgeted: set[str] = field(default_factory=set)  # chats within the bot's global rate (Telegram's)
-    _total: AsyncLimiter = field(init=False)
+    budget: Budget = field(init=False)  # the bot's global rate: channels first, then readers' replies and alerts
 
     def __post_init__(self) -> None:
-        self._total = AsyncLimiter(self.config.per_second_total, 1)
+        self.budget = Budget(self.config.per_second_total, lambda: self.cluster.budget_cost())
         for name, channel in self.channels.items():
             self.tally[name] = ChannelTally()
             self._wakes[name] = asyncio.Event()
@@ -220,13 +221,6 @@ class Deliverer:
                 self._budgeted.add(cfg.chat_key)
             if cfg.per_minute:
                 limits.append(AsyncLimiter(cfg.per_minute, 60))
-
-    async def spare_send(self) -> None:
-        """Take a send of the bot's global budget that the channels leave unused (readers' alerts: channels first)."""
-        cost = min(self.cluster.budget_cost(), self._total.max_rate)
-        while not self._total.has_capacity(cost):
-            await asyncio.sleep(0.05)
-        await self._total.acquire(cost)
 
     def wake(self) -> None:
         """New alerts were queued: every channel's loop looks at its queue now."""
@@ -290,7 +284,7 @@ class Deliverer:
                 for limiter in self._limits[key]:
                     await limiter.acquire()
                 if key in self._budgeted:  # n instances: each sends at most 1/n of the bot's rate
-                    await self._total.acquire(min(self.cluster.budget_cost(), self._total.max_rate))
+                    await self.budget.take(Rank.CHANNEL)
                 if not await self.cluster.may_send(key):
                     return  # our lease lapsed (the state database is unreachable?): another instance may send
                 if not await self._send(name, group):

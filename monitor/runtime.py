@@ -212,7 +212,10 @@ async def run_once(config: Config, *, dry_run: bool = False) -> int:
         if dry_run:
             return 1 if any(r.error for r in results) else 0
         try:
-            await rt.deliverer.run_until_empty(time.time() + config.delivery.timeout)
+            deadline = time.time() + config.delivery.timeout
+            await rt.deliverer.run_until_empty(deadline)
+            if rt.bot is not None:  # the readers' alerts, after the channels'
+                await rt.bot.delivery.run_until_empty(deadline)
         finally:
             await rt.cluster.stop()  # a chat this run took goes back to the running instances at once
         return await _summary(rt, results)
@@ -228,6 +231,8 @@ async def _summary(rt: Runtime, results: list[PollResult]) -> int:
             problems.append(f"channel {name}: cannot count its queue: {exc}")
             continue
         problems += report.channel_problems(name, queued, rt.deliverer.tally[name])
+    if rt.bot is not None and rt.bot.delivery.oldest is not None:
+        problems.append(f"readers: alerts not sent (last error: {rt.bot.delivery.last_error or 'none'})")
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems or any(r.error for r in results) else 0

@@ -172,6 +172,8 @@ class Running:
                 problems.append(f"state: {exc}")
             except TimeoutError:
                 problems.append(f"state: no answer within {HEALTH_READ:g}s")
+        if self.rt.bot is not None:  # its listener and its readers' alerts, from memory
+            problems += self.rt.bot.problems(now, self.rt.config.delivery.stall_after)
         for source in self.rt.sources:
             name = source.config.name
             interval = source.config.interval_max or source.config.interval  # adaptive: its longest wait

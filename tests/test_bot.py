@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import yaml
 from fake_telegram import FakeTelegram, parse_html
-from helpers import Service, run_monitor, telegram_channel, wait, write_config
+from helpers import Service, free_port, run_monitor, scrape, telegram_channel, wait, write_config
 from sites import Site, ticker_page
 from telegram import Bot
 
@@ -27,7 +27,7 @@ from monitor.bot.delivery import ReaderDelivery
 from monitor.bot.parts import open_bot
 from monitor.bot.readers import Readers, in_quiet_hours
 from monitor.cluster import Solo
-from monitor.config import parse
+from monitor.config import load, parse
 from monitor.errors import ConfigError
 from monitor.models import Item, Outgoing
 from monitor.normalize import fingerprint
@@ -104,7 +104,7 @@ def test_bot_without_a_telegram_channel_needs_a_token() -> None:
 ME = 4242  # a reader's Telegram user id
 
 
-def bot_config(tmp_path: Path, site: Site, tg: FakeTelegram, **bot: Any) -> Path:
+def bot_config(tmp_path: Path, site: Site, tg: FakeTelegram, top: dict[str, Any] | None = None, **bot: Any) -> Path:
     """A service config: one ticker on the site, a channel, and the readers' bot on the fake Bot API."""
     return write_config(
         tmp_path,
@@ -112,7 +112,16 @@ def bot_config(tmp_path: Path, site: Site, tg: FakeTelegram, **bot: Any) -> Path
         channels=[telegram_channel(tg)],
         rules=[{"name": "gaza", "any": ["gaza"], "channels": ["alerts"]}],
         bot={"poll_timeout": 1, **bot},
+        **(top or {}),
     )
+
+
+def start(services: list[Service], tmp_path: Path, config: Path) -> Service:
+    """Start the service on a config; return it once it is ready (the fixture stops it if the test fails)."""
+    service = Service(tmp_path, config)
+    services.append(service)
+    service.notified("READY")
+    return service
 
 
 def listened(tg: FakeTelegram, times: int = 2) -> None:
@@ -131,9 +140,7 @@ def test_watch_then_a_matching_line_arrives_as_a_direct_message(
     tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
 ) -> None:
     site.set("/", ticker_page(["Ceasefire talks resume in Cairo"]))
-    service = Service(tmp_path, bot_config(tmp_path, site, telegram))
-    services.append(service)
-    service.notified("READY")
+    service = start(services, tmp_path, bot_config(tmp_path, site, telegram))
     wait(lambda: site.hits["/"] >= 1, "the baseline poll")
     telegram.push(ME, "/start", username="Reader1")
     telegram.push(ME, '/watch ceasefire "air strike" -football')
@@ -322,8 +329,13 @@ async def test_access_list_max_users_and_admins(tmp_path: Path) -> None:
     await chat.say("/watch gaza")
     assert chat.commands.readers.matching(line("gaza")) == []  # muted
     assert chat.commands.readers.matching(line("gaza", "ar")) == [ME]
+    restarted = Readers(chat.store, ["a", "ar"], max_terms=20)  # a restart, or another instance reading the state
+    await restarted.load()
+    assert restarted.matching(line("gaza")) == [] and restarted.matching(line("gaza", "ar")) == [ME]
     assert await chat.say("/mute a off", user=1) == "a is no longer muted."
     assert chat.commands.readers.matching(line("gaza")) == [ME]
+    await restarted.load()
+    assert restarted.matching(line("gaza")) == [ME]
     assert await chat.say("/mute nowhere 2h", user=1) == "Write it as /mute SOURCE 2h (or /mute SOURCE off)."
     await chat.store.close()
 
@@ -345,9 +357,7 @@ def test_a_reader_who_blocks_the_bot_gets_nothing_until_start(
     tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
 ) -> None:
     site.set("/", ticker_page(["Old"]))
-    service = Service(tmp_path, bot_config(tmp_path, site, telegram))
-    services.append(service)
-    service.notified("READY")
+    service = start(services, tmp_path, bot_config(tmp_path, site, telegram))
     telegram.push(ME, "/watch port")
     replies(telegram, ME, 1)
     telegram.blocked.add(ME)
@@ -399,14 +409,68 @@ def test_a_restart_in_the_middle_of_a_conversation_neither_loses_nor_replays(
     assert second.stop() == 0
 
 
+def test_a_reply_refused_with_429_or_a_5xx_is_sent_again(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    telegram.fail(method="sendMessage", status=429, retry_after=1)
+    telegram.fail(method="sendMessage", status=502, after=1)
+    service = start(services, tmp_path, bot_config(tmp_path, site, telegram))
+    telegram.push(ME, "/help")
+    assert replies(telegram, ME, 1)[0].startswith("I watch")
+    telegram.push(ME, "/list")
+    assert replies(telegram, ME, 2)[1].startswith("You watch nothing")
+    tries = [c.status for c in telegram.log if c.method == "sendMessage"]
+    assert tries == [429, 200, 502, 200]
+    assert service.stop() == 0
+
+
+def test_healthz_tells_of_readers_alerts_that_wait_and_of_a_refused_token(
+    tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
+) -> None:
+    site.set("/", ticker_page(["Old"]))
+    port = free_port()
+    delivery = {"timeout": 15, "stall_after": 2, "retry_base": 1, "retry_max": 2}
+    top = {"http": {"listen": f"127.0.0.1:{port}"}, "delivery": delivery}
+    service = start(services, tmp_path, bot_config(tmp_path, site, telegram, top))
+    telegram.push(ME, "/watch port")
+    replies(telegram, ME, 1)
+    wait(lambda: scrape(port, "/healthz")[0] == 200, "healthy")
+    telegram.fail(ME, status=502, times=5)
+    site.set("/", ticker_page(["Port closed", "Old"]))
+    wait(lambda: "bot: readers' alerts waiting for" in scrape(port, "/healthz")[1], "/healthz to say so", timeout=20)
+    assert replies(telegram, ME, 2, timeout=30)[1].startswith("Port closed")
+    wait(lambda: scrape(port, "/healthz")[0] == 200, "healthy again")
+    telegram.fail(method="getUpdates", status=401, times=1000)
+    wait(lambda: "bot: cannot read its updates" in scrape(port, "/healthz")[1], "the refused token", timeout=20)
+    assert "check bot.token" in scrape(port, "/healthz")[1]
+    assert service.stop() == 0
+
+
+async def test_once_sends_readers_alerts_after_the_channels(tmp_path: Path, site: Site, telegram: FakeTelegram) -> None:
+    site.set("/", ticker_page(["Old"]))
+    path = bot_config(tmp_path, site, telegram)
+    store = await open_store(load(path).state)
+    await store.save_reader(Reader(ME))
+    await store.add_watch(ME, "port")
+    await store.close()
+    assert (await asyncio.to_thread(run_monitor, "--once", "--config", str(path))).returncode == 0  # the baseline
+    telegram.push(ME, "/start")  # the fake knows the reader's chat (the command is not read by --once)
+    site.set("/", ticker_page(["Gaza port closed", "Old"]))
+    done = await asyncio.to_thread(run_monitor, "--once", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert [s.plain.split("\n")[0] for s in telegram.sent_to("@alerts")] == ["Gaza port closed"]
+    assert [s.plain.split("\n")[0] for s in telegram.sent_to(ME)] == ["Gaza port closed"]
+    assert state_rows(tmp_path, "SELECT status FROM outbox WHERE channel = 'reader:4242'") == [("delivered",)]
+    assert not any(c.method == "getUpdates" for c in telegram.log)  # --once reads no commands
+
+
 def test_another_listener_on_the_token_is_backed_off_from(
     tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service]
 ) -> None:
     site.set("/", ticker_page(["Old"]))
     telegram.fail(method="getUpdates", status=409, times=2)
-    service = Service(tmp_path, bot_config(tmp_path, site, telegram))
-    services.append(service)
-    service.notified("READY")
+    service = start(services, tmp_path, bot_config(tmp_path, site, telegram))
     telegram.push(ME, "/help")
     assert replies(telegram, ME, 1)[0].startswith("I watch")
     log = service.log()

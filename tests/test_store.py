@@ -20,6 +20,7 @@ from monitor.models import Item, Outgoing, SourceHealth
 from monitor.normalize import fingerprint
 from monitor.runtime import open_runtime
 from monitor.store import Reader, SqliteStore, Store, open_store
+from monitor.store.sqlite import SCHEMA_VERSION
 
 
 def item(text: str, source: str = "en") -> Item:
@@ -226,15 +227,31 @@ async def test_a_state_file_of_a_newer_monitor_is_refused_and_left_alone(tmp_pat
     path = tmp_path / "new.db"
     await SqliteStore(path).close()
     with closing(sqlite3.connect(path)) as db:
-        db.execute("PRAGMA user_version = 5")
-    newer = "was written by a newer version of monitor (schema 5, this one knows 4): upgrade monitor"
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    newer = (
+        f"was written by a newer version of monitor (schema {SCHEMA_VERSION + 1}, this one knows {SCHEMA_VERSION}):"
+        " upgrade monitor"
+    )
     message = f"state file {path} {newer}"
     for opening in (SqliteStore, SqliteStore.open_readonly, SqliteStore.verify):
         with pytest.raises(StateError) as caught:
             opening(path)
         assert str(caught.value) == message, opening
     with closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)  # not migrated "down", nor touched
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)  # not migrated "down", nor touched
+
+
+async def test_mutes_are_kept_until_they_end(backend: Backend) -> None:
+    store = await backend.open()
+    now = time.time()
+    await store.save_mute("en", now + 3600)
+    await store.save_mute("ar", now - 1)  # over already
+    await store.save_mute("en", now + 7200)  # muted again: the later end
+    assert await store.mutes(now) == {"en": now + 7200}
+    assert backend.sql("SELECT source FROM muted") == [("en",)]  # a mute long over is not kept
+    await store.save_mute("en", 0)
+    assert await store.mutes(now) == {}
+    await store.close()
 
 
 async def test_health_is_kept_with_the_polls(backend: Backend) -> None:

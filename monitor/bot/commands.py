@@ -292,12 +292,12 @@ class Commands:
             return self.texts.get(lang, "mute_usage")
         source, how_long = parts
         if how_long.lower() == "off":
-            self.readers.muted.pop(source, None)
+            await self.readers.mute(source, 0.0)
             return self.texts.get(lang, "unmuted", source=source)
         seconds = parse_duration(how_long)
         if seconds is None or not 0 < seconds <= 30 * 86400:
             return self.texts.get(lang, "mute_usage")
-        self.readers.muted[source] = now + seconds
+        await self.readers.mute(source, now + seconds)
         until = datetime.fromtimestamp(now + seconds, UTC).strftime("%Y-%m-%d %H:%M")
         logger.info("bot.muted source=%s seconds=%g by=%d", source, seconds, msg.user_id)
         return self.texts.get(lang, "muted", source=source, until=until)

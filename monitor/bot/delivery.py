@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from telegram import Bot
 
+from ..budget import Rank
 from ..channels.telegram import TelegramChannel
 from ..cluster import Cluster
 from ..config_types import BotConfig, ChannelConfig, DeliveryConfig, TelegramSettings
@@ -28,6 +29,7 @@ from .readers import Readers, in_quiet_hours
 logger = logging.getLogger(__name__)
 PER_CHAT = 1.0  # seconds between two messages to one reader
 IDLE = 60.0  # seconds between looks at the queue when nothing wakes the loop (quiet hours end)
+BATCH = 500  # queued alerts read at one look
 
 
 class ReaderDelivery:
@@ -47,11 +49,20 @@ class ReaderDelivery:
         self.deliverer, self.cluster = deliverer, cluster
         self.lease = f"readers:{config.bot_id}"
         self.sent = self.failed = 0
+        self.oldest: float | None = None  # when the oldest alert that could go at the last look was queued
+        self._full = False  # the last look read a whole batch: more may wait
+        self.last_error: str | None = None
         self._next: dict[int, float] = {}  # reader -> when their chat may take the next message
         self._paused_until = 0.0  # a 429 pauses every reader's sends (it is the bot's limit)
         self._wake, self._stopping = asyncio.Event(), asyncio.Event()
         self._channels: dict[tuple[int, str], TelegramChannel] = {}
         self.sync: Callable[[], Awaitable[None]] | None = None  # re-reads the readers (instances sharing a state)
+
+    def problems(self, now: float, bound: float) -> list[str]:
+        """What /healthz says of the readers' alerts that may go (not quiet, paused, blocked) but waited too long."""
+        if self.oldest is None or now - self.oldest <= bound:
+            return []
+        return [f"bot: readers' alerts waiting for {now - self.oldest:.0f}s (last error: {self.last_error or 'none'})"]
 
     def wake(self) -> None:
         """New alerts were queued."""
@@ -71,6 +82,7 @@ class ReaderDelivery:
             except Exception as exc:
                 failures += 1
                 logger.error("bot.delivery_failed error=%s", exc, exc_info=not isinstance(exc, DeliveryError))
+                self.last_error = str(exc)
                 wait = backoff(failures, base=self.delivery.retry_base, cap=self.delivery.retry_max)
             self._wake.clear()
             woken = asyncio.ensure_future(self._wake.wait())
@@ -87,10 +99,12 @@ class ReaderDelivery:
         if now < self._paused_until:
             return self._paused_until - now
         if not await self.cluster.may_send(self.lease):
+            self.oldest = None  # another instance sends them
             return max(self.cluster.wait_for(self.lease), 5.0)
         if self.sync is not None:  # another instance may have taken the reader's /watch, or queued their alert
             await self.sync()
         due, more = await self._sendable(), set()  # more: readers with alerts left after this pass
+        self.oldest = min((a.created for alerts in due.values() for a in alerts), default=None)
         for uid, alerts in due.items():
             reader = self.readers.by_id.get(uid)
             if self._stopping.is_set() or reader is None:  # reader None: forgotten meanwhile, alerts too
@@ -100,17 +114,33 @@ class ReaderDelivery:
                 continue
             channel = self._channel(reader)
             group = channel.pack(alerts)[0] if len(alerts) > channel.config.digest_after else alerts[:1]
-            await self.deliverer.spare_send()
+            await self.deliverer.budget.take(Rank.READER)
             self._next[uid] = time.time() + PER_CHAT
-            if not await self._send(reader, group) or len(group) < len(alerts):
+            if await self._send(reader, group):
+                due[uid] = alerts[len(group) :]
+            if due[uid]:
                 more.add(uid)
-        waits = [self._next.get(uid, 0.0) - time.time() for uid in more]
+        self.oldest = min((due[uid][0].created for uid in more), default=None)
+        waits = [self._next.get(uid, 0.0) - time.time() for uid in more] + ([0.0] if self._full else [])
         return max(min([IDLE, *waits]), self._paused_until - time.time(), 0.05)
+
+    async def run_until_empty(self, deadline: float) -> None:
+        """Send what may go now (`monitor --once`) until nothing is left to send or the deadline passes.
+
+        Alerts of readers in quiet hours or who blocked the bot stay queued for the service.
+        """
+        while not self._stopping.is_set() and time.time() < deadline:
+            wait = await self.drain(time.time())
+            if self.oldest is None and not self._full:
+                return
+            await asyncio.sleep(min(wait, max(0.0, deadline - time.time())))
 
     async def _sendable(self) -> dict[int, list[Alert]]:
         """The queued alerts that may go, by reader, oldest first; drop those that never will."""
         due: dict[int, list[Alert]] = {}
-        for alert in await self.store.load_reader_queue(limit=500):
+        queue = await self.store.load_reader_queue(limit=BATCH)
+        self._full = len(queue) == BATCH  # more wait in the store: look again at once
+        for alert in queue:
             uid = int(alert.channel.partition(":")[2])
             reader = self.readers.by_id.get(uid)
             if reader is None or alert.created < time.time() - self.delivery.max_age or reader.paused:
@@ -135,7 +165,7 @@ class ReaderDelivery:
 
     async def _refused(self, reader: Reader, group: list[Alert], exc: DeliveryError) -> bool:
         """Record a refused send: True when the alerts are done with (failed), False when they stay queued."""
-        error = str(exc)
+        error = self.last_error = str(exc)
         if "deactivated" in error:  # the account is gone: so is everything about it
             logger.info("bot.reader_gone reader=%d", reader.user_id)
             await self.readers.forget(reader.user_id)

@@ -28,7 +28,7 @@ class Readers:
         self.by_id: dict[int, Reader] = {}
         self.watches: dict[tuple[int, int], Watch] = {}  # (reader, number) -> what it matches
         self.index = WatchIndex()
-        self.muted: dict[str, float] = {}  # source -> until when (in memory: a restart unmutes)
+        self.muted: dict[str, float] = {}  # source -> until when (/mute, kept in the store)
         self.changed: Callable[[], None] = lambda: None  # a reader's settings changed (their alerts may go now)
 
     async def load(self) -> None:
@@ -45,6 +45,7 @@ class Readers:
                 watches[(reader.user_id, number)] = watch
                 index.add(reader.user_id, number, watch)
         self.index, self.watches, self.by_id = index, watches, by_id
+        self.muted = await self.store.mutes(time.time())
 
     def parse(self, text: str) -> Watch:
         """Read a /watch text (WatchError says what is wrong)."""
@@ -90,6 +91,14 @@ class Readers:
         self.watches.pop((user_id, number), None)
         if (held := self.by_id.get(user_id)) is not None:
             self.by_id[user_id] = replace(held, watches=tuple(w for w in held.watches if w[0] != number))
+
+    async def mute(self, source: str, until: float) -> None:
+        """Send no readers' alerts of a source until then (0: from now on again)."""
+        await self.store.save_mute(source, until)
+        if until:
+            self.muted[source] = until
+        else:
+            self.muted.pop(source, None)
 
     async def forget(self, user_id: int) -> None:
         """Delete everything about a reader, in the store and here."""

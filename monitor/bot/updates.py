@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, LinkPreviewOptions, Update
-from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, TelegramError
+from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from ..budget import Budget, Rank
 from ..cluster import Cluster
 from ..config_types import BotConfig
 from ..errors import MonitorError
@@ -27,6 +30,8 @@ logger = logging.getLogger(__name__)
 ALLOWED_UPDATES = ("message", "edited_message")
 SHARED_POLL = 10.0  # seconds a long poll may last when instances share the state: well within the lease
 LEASE_RETRY = 5.0  # seconds between asks for the listener's lease while another instance holds it
+REPLY_TRIES = 3  # sends of one reply at most (a 429, a network fault)
+REPLY_WAIT = 30.0  # seconds a reply may wait for Telegram; a longer 429 drops it (the reader may ask again)
 _T = TypeVar("_T")
 
 
@@ -62,14 +67,22 @@ class Listener:
     """Reads the bot's updates and answers them, until stop(). Never ends on an exception: it backs off."""
 
     def __init__(
-        self, bot: Bot, config: BotConfig, store: Store, commands: Commands, readers: Readers, cluster: Cluster
+        self,
+        bot: Bot,
+        config: BotConfig,
+        store: Store,
+        commands: Commands,
+        readers: Readers,
+        cluster: Cluster,
+        budget: Budget,
     ) -> None:
         self.bot, self.config, self.store, self.commands, self.readers = bot, config, store, commands, readers
-        self.cluster = cluster
+        self.cluster, self.budget = cluster, budget
         self.lease = f"bot:{config.bot_id}"
         self._stopping = asyncio.Event()
         self._logged: str | None = None
         self.listening = False  # this instance holds the listener's lease (its commands change the index here)
+        self.failing_since: float | None = None  # when the faults that go on now began
 
     def stop(self) -> None:
         """Read no more updates; the one being handled finishes and its offset is stored."""
@@ -97,9 +110,23 @@ class Listener:
             except Exception:
                 failures += 1
                 logger.exception("bot.updates_crashed")
+                self._logged = "bot.updates_crashed an unexpected error (see the log)"
                 wait = backoff(failures, base=1.0, cap=60.0)
+            if failures == 1:
+                self.failing_since = time.time()
+            elif failures == 0:
+                self.failing_since = None
             if wait:
                 await self._until_stopped(asyncio.sleep(wait))
+
+    def problems(self, now: float, bound: float) -> list[str]:
+        """What /healthz says of the listener: a refused token at once, any other fault after bound seconds."""
+        if self.failing_since is None or self._logged is None:
+            return []
+        since = now - self.failing_since
+        if since <= bound and "token_refused" not in self._logged:
+            return []
+        return [f"bot: cannot read its updates for {since:.0f}s ({self._logged.partition(' ')[2]})"]
 
     async def _turn(self) -> float:
         """One long poll and its updates; return how long to wait before the next."""
@@ -136,18 +163,39 @@ class Listener:
             return None
 
     async def _reply(self, msg: Message, reply: str) -> None:
-        """Send a reply; a refusal is logged, never retried."""
-        try:
-            await self.bot.send_message(
-                chat_id=msg.chat_id,
-                text=reply,
-                parse_mode="HTML",
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        except Forbidden as exc:  # the reader blocked the bot: their alerts wait until they /start again
-            logger.info("bot.reply_refused user=%d error=%s", msg.user_id, exc.message)
-        except TelegramError as exc:
-            logger.warning("bot.reply_failed user=%d error=%s", msg.user_id, exc.message)
+        """Send a reply within the bot's budget, after channel alerts and before readers' alerts.
+
+        A 429 or a network fault is tried again (REPLY_TRIES in all, waiting what Telegram asks if it is
+        at most REPLY_WAIT); a refusal is logged and dropped: a reply is not kept across a restart.
+        """
+        for attempt in range(1, REPLY_TRIES + 1):
+            await self.budget.take(Rank.REPLY)
+            try:
+                await self.bot.send_message(
+                    chat_id=msg.chat_id,
+                    text=reply,
+                    parse_mode="HTML",
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+                return
+            except Forbidden as exc:  # the reader blocked the bot: their alerts wait until they /start again
+                logger.info("bot.reply_refused user=%d error=%s", msg.user_id, exc.message)
+                return
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                if seconds > REPLY_WAIT:
+                    logger.warning("bot.reply_dropped user=%d error=%s", msg.user_id, exc.message)
+                    return
+                error = exc.message
+            except NetworkError as exc:  # TimedOut too: the reply may or may not have arrived
+                seconds, error = backoff(attempt, base=1.0, cap=REPLY_WAIT), exc.message
+            except TelegramError as exc:
+                logger.warning("bot.reply_failed user=%d error=%s", msg.user_id, exc.message)
+                return
+            if attempt < REPLY_TRIES:
+                await self._until_stopped(asyncio.sleep(seconds))
+        logger.warning("bot.reply_failed user=%d tries=%d error=%s", msg.user_id, REPLY_TRIES, error)
 
     async def _until_stopped(self, work: Awaitable[_T]) -> _T | None:
         """Await work, or cancel it when stop() is called (then None)."""

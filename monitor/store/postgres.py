@@ -559,6 +559,19 @@ class PostgresStore:
         )
 
     @_guarded
+    async def mutes(self, now: float) -> dict[str, float]:
+        """Return the sources muted for readers' alerts now, and until when."""
+        return dict(await self._all("SELECT source, until FROM muted WHERE until > %s", (now,)))
+
+    @_guarded
+    async def save_mute(self, source: str, until: float) -> None:
+        """Mute a source for readers' alerts until then (0: unmute); forget mutes long over."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute("DELETE FROM muted WHERE source = %s OR until < %s", (source, time.time()))
+            if until:
+                await cur.execute("INSERT INTO muted (source, until) VALUES (%s, %s)", (source, until))
+
+    @_guarded
     async def load_reader_queue(self, *, limit: int = 200) -> list[Alert]:
         """Return the alerts queued for readers (channels reader:<id>), oldest first."""
         rows = await self._all(

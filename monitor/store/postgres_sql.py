@@ -102,12 +102,21 @@ CREATE TABLE IF NOT EXISTS bot_state (
 );
 """
 
+# Sources an admin muted for readers' alerts (/mute), until when.
+MUTED = """
+CREATE TABLE IF NOT EXISTS muted (
+    source TEXT PRIMARY KEY,
+    until DOUBLE PRECISION NOT NULL
+);
+"""
+
 # The schema in steps, oldest first: a database at version n has had MIGRATIONS[:n] run, each open
 # that writes running the rest in one transaction. Append a step, never change a released one.
 MIGRATIONS: list[str] = [
     SCHEMA,  # 1: the tables (IF NOT EXISTS: a database made before versions were kept takes it as it is)
     CLUSTER,  # 2: several instances: poll claims on source_state, instances, chat leases (pg_cluster.py)
     BOT,  # 3: the readers' bot: readers, watches, bot_state
+    MUTED,  # 4: the sources muted for readers' alerts
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

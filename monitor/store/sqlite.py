@@ -113,9 +113,13 @@ CREATE TABLE IF NOT EXISTS bot_state (
     bot TEXT PRIMARY KEY,
     update_offset INTEGER NOT NULL  -- the next Telegram update to read
 );
+CREATE TABLE IF NOT EXISTS muted (  -- sources an admin muted for readers' alerts (/mute), until when
+    source TEXT PRIMARY KEY,
+    until REAL NOT NULL
+);
 """
-# 2: outbox.parts_sent; 3: source_state's health columns, outbox.rule; 4: readers, watches, bot_state
-SCHEMA_VERSION = 4
+# 2: outbox.parts_sent; 3: source_state's health columns, outbox.rule; 4: readers, watches, bot_state; 5: muted
+SCHEMA_VERSION = 5
 _HEALTH_COLUMNS = {
     "streak": "INTEGER NOT NULL DEFAULT 0",
     "backoff": "INTEGER NOT NULL DEFAULT 0",
@@ -673,6 +677,19 @@ class SqliteStore:
             " ON CONFLICT (bot) DO UPDATE SET update_offset = MAX(update_offset, ?2)",
             (bot_id, offset),
         )
+
+    @_guarded
+    async def mutes(self, now: float) -> dict[str, float]:
+        """Return the sources muted for readers' alerts now, and until when."""
+        return dict(self.db.execute("SELECT source, until FROM muted WHERE until > ?", (now,)).fetchall())
+
+    @_guarded
+    async def save_mute(self, source: str, until: float) -> None:
+        """Mute a source for readers' alerts until then (0: unmute); forget mutes long over."""
+        with self._transaction():
+            self.db.execute("DELETE FROM muted WHERE source = ? OR until < ?", (source, time.time()))
+            if until:
+                self.db.execute("INSERT INTO muted (source, until) VALUES (?, ?)", (source, until))
 
     @_guarded
     async def load_reader_queue(self, *, limit: int = 200) -> list[Alert]:

@@ -1,0 +1,50 @@
+"""The bot's global send rate (Telegram's ~30 messages a second per bot), shared in order of rank.
+
+Channel alerts go first, then replies to readers' commands, then readers' alerts: a send of a lower
+rank waits while any send of a higher rank waits for the budget, so a line that matches 5,000
+readers never delays a channel alert queued in the same minute. When n instances share a state,
+each takes 1/n of the rate (a send costs n of the shared bucket, see Cluster.budget_cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from enum import IntEnum
+
+from aiolimiter import AsyncLimiter
+
+
+class Rank(IntEnum):
+    """Who goes first for the budget: the lower, the sooner."""
+
+    CHANNEL = 0
+    REPLY = 1
+    READER = 2
+
+
+class Budget:
+    """A leaky bucket of sends per second, taken in order of rank."""
+
+    def __init__(self, per_second: float, cost: Callable[[], int] = lambda: 1) -> None:
+        self._limiter = AsyncLimiter(per_second, 1)
+        self._cost = cost
+        self._waiting = [0] * len(Rank)  # sends waiting for the budget, by rank
+
+    async def take(self, rank: Rank) -> None:
+        """Wait until a send of this rank may go, and take it from the budget."""
+        cost = min(self._cost(), self._limiter.max_rate)
+        self._waiting[rank] += 1
+        try:
+            if rank == Rank.CHANNEL:  # the first rank waits only for the budget itself
+                await self._limiter.acquire(cost)
+                return
+            while any(self._waiting[:rank]) or not self._limiter.has_capacity(cost):
+                await asyncio.sleep(1 / self._limiter.max_rate)
+            await self._limiter.acquire(cost)  # has capacity: returns at once
+        finally:
+            self._waiting[rank] -= 1
+
+    def waiting(self, rank: Rank) -> int:
+        """How many sends of a rank wait for the budget now."""
+        return self._waiting[rank]
