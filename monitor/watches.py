@@ -57,13 +57,13 @@ class Watch:
     exclude: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
-    def describe(self, or_: str = "OR", not_: str = "not", in_: str = "in") -> str:
+    def describe(self, or_: str = "OR", not_: str = "not", in_: str = "in", comma: str = ", ") -> str:
         """How the bot read it: `"air strike" OR غزة, not football, in en`, joined with the reader's words."""
         shown = f" {or_} ".join(_quoted(t) for t in self.terms)
         if self.exclude:
-            shown += f", {not_} " + ", ".join(_quoted(t) for t in self.exclude)
+            shown += f"{comma}{not_} " + comma.join(_quoted(t) for t in self.exclude)
         if self.sources:
-            shown += f", {in_} " + ", ".join(self.sources)
+            shown += f"{comma}{in_} " + comma.join(self.sources)
         return shown
 
 

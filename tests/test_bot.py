@@ -238,7 +238,7 @@ async def test_arabic_flow(chat: Chat) -> None:
     assert chat.commands.readers.matching(line("قصف إسرائيلي بغزة")) == [ME]  # the proclitic بـ
     assert chat.commands.readers.matching(line("غزال في الحديقة")) == []
     reply = await chat.say('/watch لبنان "وقف إطلاق النار" -كرة in:ar', language_code="ar")
-    assert (reply or "").startswith('أتابع #2: لبنان أو "وقف إطلاق النار", عدا كرة, في ar'), reply  # Arabic joiners
+    assert (reply or "").startswith('أتابع #2: لبنان أو "وقف إطلاق النار"، عدا كرة، في ar'), reply  # Arabic joiners
     assert await chat.say("/lang en") == "I will answer in English."
     assert (await chat.say("/help", language_code="ar") or "").startswith("I watch")  # the reader's choice wins
     assert await chat.say("/lang ar") == "سأجيب بالعربية."

@@ -170,7 +170,7 @@ class Commands:
 
     def _shown(self, lang: str, watch: Watch) -> str:
         """A watch as the reader reads it back, joined with their language's words."""
-        return watch.describe(*(self.texts.raw(lang, f"word_{w}") for w in ("or", "not", "in")))
+        return watch.describe(*(self.texts.raw(lang, f"word_{w}") for w in ("or", "not", "in", "comma")))
 
     async def _latest(self, lang: str, watch: Watch, now: float) -> Html:
         """The most recent stored line the watch would have matched, as a reply's part."""

@@ -30,6 +30,7 @@ EN: dict[str, str] = {
     "word_or": "OR",  # how a watch is shown back: ceasefire OR "air strike", not football, in en
     "word_not": "not",
     "word_in": "in",
+    "word_comma": ", ",
     "latest": "The latest line that would have matched:\n<i>{line}</i> ({source})",
     "latest_none": "No recent line matches yet.",
     "watch_bad": "I could not read that: {error}",
@@ -80,6 +81,7 @@ AR: dict[str, str] = {
     "word_or": "أو",
     "word_not": "عدا",
     "word_in": "في",
+    "word_comma": "، ",  # the Arabic comma
     "latest": "آخر خبر كان سيطابق:\n<i>{line}</i> ({source})",
     "latest_none": "لا خبر حديثاً يطابق بعد.",
     "watch_bad": "لم أفهم ذلك: {error}",
