@@ -20,7 +20,7 @@ from monitor.models import Item, Outgoing, SourceHealth
 from monitor.normalize import fingerprint
 from monitor.runtime import open_runtime
 from monitor.store import Reader, SqliteStore, Store, open_store
-from monitor.store.sqlite import SCHEMA_VERSION
+from monitor.store.sqlite_schema import SCHEMA_VERSION
 
 
 def item(text: str, source: str = "en") -> Item:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..cluster import Cluster, Solo
 from ..config_types import StateConfig
 from .base import ChannelStatus, Reader, Sent, SourceStatus, Store
-from .sqlite import SCHEMA_VERSION, SqliteStore
+from .sqlite import SqliteStore
+from .sqlite_schema import SCHEMA_VERSION
 
 __all__ = [
     "SCHEMA_VERSION",

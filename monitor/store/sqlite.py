@@ -25,6 +25,7 @@ from ..cluster import Holding
 from ..errors import StateError
 from ..models import Alert, Item, Outgoing, SourceHealth
 from .base import SELECT_READERS, SELECT_WATCHES, ChannelStatus, Reader, Sent, SourceStatus, readers_from
+from .sqlite_schema import SCHEMA, SCHEMA_VERSION, check_ours, check_version, explain, migrate
 
 logger = logging.getLogger(__name__)
 
@@ -35,150 +36,8 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT = 0.1
 _CHUNK = 900  # SQL variables in one IN (...) list; SQLite allows 999 to 32766 depending on the build
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS seen (
-    source TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT,
-    first_seen REAL NOT NULL,
-    last_seen REAL NOT NULL,
-    edit_of TEXT,  -- fingerprint of the line this one is an edited version of
-    PRIMARY KEY (source, fingerprint)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_last ON seen (last_seen);
-CREATE TABLE IF NOT EXISTS source_state (
-    source TEXT PRIMARY KEY,
-    last_poll REAL,
-    last_ok REAL,
-    last_new REAL,
-    failures INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    next_poll REAL,
-    etag TEXT,  -- validators of the last page read, so a restart can still ask "changed since?"
-    last_modified TEXT,
-    -- health (models.SourceHealth), so alarms and backoff survive restarts and --once runs:
-    streak INTEGER NOT NULL DEFAULT 0,
-    backoff INTEGER NOT NULL DEFAULT 0,
-    alarmed INTEGER NOT NULL DEFAULT 0,
-    skip_until REAL NOT NULL DEFAULT 0,
-    pace REAL NOT NULL DEFAULT 0,
-    paced_at REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS baseline (
-    source TEXT PRIMARY KEY,
-    at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    channel TEXT NOT NULL,
-    source TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    text TEXT NOT NULL,
-    link TEXT,
-    created REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'queued',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    done_at REAL,
-    message_id TEXT,
-    silent INTEGER NOT NULL DEFAULT 0,
-    edit_of TEXT,
-    urgent INTEGER NOT NULL DEFAULT 0,
-    parts_sent INTEGER NOT NULL DEFAULT 0,  -- parts of a split message the channel already accepted
-    rule TEXT,  -- the rules that queued it, for `monitor history`
-    UNIQUE (channel, source, fingerprint)
-);
-CREATE INDEX IF NOT EXISTS outbox_queue ON outbox (channel, status, id);
-CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox (fingerprint, channel);
-CREATE TABLE IF NOT EXISTS readers (  -- the readers' bot: its users (monitor/bot/)
-    user_id INTEGER PRIMARY KEY,
-    username TEXT,
-    language TEXT NOT NULL DEFAULT 'en',
-    tz TEXT NOT NULL DEFAULT 'UTC',
-    quiet_from INTEGER,
-    quiet_to INTEGER,
-    paused INTEGER NOT NULL DEFAULT 0,
-    blocked INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS watches (
-    user_id INTEGER NOT NULL REFERENCES readers ON DELETE CASCADE,
-    number INTEGER NOT NULL,  -- the reader's own numbering, as /list shows it
-    text TEXT NOT NULL,
-    created REAL NOT NULL,
-    PRIMARY KEY (user_id, number)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS bot_state (
-    bot TEXT PRIMARY KEY,
-    update_offset INTEGER NOT NULL  -- the next Telegram update to read
-);
-CREATE TABLE IF NOT EXISTS muted (  -- sources an admin muted for readers' alerts (/mute), until when
-    source TEXT PRIMARY KEY,
-    until REAL NOT NULL
-);
-"""
-# 2: outbox.parts_sent; 3: source_state's health columns, outbox.rule; 4: readers, watches, bot_state; 5: muted
-SCHEMA_VERSION = 5
-_HEALTH_COLUMNS = {
-    "streak": "INTEGER NOT NULL DEFAULT 0",
-    "backoff": "INTEGER NOT NULL DEFAULT 0",
-    "alarmed": "INTEGER NOT NULL DEFAULT 0",
-    "skip_until": "REAL NOT NULL DEFAULT 0",
-    "pace": "REAL NOT NULL DEFAULT 0",
-    "paced_at": "REAL NOT NULL DEFAULT 0",
-}
-
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
-
-
-def _explain(exc: sqlite3.Error, path: Path | str) -> str:
-    """Return one line saying what went wrong with the state file and what to do about it."""
-    text = str(exc)
-    low = text.lower()
-    if "locked" in low or "busy" in low:
-        return f"state file {path} is locked by another process (a sqlite3 shell or a backup?): {text}"
-    if "full" in low:
-        return f"disk full: cannot write the state file {path}: free some space"
-    if "readonly" in low or "read-only" in low:
-        return f"state file {path} is read-only: make it and its folder writable by this user"
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return (
-            f"state file {path} is not a valid SQLite database ({text}): move it aside to start afresh,"
-            " or restore a backup"
-        )
-    if "unable to open" in low:
-        return f"cannot open the state file {path}: check that its folder exists and is writable ({text})"
-    if "i/o" in low:
-        return f"I/O error on the state file {path}: check the disk ({text})"
-    return f"state file {path}: {text}"
-
-
-def _ours(db: sqlite3.Connection, path: Path) -> None:
-    """Refuse a SQLite database of something else, which monitor would otherwise add its tables to."""
-    try:  # a corrupt file fails here
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and not {"seen", "outbox"} <= tables:
-            raise StateError(
-                f"state file {path} is a SQLite database of something else (it has no seen and"
-                " outbox tables): set state.path to another file"
-            )
-    except BaseException:
-        db.close()
-        raise
-
-
-def _version(db: sqlite3.Connection, path: Path) -> int:
-    """Return the file's schema version; refuse one written by a newer monitor, which this one would break."""
-    (version,) = db.execute("PRAGMA user_version").fetchone()
-    if version > SCHEMA_VERSION:
-        db.close()
-        raise StateError(
-            f"state file {path} was written by a newer version of monitor (schema {version},"
-            f" this one knows {SCHEMA_VERSION}): upgrade monitor"
-        )
-    return int(version)
 
 
 def _guarded(
@@ -191,7 +50,7 @@ def _guarded(
         try:
             return await method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise StateError(_explain(exc, self.path)) from None
+            raise StateError(explain(exc, self.path)) from None
 
     return wrapper
 
@@ -206,7 +65,7 @@ def _guarded_sync(
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
-            raise StateError(_explain(exc, self.path)) from None
+            raise StateError(explain(exc, self.path)) from None
 
     return wrapper
 
@@ -226,18 +85,18 @@ class SqliteStore:
             statepath.prepare(self.path)
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in record()).
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT)
-            _ours(self.db, self.path)
-            _version(self.db, self.path)  # before anything is written to it
+            check_ours(self.db, self.path)
+            check_version(self.db, self.path)  # before anything is written to it
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
-            self._migrate()
+            migrate(self.db)
             with self._transaction():  # fails now, and plainly, on a read-only file or folder
                 pass
             stat = os.stat(self.path)
             self._identity = (stat.st_dev, stat.st_ino)
         except sqlite3.Error as exc:
-            raise StateError(_explain(exc, self.path)) from None
+            raise StateError(explain(exc, self.path)) from None
         except OSError as exc:
             raise StateError(f"cannot open the state file {self.path}: {exc.strerror or exc}") from None
 
@@ -254,8 +113,8 @@ class SqliteStore:
             db = sqlite3.connect(
                 f"file:{self.path.resolve()}?mode={mode}", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT
             )
-            _ours(db, self.path)
-            if _version(db, self.path) < SCHEMA_VERSION:
+            check_ours(db, self.path)
+            if check_version(db, self.path) < SCHEMA_VERSION:
                 db.close()
                 raise StateError(
                     f"state file {self.path} was written by an older version of monitor: run"
@@ -272,27 +131,11 @@ class SqliteStore:
         try:
             # immutable: no lock and no -wal or -shm files; enough to read the schema
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-            _ours(db, path)
-            _version(db, path)
+            check_ours(db, path)
+            check_version(db, path)
             db.close()
         except sqlite3.Error as exc:
-            raise StateError(_explain(exc, path)) from None
-
-    def _migrate(self) -> None:
-        """Bring a state file written by an older version up to this schema."""
-        (version,) = self.db.execute("PRAGMA user_version").fetchone()
-        if version >= SCHEMA_VERSION:
-            return
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(outbox)")}
-        if "parts_sent" not in columns:
-            self.db.execute("ALTER TABLE outbox ADD COLUMN parts_sent INTEGER NOT NULL DEFAULT 0")
-        if "rule" not in columns:
-            self.db.execute("ALTER TABLE outbox ADD COLUMN rule TEXT")
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(source_state)")}
-        for name, kind in _HEALTH_COLUMNS.items():
-            if name not in columns:
-                self.db.execute(f"ALTER TABLE source_state ADD COLUMN {name} {kind}")
-        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            raise StateError(explain(exc, path)) from None
 
     async def instances(self) -> list[Holding]:
         """None to list: one instance writes a state file (lock.holder() names it)."""
