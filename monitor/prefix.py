@@ -22,6 +22,7 @@ import functools
 import html as entities
 import logging
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +34,8 @@ from .models import MAX_ITEMS, Parsed
 
 logger = logging.getLogger(__name__)
 
-SENTINEL = "x-monitor-cut"  # a name no page uses (a page that does use it is parsed whole)
+# A name no page uses: random per process, so that no page can hold it (and fake the end of a prefix).
+SENTINEL = f"x-monitor-cut-{secrets.token_hex(8)}"
 _MARK = f"<{SENTINEL}></{SENTINEL}>"
 FORMATTING = frozenset("a b big code em font i nobr s small strike strong tt u".split())
 _TABLE = frozenset("table tbody thead tfoot tr".split())
@@ -44,10 +46,19 @@ _UNSAFE_OPEN = FORMATTING | frozenset(["select", "template", "noscript", "svg", 
 _IMPLIED = frozenset("html head body colgroup p br img".split()) | _TABLE
 _NEVER_MATCHED = frozenset(["html", "head", "body"]) | _TABLE
 # Later in the page these change what is already parsed: attributes merged into <html> or <body>, a
-# <base href> for the links, a frameset instead of the body (<isindex> was once expanded into a form).
-_LATER = re.compile(rb"<(?:html|body|base|frameset|isindex)")
-# The character references that make ASCII letters, digits, '_' or '-' (a name's characters).
-_REFS = re.compile(rb"&(?:#|fjlig|lowbar|underbar)")
+# <base href> for the links, a frameset instead of the body.
+_LATER = re.compile(rb"<(?:html|body|base|frameset)")
+# The character references that make a name's characters (ASCII letters, digits, '_', '-'), in lower case:
+# numeric ones (any zeros first; the digits run to the first non-digit) and the three named ones.
+_REFS = re.compile(
+    rb"&#0*(?:45|4[89]|5[0-7]|6[5-9]|[78][0-9]|9[05789]|1[01][0-9]|12[0-2])(?![0-9])"
+    rb"|&#x0*(?:2d|3[0-9]|4[1-9a-f]|5[0-9af]|6[1-9a-f]|7[0-9a])(?![0-9a-f])"
+    rb"|&(?:fjlig|lowbar|underbar)"
+)
+# Smaller pages parse whole: a prefix saves less than its checks cost (bench/prefix_parse.py).
+MIN_PAGE = 32_000  # characters
+# A cut past two thirds of the page saves little: learn() looks no further.
+MOST = 2 / 3
 AUDIT_EVERY = 20  # every 20th prefix poll of a source is also parsed whole and compared
 _MAX_WAIT = 64  # polls between tries to learn a cut, after misses (doubling)
 
@@ -124,14 +135,12 @@ def select_prefix(
     if compounds is None or not 0 < cut < len(html):
         return None
     later = html[cut:]
-    text = later.encode("utf-8", "replace").lower()  # names are matched ASCII-case-insensitively at most
+    text = _folded(later)
     if _later_changes(text):
         return None
     if _REFS.search(text):  # a character reference may spell a name's letters
-        text += b"\0" + entities.unescape(later).encode("utf-8", "replace").lower()
+        text += b"\0" + _folded(entities.unescape(later))
     head = html[:cut]
-    if SENTINEL in head:
-        return None
     tree = LexborHTMLParser(head + _MARK)
     path = _open_path(tree)
     if path is None or not _safe_path(path):
@@ -148,6 +157,15 @@ def select_prefix(
     if not nodes or not _closed(nodes, path[:-1]):
         return None
     return entries_of(nodes, page_base(tree, head, base_url), split, limit)
+
+
+def _folded(text: str) -> bytes:
+    """Return text as bytes, ASCII letters in lower case: names are matched ASCII-case-insensitively at most."""
+    try:
+        raw = text.encode("latin-1")  # a copy, when the page is in Latin-1 (or ASCII)
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "replace")
+    return raw.lower()
 
 
 def _after_tag(html: str, cut: int) -> int:
@@ -196,8 +214,9 @@ def _cloneable(compound: Compound, tree: LexborHTMLParser) -> bool:
     """Whether a formatting element of the prefix matches a compound: the parser may clone it after the cut."""
     if compound.tag is not None and compound.tag not in FORMATTING:
         return False
-    tags = FORMATTING if compound.tag is None else [compound.tag]
-    return tree.css_first(", ".join(f"{t}{compound.rest}" for t in sorted(tags))) is not None
+    if not compound.rest:
+        return tree.css_first(compound.tag or "*") is not None
+    return any(n.tag in FORMATTING for n in tree.css(f"{compound.tag or ''}{compound.rest}"))
 
 
 def _closed(nodes: list[LexborNode], opened: list[LexborNode]) -> bool:
@@ -209,17 +228,17 @@ def _closed(nodes: list[LexborNode], opened: list[LexborNode]) -> bool:
 def learn(
     html: str, whole: Parsed, selector: str, base_url: str, *, limit: int = MAX_ITEMS, split: str | None = None
 ) -> int | None:
-    """Return the first of a few cuts (past the last line's text, then at quarters) whose prefix parse
-    gives `whole`, or None."""
+    """Return the first of a few cuts (past the last line's text, then at a quarter and a half of the
+    page; none past MOST of it) whose prefix parse gives `whole`, or None."""
     n = len(html)
     cuts: list[int] = []
     if whole.entries and not whole.capped and (at := html.rfind(whole.entries[-1].text[:20])) >= 0:
         cuts += [at + d for d in (0, 1024, 4096)]
-    cuts += [n // 4, n // 2, 3 * n // 4]
+    cuts += [n // 4, n // 2]
     tried: set[int] = set()
     for cut in cuts:
         cut = _after_tag(html, cut)
-        if cut <= 0 or cut in tried or (tried and cut < max(tried)):
+        if cut <= 0 or cut > n * MOST or cut in tried or (tried and cut < max(tried)):
             continue
         tried.add(cut)
         if (got := select_prefix(html, cut, selector, base_url, limit=limit, split=split)) is None:
@@ -248,7 +267,7 @@ class PrefixCut:
         self, html: str, base_url: str, selector: str, split: str | None, whole: Callable[[], Parsed]
     ) -> Parsed:
         """Return whole() (the page parsed whole), computed from a prefix of html when that is proven equal."""
-        if self.off or plan(selector) is None:
+        if self.off or len(html) < MIN_PAGE or plan(selector) is None:
             return whole()
         self.polls += 1
         if self.offset is not None:
