@@ -56,11 +56,12 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for name, selector, html in pages:
         whole = extract_page(html, BASE, selector=selector)
-        cut = learn(html, whole, selector, BASE)
-        if cut is None:
+        found = learn(html, whole, selector, BASE)
+        if found is None:
             print(f"| {name} | {len(html) / 1000:.1f} | none | - | - | - | - |")
             continue
-        assert select_prefix(html, cut, selector, BASE) == whole
+        cut = found[0]
+        assert found[1] == whole
         full, part, teach = medians(
             [
                 lambda: extract_page(html, BASE, selector=selector),  # noqa: B023

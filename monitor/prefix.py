@@ -227,9 +227,9 @@ def _closed(nodes: list[LexborNode], opened: list[LexborNode]) -> bool:
 
 def learn(
     html: str, whole: Parsed, selector: str, base_url: str, *, limit: int = MAX_ITEMS, split: str | None = None
-) -> int | None:
-    """Return the first of a few cuts (past the last line's text, then at a quarter and a half of the
-    page; none past MOST of it) whose prefix parse gives `whole`, or None."""
+) -> tuple[int, Parsed] | None:
+    """Return the first of a few cuts (past the last line of `whole`, the page parsed whole, then at a
+    quarter and a half of the page; none past MOST of it) at which select_prefix answers, and its answer."""
     n = len(html)
     cuts: list[int] = []
     if whole.entries and not whole.capped and (at := html.rfind(whole.entries[-1].text[:20])) >= 0:
@@ -241,12 +241,8 @@ def learn(
         if cut <= 0 or cut > n * MOST or cut in tried or (tried and cut < max(tried)):
             continue
         tried.add(cut)
-        if (got := select_prefix(html, cut, selector, base_url, limit=limit, split=split)) is None:
-            continue
-        if got != whole:
-            logger.error("extract.prefix_drift cut=%d prefix=%d whole=%d", cut, len(got.entries), len(whole.entries))
-            return None
-        return cut
+        if (got := select_prefix(html, cut, selector, base_url, limit=limit, split=split)) is not None:
+            return cut, got
     return None
 
 
@@ -280,20 +276,27 @@ class PrefixCut:
         parsed = whole()
         self.misses += 1
         if self.polls >= self.wait_until:
-            self.offset = learn(html, parsed, selector, base_url, split=split)
-            if self.offset is None:
+            if (found := learn(html, parsed, selector, base_url, split=split)) is None:
                 self.wait_until = self.polls + min(2**self.misses, _MAX_WAIT)
+            elif self._same(found[1], parsed, found[0]):
+                self.offset = found[0]
         return parsed
 
     def _audit(self, got: Parsed, whole: Callable[[], Parsed]) -> Parsed:
         parsed = whole()
-        if parsed != got:
-            logger.error(
-                "extract.prefix_drift source=%s cut=%s prefix=%d whole=%d",
-                self.name,
-                self.offset,
-                len(got.entries),
-                len(parsed.entries),
-            )
-            self.off, self.offset = True, None
+        self._same(got, parsed, self.offset)
         return parsed
+
+    def _same(self, got: Parsed, parsed: Parsed, cut: int | None) -> bool:
+        """Whether a prefix parse gave the whole page's answer; if not, log it and parse this source whole."""
+        if got == parsed:
+            return True
+        logger.error(
+            "extract.prefix_drift source=%s cut=%s prefix=%d whole=%d",
+            self.name,
+            cut,
+            len(got.entries),
+            len(parsed.entries),
+        )
+        self.off, self.offset = True, None
+        return False

@@ -283,7 +283,8 @@ def differential(n: int, seed: int, per_page: int = 3) -> Tally:
         tally.pages += 1
         for selector in rng.sample(SELECTORS, per_page):
             full = whole(p.html, selector)
-            learnt = learn(p.html, full, selector, BASE) if full is not None else None
+            found = learn(p.html, full, selector, BASE) if full is not None else None
+            learnt = found[0] if found is not None else None
             for kind, cut in cuts(rng, p, learnt):
                 tally.check(p.html, selector, cut, full, kind)
         if p.trap is not None:
@@ -421,16 +422,52 @@ def test_the_bench_quiet_page() -> None:
     assert taken >= polls - 3
 
 
+# ---------------------------------------------------------------- when a source parses a prefix
+
+
+def test_a_source_learns_on_its_second_poll_and_small_pages_parse_whole() -> None:
+    lines = ["One line", "Two lines"]
+    cut = PrefixCut("s")
+    page = _news(lines)
+    assert cut.extract(
+        page, BASE, "div.breaking li", None, lambda: extract_page(page, BASE, selector="div.breaking li")
+    )
+    assert cut.offset is None  # a `monitor --once` process polls once: nothing learnt, nothing spent
+    cut.extract(page, BASE, "div.breaking li", None, lambda: extract_page(page, BASE, selector="div.breaking li"))
+    assert cut.offset is not None and cut.offset < len(page) // 3
+    small = PrefixCut("small")
+    tiny = _news(lines, article=False)
+    assert len(tiny) < prefix.MIN_PAGE
+    for _ in range(3):
+        small.extract(tiny, BASE, "div.breaking li", None, lambda: extract_page(tiny, BASE, selector="div.breaking li"))
+    assert small.offset is None and small.polls == 0
+
+
+def test_a_drift_found_by_the_audit_is_logged_and_ends_prefix_parsing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = _news(["One line", "Two lines"])
+    full = extract_page(page, BASE, selector="div.breaking li")
+    cut = PrefixCut("s")
+    for _ in range(2):
+        cut.extract(page, BASE, "div.breaking li", None, lambda: full)
+    assert cut.offset is not None
+    monkeypatch.setattr(prefix, "select_prefix", lambda *args, **kwargs: Parsed([], 0))  # a prefix parse gone wrong
+    got = [cut.extract(page, BASE, "div.breaking li", None, lambda: full) for _ in range(prefix.AUDIT_EVERY)]
+    assert got[-1] == full and "extract.prefix_drift source=s" in caplog.text
+    assert cut.off and cut.extract(page, BASE, "div.breaking li", None, lambda: full) == full
+
+
 # ---------------------------------------------------------------- the real service path
 
 
-def _news(lines: list[str], extra: str = "", nonce: int = 0) -> str:
+def _news(lines: list[str], extra: str = "", nonce: int = 0, *, article: bool = True) -> str:
     items = "".join(f'<li><a href="/n/{i}">{entities.escape(t)}</a></li>' for i, t in enumerate(lines))
-    article = "".join(f"<p>Paragraph {k} of the story, with words and more words.</p>" for k in range(600))
+    story = "".join(f"<p>Paragraph {k} of the story, with words and more words.</p>" for k in range(600 * article))
     return (
         f'<!doctype html><html><head><script nonce="{nonce}"></script><title>News</title></head><body>'
         f'<nav><ul><li><a href="/a">Politics</a></li></ul></nav><div class="breaking"><h3>BREAKING</h3>'
-        f"<ul>{items}</ul></div><article>{article}</article>{extra}</body></html>"
+        f"<ul>{items}</ul></div><article>{story}</article>{extra}</body></html>"
     )
 
 
