@@ -72,9 +72,8 @@ _PARTS = re.compile(rf"([.#])({_IDENT})|\[\s*({_IDENT}){_VALUE}")
 
 @dataclass(frozen=True, slots=True)
 class Compound:
-    """One compound of a selector: its text, its tag (None for any), and the names it needs."""
+    """One compound of a selector: its tag (None for any), its other parts, and the names it needs."""
 
-    text: str
     tag: str | None
     rest: str  # the classes, id and attributes
     classes: tuple[str, ...]
@@ -90,7 +89,7 @@ class Compound:
         words = attrs.get("class", "").split()
         return (
             all(c in words for c in self.classes)
-            and all(attrs.get("id") == i for i in self.ids)
+            and all(i in attrs.get("id", "").split() for i in self.ids)
             and all(a in attrs for a in self.attributes)
         )
 
@@ -112,11 +111,8 @@ def plan(selector: str) -> tuple[Compound, ...] | None:
         ids = tuple(n for k, n in parts if k == "#")
         attributes = tuple(n for k, n in parts if not k)
         names = [*classes, *ids, *attributes] + ([] if tag in ("*", *_IMPLIED) else [tag])
-        compounds.append(
-            Compound(
-                m[0], None if tag == "*" else tag, m["rest"], classes, ids, attributes, tuple(n.encode() for n in names)
-            )
-        )
+        names_folded = tuple(n.encode() for n in names)
+        compounds.append(Compound(None if tag == "*" else tag, m["rest"], classes, ids, attributes, names_folded))
         at = m.end()
         if at == len(text):
             return tuple(compounds)
