@@ -335,6 +335,63 @@ def test_prefix_parse_equals_the_whole_page_on_generated_pages() -> None:
     assert tally.taken["trap"] >= 500  # the traps are read from prefixes too, not always refused
 
 
+# Tag soup: random start and end tags of every kind tree construction treats apart, attributes,
+# text, comments; read with selectors on its class names, cut at every tag end.
+SOUP_TAGS = (
+    "div span p li ul ol dl dd dt a b i em strong font nobr s u code small big tt strike table tbody thead tfoot tr "
+    "td th caption colgroup col select option optgroup template svg math foreignObject mi mtext desc title textarea "
+    "style script noscript frameset frame plaintext head body html base h3 h1 section article marquee object button "
+    "form image br hr input img iframe xmp noembed noframes listing pre center applet ruby rt rp menu label"
+).split()
+SOUP_PLAIN = "div span p li ul h3 section article".split()
+SOUP_VALUES = ["breaking", "item", "tk", "&#98;reaking", "BREAKING", "brea&#x6b;ing", "x", "wrap", "breaking item"]
+SOUP_SELECTORS = [*SELECTORS, "ul > li", ".breaking", "span", "div li", "h3", "a", "b", ".wrap .item"]
+
+
+def soup_attributes(rng: random.Random) -> str:
+    out = ""
+    for _ in range(rng.choice([0, 0, 1, 2])):
+        name = rng.choice(["class", "class", "id", "data-t", "href", "title"])
+        value = rng.choice(SOUP_VALUES) if name in ("class", "id") else rng.choice(["n/1", "/x", "a>b", "tk"])
+        quote = '"' if " " in value or ">" in value else rng.choice(['"', "'", ""])
+        out += f" {name}={quote}{value}{quote}"
+    return out
+
+
+def soup(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(5, 60)):
+        tag = rng.choice(SOUP_TAGS) if rng.random() < 0.3 else rng.choice(SOUP_PLAIN)
+        kind = rng.random()
+        if kind < 0.4:
+            parts.append(f"<{tag}{soup_attributes(rng)}>")
+        elif kind < 0.7:
+            parts.append(f"</{tag}>")
+        elif kind < 0.9:
+            parts.append(rng.choice(["news", "line one", "tk", "breaking", " ", "a&amp;b", "&#98;", "li"]))
+        elif kind < 0.95:
+            parts.append("<!-- <li class=item>c</li> -->")
+        else:
+            parts.append(
+                rng.choice(["<li>", "<div class=breaking><ul><li>L</li></ul></div>", "<p><b class=x>", "</p>"])
+            )
+    return "".join(parts)
+
+
+def test_prefix_parse_equals_the_whole_page_on_tag_soup() -> None:
+    rng, tally = random.Random(17), Tally()
+    for _ in range(1500):
+        html = soup(rng)
+        tally.pages += 1
+        for selector in rng.sample(SOUP_SELECTORS, 4):
+            full = whole(html, selector)
+            for cut in [i + 1 for i, c in enumerate(html) if c == ">"]:
+                tally.check(html, selector, cut, full, "every tag end")
+    report("tag soup", tally)
+    assert not tally.mismatches, tally.mismatches[:3]
+    assert tally.taken["every tag end"] >= 200
+
+
 def _anywhere(tree: LexborHTMLParser) -> list[LexborNode] | None:
     """_open_path without its foster-parenting test: the sentinel wherever it is, with its ancestors."""
     mark = tree.css_first(prefix.SENTINEL)
