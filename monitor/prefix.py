@@ -25,6 +25,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
@@ -33,6 +34,7 @@ from .markup import check_markup
 from .models import MAX_ITEMS, Parsed
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A name no page uses: random per process, so that no page can hold it (and fake the end of a prefix).
 SENTINEL = f"x-monitor-cut-{secrets.token_hex(8)}"
@@ -264,19 +266,28 @@ class PrefixCut:
         self.polls += 1
         if self.offset is not None:
             check_markup(html)  # a page refused whole is refused here too
-            got = select_prefix(html, self.offset, selector, base_url, split=split)
+            got = self._guarded(select_prefix, html, self.offset, selector, base_url, split=split)
             if got is not None:
                 self.misses = 0
                 return self._audit(got, whole) if self.polls % AUDIT_EVERY == 0 else got
             self.offset = None
         parsed = whole()
         self.misses += 1
-        if self.polls >= self.wait_until:
-            if (found := learn(html, parsed, selector, base_url, split=split)) is None:
+        if self.polls >= self.wait_until and not self.off:
+            if (found := self._guarded(learn, html, parsed, selector, base_url, split=split)) is None:
                 self.wait_until = self.polls + min(2**self.misses, _MAX_WAIT)
             elif self._same(found[1], parsed, found[0]):
                 self.offset = found[0]
         return parsed
+
+    def _guarded(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Return fn(...), or None if it fails: then log it, and this source's pages are parsed whole."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            logger.exception("extract.prefix_failed source=%s", self.name)
+            self.off, self.offset = True, None
+            return None
 
     def _audit(self, got: Parsed, whole: Callable[[], Parsed]) -> Parsed:
         parsed = whole()

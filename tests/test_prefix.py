@@ -515,6 +515,23 @@ def test_a_drift_found_by_the_audit_is_logged_and_ends_prefix_parsing(
     assert cut.off and cut.extract(page, BASE, "div.breaking li", None, lambda: full) == full
 
 
+def test_a_failing_prefix_parse_falls_back_to_the_whole_page(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    page = _news(["One line", "Two lines"])
+    full = extract_page(page, BASE, selector="div.breaking li")
+    cut = PrefixCut("s")
+    for _ in range(2):
+        cut.extract(page, BASE, "div.breaking li", None, lambda: full)
+
+    def failing(*args: object, **kwargs: object) -> Parsed:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(prefix, "select_prefix", failing)
+    assert cut.extract(page, BASE, "div.breaking li", None, lambda: full) == full
+    assert cut.off and "extract.prefix_failed source=s" in caplog.text
+
+
 # ---------------------------------------------------------------- the real service path
 
 
