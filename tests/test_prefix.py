@@ -2,8 +2,9 @@
 
 The differential test parses thousands of generated pages whole and from prefixes cut where learn() and
 a remembered offset would cut them (past the ticker, inside it, anywhere), with the traps of HTML tree
-construction around the ticker; then seed-shaped pages, the bench's quiet page, and the real service path.
-The mutation tests take each check out in turn and show the differential test then finds a difference.
+construction around the ticker; then tag soup cut at every tag end, seed-shaped pages, the bench's quiet
+page, and the real service path. The mutation tests take each check out in turn and show the
+differential test then finds a difference.
 """
 
 from __future__ import annotations
@@ -500,15 +501,21 @@ def test_a_source_learns_on_its_second_poll_and_small_pages_parse_whole() -> Non
     assert small.offset is None and small.polls == 0
 
 
-def test_a_drift_found_by_the_audit_is_logged_and_ends_prefix_parsing(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def learnt() -> tuple[str, Parsed, PrefixCut]:
+    """A page, its whole parse, and a source's PrefixCut that has learnt where to cut it."""
     page = _news(["One line", "Two lines"])
     full = extract_page(page, BASE, selector="div.breaking li")
     cut = PrefixCut("s")
     for _ in range(2):
         cut.extract(page, BASE, "div.breaking li", None, lambda: full)
     assert cut.offset is not None
+    return page, full, cut
+
+
+def test_a_drift_found_by_the_audit_is_logged_and_ends_prefix_parsing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    page, full, cut = learnt()
     monkeypatch.setattr(prefix, "select_prefix", lambda *args, **kwargs: Parsed([], 0))  # a prefix parse gone wrong
     got = [cut.extract(page, BASE, "div.breaking li", None, lambda: full) for _ in range(prefix.AUDIT_EVERY)]
     assert got[-1] == full and "extract.prefix_drift source=s" in caplog.text
@@ -518,11 +525,7 @@ def test_a_drift_found_by_the_audit_is_logged_and_ends_prefix_parsing(
 def test_a_failing_prefix_parse_falls_back_to_the_whole_page(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    page = _news(["One line", "Two lines"])
-    full = extract_page(page, BASE, selector="div.breaking li")
-    cut = PrefixCut("s")
-    for _ in range(2):
-        cut.extract(page, BASE, "div.breaking li", None, lambda: full)
+    page, full, cut = learnt()
 
     def failing(*args: object, **kwargs: object) -> Parsed:
         raise RuntimeError("a bug")
