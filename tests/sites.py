@@ -154,3 +154,60 @@ def seed_names() -> list[str]:
     if not SEEDS.is_dir():
         return []
     return sorted(p.name for p in SEEDS.glob("*.txt") if "\nBREAKING\n" in p.read_text(encoding="utf-8"))
+
+
+# The selectors of config.yaml's html sources; seed_shaped_page lays a ticker out for each.
+SEED_LAYOUTS = [".ticker__item", "#ticker-box ul li .ticker-item .ticker-text", "div.single-latest-news h3"]
+
+
+def seed_pages() -> list[tuple[list[str], list[str], list[str]]]:
+    """Return (menu, ticker lines, the rest) of each seed page that carries a BREAKING ticker."""
+    found = []
+    for path in sorted(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if "BREAKING" not in lines:
+            continue
+        at = lines.index("BREAKING")
+        menu = list(dict.fromkeys(m for line in lines[:at] if (m := line.strip(" •\t")) and len(m) < 30))
+        end = lines.index("", at)
+        found.append((menu, lines[at + 1 : end], lines[end:]))
+    return found
+
+
+def seed_shaped_page(layout: str, menu: list[str], lines: list[str], rest: list[str], nonce: int) -> str:
+    """Return a page shaped like config.yaml's sites from a seed page's text: a head with a nonce, the menu,
+    the ticker as the layout (the config's selector) expects it, the article, a clock, and story cards and
+    a footer that bring it to a real page's size (about 90 KB: the seeds are text renderings)."""
+    e = html.escape
+    nav = "".join(f'<li class="menu-item"><a href="/{i}">{e(m)}</a></li>' for i, m in enumerate(menu))
+    texts = [t for t in rest if t.strip()]
+    article = "".join(f"<p>{e(t)}</p>" for t in texts)
+    cards = "".join(
+        f'<div class="card"><a href="/news/{k}"><img src="/img/{k}.jpg" alt="{e(texts[k % len(texts)][:60])}">'
+        f"<h4>{e(texts[k % len(texts)][:90])}</h4></a><p>{e(texts[(k + 1) % len(texts)][:160])}</p></div>"
+        for k in range(200)
+    )
+    footer = "".join(f'<li><a href="/section/{k}/{e(m)}">{e(m)} {k}</a></li>' for k in range(8) for m in menu)
+    if layout == ".ticker__item":
+        ticker = '<div class="ticker"><span class="ticker__title">BREAKING</span><div class="ticker__items">'
+        ticker += "".join(f'<div class="ticker__item">{e(t)}</div>' for t in lines) + "</div></div>"
+    elif layout == "#ticker-box ul li .ticker-item .ticker-text":
+        ticker = '<div id="ticker-box"><h3>عاجل</h3><ul>'
+        ticker += "".join(
+            f'<li><a class="ticker-item" href="/news/{i}"><p class="ticker-text">{e(t)}</p></a></li>'
+            for i, t in enumerate(lines)
+        )
+        ticker += "</ul></div>"
+    else:
+        ticker = '<section class="latest">' + "".join(
+            f'<div class="single-latest-news"><a href="/short/{i}"><h3>{e(t)}</h3></a><span>12:0{i % 10}</span></div>'
+            for i, t in enumerate(lines)
+        )
+        ticker += "</section>"
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"><script nonce="{nonce}">var cfg = {{}};</script>'
+        f"<title>{e(lines[0])}</title></head><body><header><nav><ul>{nav}</ul></nav></header>{ticker}"
+        f"<main><article><h1>{e(rest[1] if len(rest) > 1 else '')}</h1>{article}</article></main>"
+        f'<div class="clock">{nonce}</div><aside class="more">{cards}</aside><footer><ul>{footer}</ul></footer>'
+        "</body></html>"
+    )

@@ -366,6 +366,9 @@ def pid_noting(config: SourceConfig, page: Page) -> Parsed:
 class PidNoting(HtmlSource):
     parser = staticmethod(pid_noting)
 
+    def parse_here(self, page: Page) -> Parsed:
+        return pid_noting(self.config, page)
+
 
 async def test_big_pages_are_parsed_in_a_worker_process(site: Site) -> None:
     small = ticker_page(["Small page line"])

@@ -23,6 +23,7 @@ CORE = (
     "monitor.suggest",
     "monitor.charset",
     "monitor.entries",
+    "monitor.prefix",
 )
 NOT_IN_CORE = (
     "monitor.config",

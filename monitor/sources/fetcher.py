@@ -35,8 +35,11 @@ class Fetcher:
         self.last_modified: str | None = None
         self.max_age: float | None = None  # from the last answer's Cache-Control
 
-    async def read(self, parse: Parser, *, on_loop: Callable[[Page], bool]) -> list[Entry] | None:
-        """Fetch and parse the page (in a worker process unless on_loop(page)); None on 304 Not Modified."""
+    async def read(
+        self, parse: Parser, *, on_loop: Callable[[Page], bool], here: Callable[[Page], Parsed] | None = None
+    ) -> list[Entry] | None:
+        """Fetch and parse the page (in a worker process unless on_loop(page), then with `here` if given);
+        None on 304 Not Modified."""
         page = await fetch(
             self.session,
             self.config.url,
@@ -51,7 +54,10 @@ class Fetcher:
         self.max_age = page.max_age
         if page.not_modified:
             return None
-        parsed = parse(self.config, page) if on_loop(page) else await parse_in_worker(parse, self.config, page)
+        if not on_loop(page):
+            parsed = await parse_in_worker(parse, self.config, page)
+        else:
+            parsed = here(page) if here is not None else parse(self.config, page)
         if parsed.capped:
             logger.warning(
                 "extract.capped source=%s found=%d kept=%d", self.config.name, parsed.found, len(parsed.entries)

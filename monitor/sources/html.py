@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import aiohttp
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from ..charset import decode
 from ..config_reader import Node
-from ..config_types import HtmlSettings, SourceConfig
+from ..config_types import AnySource, HtmlSettings, SourceConfig
 from ..extract import extract_page
 from ..http import Page
 from ..markup import CHEAP_TAGS
-from ..models import Parsed
+from ..models import Entry, Parsed
+from ..prefix import PrefixCut
 from ..split import AUTO
 from .fetcher import OFF_LOOP_BYTES, FetchedSource
 
@@ -49,11 +51,18 @@ def _split(n: Node) -> str | None:
     return AUTO if value.strip().lower() == AUTO else value
 
 
-def parse_html(config: SourceConfig[HtmlSettings], page: Page) -> Parsed:
-    """Decode a fetched page and extract its ticker lines."""
+def parse_html(config: SourceConfig[HtmlSettings], page: Page, cut: PrefixCut | None = None) -> Parsed:
+    """Decode a fetched page and extract its ticker lines (by a selector, from the page's top when
+    `cut` shows that is the same)."""
     html = decode(page.body, page.content_type)
     kind = config.kind
-    return extract_page(html, page.url, selector=kind.selector, headings=kind.headings, split=kind.split)
+
+    def whole() -> Parsed:
+        return extract_page(html, page.url, selector=kind.selector, headings=kind.headings, split=kind.split)
+
+    if cut is None or kind.selector is None:
+        return whole()
+    return cut.extract(html, page.url, kind.selector, kind.split, whole)
 
 
 class HtmlSource(FetchedSource):
@@ -61,6 +70,17 @@ class HtmlSource(FetchedSource):
 
     accept = HTML_ACCEPT
     parser = staticmethod(parse_html)
+
+    def __init__(self, config: AnySource, session: aiohttp.ClientSession) -> None:
+        super().__init__(config, session)
+        self.cut = PrefixCut(config.name)  # pages parsed in a worker are parsed whole
+
+    async def entries(self) -> list[Entry] | None:
+        return await self.fetcher.read(type(self).parser, on_loop=self.on_loop, here=self.parse_here)
+
+    def parse_here(self, page: Page) -> Parsed:
+        """Parse a page on the event loop, keeping where its ticker ends."""
+        return parse_html(self.config, page, self.cut)
 
     def on_loop(self, page: Page) -> bool:
         # Few tags bound lexbor's worst case (markup.py); counted at C speed. A page in a charset
