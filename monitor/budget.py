@@ -3,7 +3,11 @@
 Channel alerts go first, then replies to readers' commands, then readers' alerts: a send of a lower
 rank waits while any send of a higher rank waits for the budget, so a line that matches 5,000
 readers never delays a channel alert queued in the same minute. When n instances share a state,
-each takes 1/n of the rate (a send costs n of the shared bucket, see Cluster.budget_cost).
+each takes 1/n of the rate (a send costs n, see Cluster.budget_cost).
+
+The bucket holds one send: sends are spaced evenly (1/30 s apart), never a burst. A bucket that
+held a second's worth let 60 through in the first second of a flood, and Telegram answers that
+with 429s.
 """
 
 from __future__ import annotations
@@ -27,23 +31,31 @@ class Budget:
     """A leaky bucket of sends per second, taken in order of rank."""
 
     def __init__(self, per_second: float, cost: Callable[[], int] = lambda: 1) -> None:
-        self._limiter = AsyncLimiter(per_second, 1)
+        self.per_second = per_second
         self._cost = cost
+        self._limiter = AsyncLimiter(1, 1 / per_second)
         self._waiting = [0] * len(Rank)  # sends waiting for the budget, by rank
 
     async def take(self, rank: Rank) -> None:
         """Wait until a send of this rank may go, and take it from the budget."""
-        cost = min(self._cost(), self._limiter.max_rate)
+        limiter = self._bucket()
         self._waiting[rank] += 1
         try:
             if rank == Rank.CHANNEL:  # the first rank waits only for the budget itself
-                await self._limiter.acquire(cost)
+                await limiter.acquire(limiter.max_rate)
                 return
-            while any(self._waiting[:rank]) or not self._limiter.has_capacity(cost):
-                await asyncio.sleep(1 / self._limiter.max_rate)
-            await self._limiter.acquire(cost)  # has capacity: returns at once
+            while any(self._waiting[:rank]) or not limiter.has_capacity(limiter.max_rate):
+                await asyncio.sleep(1 / self.per_second)
+            await limiter.acquire(limiter.max_rate)  # has capacity: returns at once
         finally:
             self._waiting[rank] -= 1
+
+    def _bucket(self) -> AsyncLimiter:
+        """The bucket for one send of this instance: n instances each send once per n/rate seconds."""
+        cost = max(1, self._cost())
+        if self._limiter.max_rate != cost:  # an instance joined or left (the bucket starts empty)
+            self._limiter = AsyncLimiter(cost, cost / self.per_second)
+        return self._limiter
 
     def waiting(self, rank: Rank) -> int:
         """How many sends of a rank wait for the budget now."""

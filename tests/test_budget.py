@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from monitor.budget import Budget, Rank
 
@@ -39,3 +40,17 @@ async def test_a_send_costs_what_the_cluster_says() -> None:
     assert not third.done() and budget.waiting(Rank.READER) == 1
     async with asyncio.timeout(5):
         await third
+
+
+async def test_sends_are_spaced_never_a_burst() -> None:
+    """A flood of sends keeps to the rate from the first second: Telegram answers a burst with 429s."""
+    budget = Budget(per_second=20)
+    times: list[float] = []
+
+    async def send() -> None:
+        await budget.take(Rank.CHANNEL)
+        times.append(time.monotonic())
+
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(send() for _ in range(21)))
+    assert times[-1] - times[0] >= 0.95  # 21 sends at 20 a second: a second at least, not 20 at once
