@@ -161,7 +161,8 @@ class Instance:
             bot={"poll_timeout": 5, "max_users": readers + others},
         )
         self.service: Service | None = None
-        self.cpu0 = 0.0
+        self.cpu0 = 0.0  # the service's CPU seconds when the big line appeared
+        self.busy: tuple[float, float] | None = None  # CPU and wall seconds from then until its DMs were out
 
     def start(self) -> None:
         self.service = Service(self.dir, self.cfg, TELEGRAM_BOT_TOKEN=TOKEN)
@@ -177,15 +178,21 @@ class Instance:
     def dms(self) -> list[Sent]:
         return [s for s in self.tg.sent if s.numeric_chat_id >= FIRST_READER]
 
+    def look(self, burst: float) -> None:
+        """Note the CPU the service spent since the burst, once every DM is out."""
+        assert self.service is not None
+        if self.busy is None and len(self.dms()) >= self.readers:
+            self.busy = (proc_cpu(self.service.proc.pid) - self.cpu0, time.monotonic() - burst)
+
     def stop(self) -> dict[str, float]:
-        """Stop the service; its peak RSS, CPU since the burst, exit code."""
+        """Stop the service; its peak RSS, CPU % of a core from the burst until its DMs were out, exit code."""
         assert self.service is not None
         pid = self.service.proc.pid
-        rss, cpu = vmhwm(pid), proc_cpu(pid) - self.cpu0
+        rss, (cpu, wall) = vmhwm(pid), self.busy or (float("nan"), 1.0)
         rc = self.service.stop()
         self.service.close()
         self.tg.stop()
-        return {"rss": rss, "cpu": cpu, "rc": rc}
+        return {"rss": rss, "cpu_pct": 100 * cpu / wall, "rc": rc}
 
 
 def one_run(work: Path, site: Site, template: Path, conds: list[Condition], readers: int, others: int) -> list[dict]:
@@ -229,9 +236,11 @@ def one_run(work: Path, site: Site, template: Path, conds: list[Condition], read
             if due <= burst + MINUTE and time.monotonic() >= due:
                 add_flash(k)
                 k += 1
-            if time.monotonic() >= max(burst + MINUTE, looked + 0.5):  # counting DMs is not free: twice a second
+            if time.monotonic() >= looked + 0.5:  # counting DMs is not free: twice a second
                 looked = time.monotonic()
-                if all(len(inst.dms()) >= readers for inst in instances):
+                for inst in instances:
+                    inst.look(burst)
+                if looked >= burst + MINUTE and all(inst.busy for inst in instances):
                     break
             time.sleep(0.05)
         time.sleep(1.0)  # a duplicate would come now
@@ -295,7 +304,7 @@ def measure(inst: Instance, shown: dict[str, float], burst: float, offset: float
         "channel_sent": float(len([k for k in arrived if k[1] in shown])),
         "channel_expected": float(expected_channel),
         "rss": proc["rss"],
-        "cpu_pct": 100 * proc["cpu"] / max(dms[-1] - burst if dms else 1.0, 1.0),
+        "cpu_pct": proc["cpu_pct"],
         "rc": float(proc["rc"]),
         "load0": load0,
         "load1": load1,
