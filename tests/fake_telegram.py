@@ -234,7 +234,13 @@ class FakeTelegram(BackgroundServer):
         token: str = "123456:TEST-token-not-real",
         chats: Iterable[str | int] = ("@alerts",),
         forbidden: Iterable[str | int] = (),
+        *,
+        readers: Iterable[int] = (),
+        latency: float = 0.0,
     ) -> None:
+        """readers: users whose private chats with the bot exist (they wrote to it before), with no update to
+        answer. latency: seconds every answer is held back, as a Bot API that far away would; a message is
+        recorded (Sent.at) when its request arrives."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{path:.*}", self._not_found)
@@ -260,6 +266,10 @@ class FakeTelegram(BackgroundServer):
         self._next_update = 1
         self._polling = 0  # getUpdates under way
         self._closing = False
+        self.latency = latency
+        for user_id in readers:
+            self.users[user_id] = {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
+            self.chats.setdefault(str(user_id), user_id)
 
     def __enter__(self) -> FakeTelegram:
         self.start()
@@ -424,6 +434,12 @@ class FakeTelegram(BackgroundServer):
         return self._answer("?", None, 404, "Not Found")  # like Telegram for paths outside /bot<token>/
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._reply(request)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        return response
+
+    async def _reply(self, request: web.Request) -> web.StreamResponse:
         method = METHODS.get(request.match_info["method"].lower(), request.match_info["method"])
         params = await _params(request)
         chat = None if params.get("chat_id") is None else str(params["chat_id"])

@@ -282,3 +282,15 @@ async def test_get_updates_long_polls_confirms_by_offset_and_refuses_overlap(tg:
     tg.push(8, "/start")
     with pytest.raises(Forbidden, match="user is deactivated"):
         await bot.send_message(8, "hello")
+
+
+async def test_known_readers_and_a_latency() -> None:
+    with FakeTelegram(token=TOKEN, readers=[41, 42], latency=0.2) as tg:
+        async with Bot(TOKEN, base_url=tg.base_url) as bot:
+            started = time.monotonic()
+            messages = await asyncio.gather(*(bot.send_message(uid, "hi") for uid in (41, 42)))
+            assert 0.2 <= time.monotonic() - started < 0.4 * 2  # held back once each, side by side
+            assert [m.chat.type for m in messages] == ["private", "private"]
+            assert sorted(s.numeric_chat_id for s in tg.sent) == [41, 42]
+            assert all(s.at < time.monotonic() - 0.15 for s in tg.sent)  # recorded on arrival, not on answer
+            assert tg.updates == []  # no update for the bot to answer
