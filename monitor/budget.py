@@ -1,22 +1,23 @@
 """The bot's global send rate (Telegram's ~30 messages a second per bot), shared in order of rank.
 
-Channel alerts go first, then replies to readers' commands, then readers' alerts: a send of a lower
-rank waits while any send of a higher rank waits for the budget, so a line that matches 5,000
-readers never delays a channel alert queued in the same minute. When n instances share a state,
-each takes 1/n of the rate (a send costs n, see Cluster.budget_cost).
+Channel alerts go first, then replies to readers' commands, then readers' alerts: the sends that
+wait form one queue ordered by rank, then by arrival, and only its head may go. So a line that
+matches 5,000 readers never delays a channel alert queued in the same minute. When n instances
+share a state, each takes 1/n of the rate (a send costs n, see Cluster.budget_cost).
 
-The bucket holds one send: sends are spaced evenly (1/30 s apart), never a burst. A bucket that
-held a second's worth let 60 through in the first second of a flood, and Telegram answers that
-with 429s.
+Sends are spaced 1/rate apart (a send may go one slot early, to make up for a late wake-up), never
+in a burst: a bucket that held a second's worth let 60 through in the first second of a flood, and
+Telegram answers that with 429s. aiolimiter (the chats' own limits) has no ranks, hence this.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import time
 from collections.abc import Callable
 from enum import IntEnum
-
-from aiolimiter import AsyncLimiter
 
 
 class Rank(IntEnum):
@@ -28,35 +29,36 @@ class Rank(IntEnum):
 
 
 class Budget:
-    """A leaky bucket of sends per second, taken in order of rank."""
+    """Sends per second for one bot, taken one at a time in order of rank, then of arrival."""
 
     def __init__(self, per_second: float, cost: Callable[[], int] = lambda: 1) -> None:
         self.per_second = per_second
         self._cost = cost
-        self._limiter = AsyncLimiter(1, 1 / per_second)
-        self._waiting = [0] * len(Rank)  # sends waiting for the budget, by rank
+        self._free_at = 0.0  # monotonic time from which the next send may go
+        self._queue: list[tuple[int, int]] = []  # the waiting sends' (rank, arrival): a heap, its head goes next
+        self._arrivals = itertools.count()
+        self._turn = asyncio.Condition()
 
     async def take(self, rank: Rank) -> None:
-        """Wait until a send of this rank may go, and take it from the budget."""
-        limiter = self._bucket()
-        self._waiting[rank] += 1
-        try:
-            if rank == Rank.CHANNEL:  # the first rank waits only for the budget itself
-                await limiter.acquire(limiter.max_rate)
-                return
-            while any(self._waiting[:rank]) or not limiter.has_capacity(limiter.max_rate):
-                await asyncio.sleep(1 / self.per_second)
-            await limiter.acquire(limiter.max_rate)  # has capacity: returns at once
-        finally:
-            self._waiting[rank] -= 1
-
-    def _bucket(self) -> AsyncLimiter:
-        """The bucket for one send of this instance: n instances each send once per n/rate seconds."""
-        cost = max(1, self._cost())
-        if self._limiter.max_rate != cost:  # an instance joined or left (the bucket starts empty)
-            self._limiter = AsyncLimiter(cost, cost / self.per_second)
-        return self._limiter
+        """Wait until it is this send's turn and its slot has come, and take it."""
+        ticket = (int(rank), next(self._arrivals))
+        async with self._turn:
+            heapq.heappush(self._queue, ticket)
+            try:
+                while self._queue[0] != ticket or time.monotonic() < self._free_at:
+                    wait = self._free_at - time.monotonic() if self._queue[0] == ticket else None
+                    try:
+                        async with asyncio.timeout(wait):
+                            await self._turn.wait()  # the head changed (a send went, or a higher rank came)
+                    except TimeoutError:
+                        pass
+                slot = max(1, self._cost()) / self.per_second
+                self._free_at = max(self._free_at, time.monotonic() - slot) + slot
+            finally:
+                self._queue.remove(ticket)
+                heapq.heapify(self._queue)
+                self._turn.notify_all()
 
     def waiting(self, rank: Rank) -> int:
         """How many sends of a rank wait for the budget now."""
-        return self._waiting[rank]
+        return sum(1 for r, _ in self._queue if r == rank)
