@@ -551,6 +551,30 @@ async def test_reader_deliveries_quiet_paused_deactivated_and_one_a_second(tmp_p
         await store.close()
 
 
+async def test_alerts_that_must_wait_do_not_hold_up_other_readers(tmp_path: Path) -> None:
+    """600 alerts of a reader who blocked the bot, queued first, do not keep another reader's from going."""
+    with FakeTelegram(token="1:abc", chats=()) as tg:
+        config = parse({**BASE, "bot": {"api_base_url": tg.base_url}})
+        assert config.bot is not None
+        store = SqliteStore(tmp_path / "state.db")
+        readers = Readers(store, ["a"], max_terms=20)
+        for reader in (Reader(1, blocked=True), Reader(2)):
+            tg.push(reader.user_id, "/start")
+            await readers.save(reader)
+        waiting = [line(f"Line {n} for the blocked reader") for n in range(600)]
+        await store.record("a", waiting, [Outgoing("reader:1", item, False) for item in waiting])
+        news = line("News for the second reader")
+        await store.record("a", [news], [Outgoing("reader:2", news, False)])
+        async with Bot("1:abc", base_url=tg.base_url) as bot:
+            delivery = ReaderDelivery(
+                bot, config.bot, config.delivery, store, readers, Deliverer(store, {}, config.delivery), Solo()
+            )
+            await delivery.drain(time.time())
+        assert [s.plain.split("\n")[0] for s in tg.sent_to(2)] == [news.text]
+        assert tg.sent_to(1) == [] and len(await store.load_reader_queue(limit=1000)) == 600
+        await store.close()
+
+
 def test_two_instances_on_one_postgresql_state_listen_once(
     tmp_path: Path, site: Site, telegram: FakeTelegram, services: list[Service], pg_url: str
 ) -> None:

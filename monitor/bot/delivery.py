@@ -29,7 +29,8 @@ from .readers import Readers, in_quiet_hours
 logger = logging.getLogger(__name__)
 PER_CHAT = 1.0  # seconds between two messages to one reader
 IDLE = 60.0  # seconds between looks at the queue when nothing wakes the loop (quiet hours end)
-BATCH = 500  # queued alerts read at one look
+BATCH = 500  # queued alerts read at once, and sent at most at one look
+SCAN = 20  # batches read at one look at most, past alerts that must wait
 SENDING = 16  # messages to readers in flight at once at most
 
 
@@ -150,19 +151,31 @@ class ReaderDelivery:
             await asyncio.sleep(min(wait, max(0.0, deadline - time.time())))
 
     async def _sendable(self) -> dict[int, list[Alert]]:
-        """The queued alerts that may go, by reader, oldest first; drop those that never will."""
+        """The queued alerts that may go, by reader, oldest first (up to a batch); drop those that never will.
+
+        Alerts that must wait (a reader in quiet hours, or who blocked the bot) are read past, up to SCAN
+        batches: a thousand of them at the head of the queue must not hold up everyone else's.
+        """
         due: dict[int, list[Alert]] = {}
-        queue = await self.store.load_reader_queue(limit=BATCH)
-        self._full = len(queue) == BATCH  # more wait in the store: look again at once
-        for alert in queue:
-            uid = int(alert.channel.partition(":")[2])
-            reader = self.readers.by_id.get(uid)
-            if reader is None or alert.created < time.time() - self.delivery.max_age or reader.paused:
-                why = "no such reader" if reader is None else "paused" if reader.paused else "expired undelivered"
-                await self.store.mark_failed(alert.id, why)
-                self.failed += 1
-            elif not reader.blocked and not in_quiet_hours(reader, time.time()):
-                due.setdefault(uid, []).append(alert)
+        found, after, self._full = 0, 0, False
+        for _ in range(SCAN):
+            queue = await self.store.load_reader_queue(limit=BATCH, after=after)
+            for alert in queue:
+                uid = int(alert.channel.partition(":")[2])
+                reader = self.readers.by_id.get(uid)
+                if reader is None or alert.created < time.time() - self.delivery.max_age or reader.paused:
+                    why = "no such reader" if reader is None else "paused" if reader.paused else "expired undelivered"
+                    await self.store.mark_failed(alert.id, why)
+                    self.failed += 1
+                elif not reader.blocked and not in_quiet_hours(reader, time.time()):
+                    due.setdefault(uid, []).append(alert)
+                    found += 1
+            if len(queue) < BATCH:
+                break
+            if found >= BATCH:
+                self._full = True  # more may go than one look takes: look again at once
+                break
+            after = queue[-1].id
         return due
 
     async def _send(self, reader: Reader, group: list[Alert]) -> bool:

@@ -535,13 +535,13 @@ class SqliteStore:
                 self.db.execute("INSERT INTO muted (source, until) VALUES (?, ?)", (source, until))
 
     @_guarded
-    async def load_reader_queue(self, *, limit: int = 200) -> list[Alert]:
-        """Return the alerts queued for readers (channels reader:<id>), oldest first."""
+    async def load_reader_queue(self, *, limit: int = 200, after: int = 0) -> list[Alert]:
+        """Return the alerts queued for readers (channels reader:<id>), oldest first, from the one after `after`."""
         rows = self.db.execute(
             "SELECT id, channel, source, text, link, created, attempts, silent, edit_of, urgent, parts_sent"
-            " FROM outbox WHERE channel >= 'reader:' AND channel < 'reader;' AND status = 'queued'"
+            " FROM outbox WHERE channel >= 'reader:' AND channel < 'reader;' AND status = 'queued' AND id > ?"
             " ORDER BY id LIMIT ?",
-            (limit,),
+            (after, limit),
         )
         return [
             Alert(id_, ch, source, text, link, created, attempts, bool(silent), edit_of, bool(urgent), parts)
