@@ -436,7 +436,7 @@ def test_healthz_tells_of_readers_alerts_that_wait_and_of_a_refused_token(
     telegram.push(ME, "/watch port")
     replies(telegram, ME, 1)
     wait(lambda: scrape(port, "/healthz")[0] == 200, "healthy")
-    telegram.fail(ME, status=502, times=5)
+    telegram.fail(ME, status=502, times=3)
     site.set("/", ticker_page(["Port closed", "Old"]))
     wait(lambda: "bot: readers' alerts waiting for" in scrape(port, "/healthz")[1], "/healthz to say so", timeout=20)
     assert replies(telegram, ME, 2, timeout=30)[1].startswith("Port closed")

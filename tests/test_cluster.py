@@ -27,11 +27,15 @@ SOURCES = 12  # each instance owns some with odds 1 - 2^-11: the split is by a h
 
 
 def cluster_config(tmp_path: Path, site: Site, tg: FakeTelegram, url: str, **top: Any) -> Path:
-    """SOURCES local sources polled every second, one Telegram channel, the state at url (takeover 3 s)."""
+    """SOURCES local sources polled every second, one Telegram channel, the state at url (takeover 3 s).
+
+    The channel sends every line on its own (no digests): the tests count messages, and the lines
+    queued while a killed instance's chat waits for its takeover would otherwise be one digest.
+    """
     path = write_config(
         tmp_path,
         sources=[{"name": f"s{n}", "url": site.url(f"/s{n}"), "interval": 1} for n in range(SOURCES)],
-        channels=[telegram_channel(tg)],
+        channels=[telegram_channel(tg, digest_after=1000)],
         rules=[{"name": "all", "channels": ["alerts"]}],
         **top,
     )

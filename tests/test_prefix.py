@@ -327,13 +327,13 @@ def test_plan_takes_only_the_simple_subset() -> None:
 
 def test_prefix_parse_equals_the_whole_page_on_generated_pages() -> None:
     tally = Tally()
-    for seed in range(5):
-        tally.add(differential(1100, seed))
+    for seed in range(5):  # 3,000 pages in CI (about 5 s); 50,000 once by hand gave 0 mismatches too
+        tally.add(differential(600, seed))
     report("generated", tally)
-    assert tally.pages >= 5000
+    assert tally.pages >= 3000
     assert not tally.mismatches, tally.mismatches[:3]
     assert tally.taken["learnt"] >= tally.tries["learnt"] * 0.9  # learn()'s cuts hold on the page they came from
-    assert tally.taken["trap"] >= 500  # the traps are read from prefixes too, not always refused
+    assert tally.taken["trap"] >= 250  # the traps are read from prefixes too, not always refused
 
 
 # Tag soup: random start and end tags of every kind tree construction treats apart, attributes,
@@ -381,7 +381,7 @@ def soup(rng: random.Random) -> str:
 
 def test_prefix_parse_equals_the_whole_page_on_tag_soup() -> None:
     rng, tally = random.Random(17), Tally()
-    for _ in range(1500):
+    for _ in range(800):
         html = soup(rng)
         tally.pages += 1
         for selector in rng.sample(SOUP_SELECTORS, 4):
@@ -390,7 +390,7 @@ def test_prefix_parse_equals_the_whole_page_on_tag_soup() -> None:
                 tally.check(html, selector, cut, full, "every tag end")
     report("tag soup", tally)
     assert not tally.mismatches, tally.mismatches[:3]
-    assert tally.taken["every tag end"] >= 200
+    assert tally.taken["every tag end"] >= 100
 
 
 def _anywhere(tree: LexborHTMLParser) -> list[LexborNode] | None:
