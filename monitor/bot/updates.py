@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, LinkPreviewOptions, Update
@@ -18,6 +17,7 @@ from telegram.error import Conflict, Forbidden, InvalidToken, NetworkError, Retr
 from telegram.request import HTTPXRequest
 
 from ..budget import Budget, Rank
+from ..channels.telegram import retry_seconds
 from ..cluster import Cluster
 from ..config_types import BotConfig
 from ..errors import MonitorError
@@ -182,8 +182,7 @@ class Listener:
                 logger.info("bot.reply_refused user=%d error=%s", msg.user_id, exc.message)
                 return
             except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                seconds = retry_seconds(exc)
                 if seconds > REPLY_WAIT:
                     logger.warning("bot.reply_dropped user=%d error=%s", msg.user_id, exc.message)
                     return

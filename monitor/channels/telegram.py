@@ -140,8 +140,7 @@ class TelegramChannel:
         chat = self.config.kind.chat_id
         reason = self._redact(exc.message)
         if isinstance(exc, RetryAfter):
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            seconds = retry_seconds(exc)
             return DeliveryError(f"Telegram asks to wait {seconds:g}s (429)", retry_after=seconds)
         if isinstance(exc, InvalidToken):  # 401 for a wrong or revoked token, 404 for a malformed one
             return DeliveryError(
@@ -173,3 +172,9 @@ class TelegramChannel:
         """Close the bot's HTTP connections (also those opened by an initialize() that failed)."""
         with contextlib.suppress(TelegramError):
             await self.bot.shutdown()
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """The seconds a 429 asks to wait (python-telegram-bot gives an int or, in newer versions, a timedelta)."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
